@@ -1,0 +1,47 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+# Everything is installed through this file: uv (pinned) into .tools/, the locked
+# dependencies into .venv/, and the Debian packages the tests need (PostgreSQL, Chromium).
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: install test demo bench lint lock services clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --all-extras --python $(PYTHON) --quiet
+	touch $@
+
+install: $(VENV)/.synced
+
+lock: | $(UV)
+	$(UV) lock --python $(PYTHON)
+
+# Debian packages for the real servers the suite uses; root in CI, so apt works as is.
+services:
+	bash scripts/ensure-system-packages.sh
+
+test: install services
+	$(PY) -m pytest
+
+demo: install
+	$(PY) -m aadsys.demo
+
+bench: install
+	$(PY) bench/ingest.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
