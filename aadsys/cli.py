@@ -1,0 +1,125 @@
+"""The ``aadsys`` command line: set up, run and operate one AAdSys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aadsys.config import Settings, load_settings, write_config_file
+from aadsys.core import api_keys
+from aadsys.core.asset_types import register_asset_types
+from aadsys.core.db import Database, migrate
+from aas_models import Owner
+
+app = typer.Typer(help="AAdSys: an enterprise's Asset Administration System (gateway, core, connector).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="API keys for internal clients (ERP, e-shop, scripts).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, files and aadsys.toml "
+                                              "[env AADSYS_DATA_DIR; default ./data/aadsys]")]
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(data_dir=data_dir, **overrides)
+    except ValueError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def prepare(settings: Settings) -> None:
+    """Migrate the schema to head and register the asset types: safe to repeat."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url)
+    try:
+        register_asset_types(db, Owner(org=settings.org, base_iri=settings.base_iri))
+    finally:
+        db.dispose()
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    org: Annotated[str, typer.Option(help="organisation slug, e.g. pec")] = ...,  # type: ignore[assignment]
+    base_iri: Annotated[str, typer.Option("--base-iri", help="base of every id, e.g. https://pec.example")] = ...,  # type: ignore[assignment]
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data dir")] = None,
+) -> None:
+    """Make the data directory and database, run the migrations, register the asset types."""
+    settings = _settings(data_dir, org=org, base_iri=base_iri, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = write_config_file(settings)
+    prepare(settings)
+    typer.echo(f"initialised AAdSys '{settings.org}' in {settings.data_dir} (config {path})")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port [default 8080]")] = None,
+) -> None:
+    """Run gateway, core and connector in one process (migrates the database first)."""
+    import uvicorn
+
+    from aadsys.gateway.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port)
+    prepare(settings)
+    typer.echo(f"AAdSys '{settings.org}' on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                ws_per_message_deflate=False)
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="who uses the key, e.g. erp or e-shop")],
+    scope: Annotated[list[str], typer.Option(help="read and/or write (repeatable); write includes read")],
+    data_dir: DataDir = None,
+) -> None:
+    """Make an API key; it is printed once, as the last line."""
+    settings = _settings(data_dir)
+    db = Database(settings.resolved_database_url)
+    try:
+        key = api_keys.create_key(db, name, scope)
+    except api_keys.ApiKeyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    err.print(f"API key '{name}' with scopes {', '.join(sorted(set(scope)))}: store it now, it is not shown again")
+    typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List API keys (names and scopes; never the secrets)."""
+    settings = _settings(data_dir)
+    db = Database(settings.resolved_database_url)
+    table = Table("name", "id", "scopes", "created", "revoked")
+    for row in api_keys.list_keys(db):
+        table.add_row(row.name, row.id, ",".join(row.scopes), f"{row.created_at:%Y-%m-%d %H:%M}",
+                      f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "")
+    db.dispose()
+    Console().print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_dir: DataDir = None) -> None:
+    """Revoke an API key at once."""
+    settings = _settings(data_dir)
+    db = Database(settings.resolved_database_url)
+    try:
+        api_keys.revoke_key(db, name)
+    except api_keys.ApiKeyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    finally:
+        db.dispose()
+    typer.echo(f"revoked '{name}'")

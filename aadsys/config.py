@@ -1,0 +1,93 @@
+"""Settings of one AAdSys, from environment variables ``AADSYS_*`` and ``<data-dir>/aadsys.toml``.
+
+Precedence, highest first: explicit arguments, environment, the TOML file, defaults.
+No other module reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_NAME = "aadsys.toml"
+DEFAULT_DATA_DIR = Path("data/aadsys")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AADSYS_", extra="ignore")
+
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Holds the database, files and aadsys.toml")
+    org: str = Field("pec", description="This enterprise's organisation slug, e.g. 'pec' or 'omis'")
+    base_iri: str = Field("https://pec.example", description="Base IRI of every id this AAdSys mints")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in data_dir")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest instance body accepted (HTTP 413 above)")
+    max_file_bytes: int = Field(50 * 1024 * 1024, description="Largest file upload accepted (HTTP 413 above)")
+    aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
+    event_poll_seconds: float = Field(2.0, description="How often event streams look for rows from other processes")
+
+    @field_validator("base_iri")
+    @classmethod
+    def _no_trailing_slash(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("base_iri must be an http(s) IRI such as https://pec.example")
+        return v.rstrip("/")
+
+    @field_validator("org")
+    @classmethod
+    def _org_slug(cls, v: str) -> str:
+        if not v or not all(c.isalnum() or c == "-" for c in v) or v != v.lower():
+            raise ValueError("org must be a lowercase slug of letters, digits and '-', e.g. 'pec'")
+        return v
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'aadsys.db'}"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        data_dir = _data_dir_hint(init_settings)
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / CONFIG_FILE_NAME)
+        return init_settings, env_settings, toml
+
+
+def _data_dir_hint(init_settings: PydanticBaseSettingsSource) -> Path:
+    explicit: dict[str, Any] = init_settings()  # type: ignore[assignment]
+    value = explicit.get("data_dir") or os.environ.get("AADSYS_DATA_DIR") or DEFAULT_DATA_DIR
+    return Path(value)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings for one AAdSys; ``None`` overrides are ignored so CLI options can pass through unset."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def write_config_file(settings: Settings) -> Path:
+    """Persist the identity chosen at ``aadsys init`` so later commands need only ``--data-dir``."""
+    path = settings.data_dir / CONFIG_FILE_NAME
+    lines = [f'org = "{settings.org}"', f'base_iri = "{settings.base_iri}"']
+    if settings.database_url:
+        lines.append(f'database_url = "{settings.database_url}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -1,0 +1,43 @@
+"""Wake-ups for everyone who streams new instances (SSE clients, the connector).
+
+The database is the source of truth: a waiter is only told "look again", then reads rows after
+the last sequence number it saw. Writers in other processes are caught by a periodic poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+
+class InstanceEvents:
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._event: asyncio.Event | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Attach to the event loop that serves the waiters (called at app start-up)."""
+        self._loop = loop
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        """Thread-safe: called after a commit, from a worker thread or the loop itself."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._fire)
+
+    def _fire(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = asyncio.Event()
+
+    def generation(self) -> asyncio.Event:
+        """Take this before reading the database; wait on it afterwards so no notification slips between."""
+        if self._event is None:
+            self.bind(asyncio.get_running_loop())
+        assert self._event is not None
+        return self._event
+
+    @staticmethod
+    async def wait(generation: asyncio.Event, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(generation.wait(), timeout)

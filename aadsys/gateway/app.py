@@ -1,0 +1,49 @@
+"""The AAdSys gateway: one ASGI app with the business API (/api/v1) and the AAS Part 2 API (/api/v3.0)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from aadsys import __version__
+from aadsys.config import Settings, load_settings
+from aadsys.gateway.context import AadsysContext
+from aadsys.gateway.problems import install_problem_handlers
+from aadsys.gateway.routes import asset_types, events, files, health, instances
+
+
+def create_app(settings: Settings | None = None, context: AadsysContext | None = None) -> FastAPI:
+    """Build the gateway. The database must be migrated already (``aadsys init`` or ``aadsys serve``)."""
+    ctx = context or AadsysContext.build(settings or load_settings())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        ctx.events.bind(asyncio.get_running_loop())
+        yield
+        if context is None:
+            ctx.db.dispose()
+
+    app = FastAPI(
+        title=f"AAdSys gateway ({ctx.settings.org})",
+        version=__version__,
+        description="Business API for ERP and e-shop systems, and the IDTA AAS Part 2 API v3.0 read profiles "
+                    "(AAS Repository SSP-002, Submodel Repository SSP-002).",
+        lifespan=lifespan,
+    )
+    app.state.aadsys = ctx
+    install_problem_handlers(app)
+    for module in (asset_types, instances, files, events):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(health.router)
+    _mount_aas_api(app)
+    return app
+
+
+def _mount_aas_api(app: FastAPI) -> None:
+    from aadsys.gateway.aas_api import aas_api_router
+    from aadsys.gateway.deps import AasReader, get_aas_repository
+
+    app.include_router(aas_api_router(get_aas_repository, AasReader), prefix="/api/v3.0")

@@ -1,0 +1,31 @@
+"""Everything one running AAdSys holds, built once per process and shared by the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aadsys.config import Settings
+from aadsys.core.aas_repository import SqlAasRepository
+from aadsys.core.db import Database
+from aadsys.core.events import InstanceEvents
+from aadsys.core.files import FileStore
+from aadsys.core.instances import InstanceService
+from aas_models import Owner
+
+
+@dataclass
+class AadsysContext:
+    settings: Settings
+    db: Database
+    events: InstanceEvents
+    instances: InstanceService
+    files: FileStore
+    aas: SqlAasRepository
+
+    @classmethod
+    def build(cls, settings: Settings) -> AadsysContext:
+        db = Database(settings.resolved_database_url)
+        events = InstanceEvents()
+        owner = Owner(org=settings.org, base_iri=settings.base_iri)
+        files = FileStore(db, settings.files_dir)
+        return cls(settings, db, events, InstanceService(db, owner, events), files, SqlAasRepository(db, files))

@@ -1,0 +1,109 @@
+"""RFC 9457 problem details for the business API: one handler per error family, one place.
+
+Domain code raises typed exceptions; only this module knows their HTTP status and problem type.
+The AAS Part 2 API under /api/v3.0 answers with the spec's Result body instead (see aas_api).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from aadsys.core.errors import (
+    AssetTypeNotRegistered,
+    CoreError,
+    DigestMismatch,
+    FileNotFound,
+    FileTooLarge,
+    InstanceConflict,
+    InstanceNotFound,
+    InvalidCursor,
+    InvalidRange,
+)
+from aas_models import AasInvalid, RecordInvalid, UnknownAssetType
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://aadsys.dev/problems/"
+
+# exception type -> (status, problem slug, title)
+_CORE: dict[type[Exception], tuple[int, str, str]] = {
+    InstanceNotFound: (404, "instance-not-found", "Instance not found"),
+    InstanceConflict: (409, "instance-conflict", "Instance exists with other content"),
+    AssetTypeNotRegistered: (404, "unknown-asset-type", "Unknown asset type"),
+    InvalidCursor: (400, "invalid-cursor", "Invalid cursor"),
+    InvalidRange: (400, "invalid-range", "Invalid date range"),
+    FileTooLarge: (413, "file-too-large", "File too large"),
+    DigestMismatch: (422, "digest-mismatch", "Digest mismatch"),
+    FileNotFound: (404, "file-not-found", "File not found"),
+}
+
+
+class ProblemError(Exception):
+    """Raise from a route for a problem that has no domain exception (bad header, wrong media type)."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+
+
+def problem(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
+            "detail": detail, "instance": request.url.path, **extra}
+    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ProblemError)
+        return problem(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+
+    async def on_core(request: Request, exc: Exception) -> Response:
+        status, slug, title = next(v for k, v in _CORE.items() if isinstance(exc, k))
+        return problem(request, status, slug, title, str(exc))
+
+    async def on_record_invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RecordInvalid | AasInvalid)
+        slug, title = ("invalid-record", "Record violates its model") if isinstance(exc, RecordInvalid) else (
+            "invalid-aas", "AAS JSON violates the metamodel")
+        errors = exc.errors
+        detail = "; ".join(f"{e.get('field') or e.get('path')}: {e['message']}" for e in errors[:5]) or str(exc)
+        return problem(request, 422, slug, title, detail, errors=errors)
+
+    async def on_unknown_type(request: Request, exc: Exception) -> Response:
+        return problem(request, 404, "unknown-asset-type", "Unknown asset type", str(exc))
+
+    async def on_request_validation(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = [{"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem(request, 422, "invalid-request", "Request parameters are invalid", detail, errors=errors)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 413:
+            detail = "request body is larger than this server accepts; send a smaller body"
+        return problem(request, exc.status_code, "about:blank", _reason(exc.status_code), detail)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(CoreError, on_core)
+    app.add_exception_handler(RecordInvalid, on_record_invalid)
+    app.add_exception_handler(AasInvalid, on_record_invalid)
+    app.add_exception_handler(UnknownAssetType, on_unknown_type)
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(HTTPException, on_http)
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

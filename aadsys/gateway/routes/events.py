@@ -1,0 +1,44 @@
+"""GET /api/v1/events: Server-Sent Events of newly stored instances, resumable with Last-Event-ID."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.sse import EventSourceResponse, ServerSentEvent
+
+from aadsys.core.instances import iso
+from aadsys.gateway.deps import ContextDep, Instances, Reader
+from aadsys.gateway.problems import ProblemError
+
+router = APIRouter(tags=["events"])
+
+AssetTypeFilter = Annotated[list[str] | None, Query(alias="assetType", description="filter; repeatable")]
+
+
+def start_seq(instances: Instances, asset_type: AssetTypeFilter = None,
+              after: Annotated[int | None, Query(ge=0, description="start after this seq; default: only new")] = None,
+              last_event_id: Annotated[str | None, Header()] = None) -> int:
+    """Checked before the stream opens, so a bad request still gets a problem+json answer."""
+    for slug in asset_type or []:
+        instances.get_spec(slug)
+    if last_event_id is not None:
+        if not last_event_id.isdigit():
+            raise ProblemError(400, "invalid-last-event-id", "Invalid Last-Event-ID",
+                               "Last-Event-ID must be a seq number this stream sent")
+        return int(last_event_id)
+    return after if after is not None else instances.last_seq()
+
+
+@router.get("/events", response_class=EventSourceResponse, summary="Stream new instances (SSE)")
+async def instance_events(ctx: ContextDep, instances: Instances, _: Reader,
+                          start: Annotated[int, Depends(start_seq)],
+                          asset_type: AssetTypeFilter = None) -> AsyncIterator[ServerSentEvent]:
+    """Each event has `id` = the instance's seq; a reconnecting client sends it back as Last-Event-ID."""
+    async for instance in instances.stream(start, asset_type, poll_seconds=ctx.settings.event_poll_seconds):
+        yield ServerSentEvent(id=str(instance.seq), event="instance", data={
+            "assetType": instance.asset_type, "key": instance.key, "revision": instance.revision,
+            "seq": instance.seq, "createdAt": iso(instance.created_at), "sha256": instance.sha256,
+            "href": f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}?revision={instance.revision}",
+        })

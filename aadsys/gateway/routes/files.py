@@ -1,0 +1,48 @@
+"""Files: upload with a size limit and optional digest check; download by sha256."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Request
+from starlette.responses import FileResponse, JSONResponse
+
+from aadsys.gateway.bodies import media_type_of
+from aadsys.gateway.deps import ContextDep, Files, Reader, Writer
+from aadsys.gateway.problems import ProblemError
+
+router = APIRouter(tags=["files"])
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@router.post("/files", status_code=201, summary="Upload a file (raw body; Content-Type is its media type)",
+             responses={200: {"description": "the same content is stored already"},
+                        413: {"description": "larger than max_file_bytes"},
+                        422: {"description": "the body does not match X-Content-SHA256"}},
+             openapi_extra={"requestBody": {"required": True, "content": {"*/*": {"schema": {
+                 "type": "string", "format": "binary"}}}}})
+async def upload_file(request: Request, ctx: ContextDep, files: Files, _: Writer,
+                      x_content_sha256: Annotated[str | None, Header(
+                          description="hex sha256 the body must have")] = None) -> JSONResponse:
+    media = media_type_of(request) or "application/octet-stream"
+    if x_content_sha256 is not None and not _SHA256.match(x_content_sha256.lower()):
+        raise ProblemError(400, "invalid-digest", "Invalid digest header",
+                           "X-Content-SHA256 must be 64 hexadecimal characters")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > ctx.settings.max_file_bytes:
+        raise ProblemError(413, "file-too-large", "File too large",
+                           f"the file exceeds {ctx.settings.max_file_bytes} bytes")
+    stored, created = await files.put(request.stream(), media, max_bytes=ctx.settings.max_file_bytes,
+                                      expected_sha256=x_content_sha256)
+    body = {"sha256": stored.sha256, "size": stored.size, "mediaType": stored.media_type,
+            "links": {"self": f"/api/v1/files/{stored.sha256}"}}
+    return JSONResponse(body, status_code=201 if created else 200, headers={"Location": body["links"]["self"]})
+
+
+@router.get("/files/{sha256}", summary="Download a file by its sha256")
+def download_file(sha256: Annotated[str, Path(pattern=r"^[0-9a-fA-F]{64}$")], files: Files, _: Reader
+                  ) -> FileResponse:
+    stored = files.get(sha256.lower())
+    return FileResponse(stored.path, media_type=stored.media_type,
+                        headers={"ETag": f'"{stored.sha256}"', "Cache-Control": "private, immutable"})

@@ -1,0 +1,91 @@
+"""Business API for instances: create (business or AAS JSON), get by key, list by createdAt range."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Header, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from aadsys.core.instances import StoredInstance, iso
+from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
+from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
+from aadsys.gateway.problems import ProblemError
+
+router = APIRouter(tags=["instances"])
+
+AssetTypeSlug = Annotated[str, Path(alias="type", description="asset type slug, e.g. sales-order",
+                                    pattern=r"^[a-z][a-z0-9-]{0,63}$")]
+InstanceKey = Annotated[str, Path(description="the business key, e.g. an orderId", max_length=64)]
+
+
+def _b64(value: str) -> str:
+    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
+
+
+def receipt(instance: StoredInstance) -> dict[str, Any]:
+    """What a client gets back on create: where the instance lives, without echoing its content."""
+    self_url = f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}"
+    return {"assetType": instance.asset_type, "key": instance.key, "revision": instance.revision,
+            "seq": instance.seq, "createdAt": iso(instance.created_at), "sha256": instance.sha256,
+            "links": {"self": self_url, "aas": f"/api/v3.0/shells/{_b64(instance.shell_id)}"}}
+
+
+@router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance",
+             responses={200: {"description": "idempotent repeat: the same content is stored already"},
+                        409: {"description": "the key exists with other content (unversioned types)"},
+                        413: {"description": "body too large"}, 415: {"description": "unsupported Content-Type"},
+                        422: {"description": "the record breaks a model rule"}},
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 BUSINESS_JSON: {"schema": {"type": "object"}}, AAS_JSON: {"schema": {"type": "object"}}}}})
+async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep, instances: Instances,
+                          _: Writer) -> Response:
+    """Business JSON (`application/json`) or an AAS environment (`application/aas+json`).
+
+    201 when stored, 200 when the same content was stored already (idempotent by key). Versioned
+    types (sales-order-status) store other content under the same key as the next revision.
+    """
+    media = media_type_of(request)
+    if media not in (BUSINESS_JSON, AAS_JSON):
+        raise ProblemError(415, "unsupported-media-type", "Unsupported Content-Type",
+                           f"Content-Type '{media or 'none'}' is not accepted; send {BUSINESS_JSON} for business "
+                           f"JSON or {AAS_JSON} for an AAS environment")
+    body = await read_limited(request, ctx.settings.max_body_bytes)
+    payload = parse_json(body)
+    instance, created = await run_in_threadpool(instances.create, slug, payload, aas=media == AAS_JSON)
+    status = 201 if created else 200
+    headers = {"Location": receipt(instance)["links"]["self"], "ETag": f'"{instance.sha256}"'}
+    return Response(orjson.dumps(receipt(instance)), status_code=status, media_type=BUSINESS_JSON, headers=headers)
+
+
+@router.get("/asset-types/{type}/instances/{key}", summary="Get an instance by its business key",
+            responses={200: {"content": {BUSINESS_JSON: {}, AAS_JSON: {}}}})
+def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _: Reader,
+                 revision: Annotated[int | None, Query(ge=1, description="a past revision; default latest")] = None,
+                 format: Annotated[str | None, Query(pattern="^(business|aas)$")] = None,
+                 accept: Annotated[str | None, Header()] = None) -> Response:
+    """Business JSON by default; AAS JSON with `Accept: application/aas+json` or `?format=aas`."""
+    instance = instances.get(slug, key, revision)
+    headers = {"ETag": f'"{instance.sha256}"', "X-Revision": str(instance.revision),
+               "X-Created-At": iso(instance.created_at)}
+    if format == "aas" or (format is None and accept and AAS_JSON in accept):
+        return Response(instance.aas_json, media_type=AAS_JSON, headers=headers)
+    return Response(orjson.dumps(instance.business()), media_type=BUSINESS_JSON, headers=headers)
+
+
+@router.get("/asset-types/{type}/instances", summary="List instances by createdAt range")
+def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
+                   from_: Annotated[datetime | None, Query(alias="from", description="inclusive; ISO 8601")] = None,
+                   to: Annotated[datetime | None, Query(description="inclusive; ISO 8601")] = None,
+                   cursor: Annotated[str | None, Query(max_length=200)] = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                   latest: Annotated[bool, Query(description="only the latest revision of each key")] = False,
+                   ) -> Response:
+    """Oldest first; follow `nextCursor` until it is null. A time without offset is read as UTC."""
+    page = instances.list(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest)
+    return Response(orjson.dumps({"items": [i.envelope() for i in page.items], "nextCursor": page.next_cursor}),
+                    media_type=BUSINESS_JSON)
