@@ -1,0 +1,3 @@
+from aadsys.cli import app
+
+app(prog_name="aadsys")

@@ -1,0 +1,72 @@
+"""Fixtures for one AAdSys: migrated database (SQLite file or PostgreSQL), real uvicorn, real API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from aadsys.cli import prepare
+from aadsys.config import Settings
+from aadsys.core import api_keys
+from aadsys.gateway.app import create_app
+from aadsys.gateway.context import AadsysContext
+from tests.support.live_server import live_server
+
+CANONICAL_ORDER = {
+    "orderId": "SO-1001", "orderDate": "2026-11-22T10:15:00Z",
+    "customer": {"id": "C-77", "displayName": "Aina"}, "channel": "web", "currency": "MYR",
+    "items": [{"product": "custom-juice", "bottleSizeMl": 500, "quantity": 2, "unitPrice": "12.90",
+               "ingredients": [{"ingredient": "orange", "ratio": 0.6}, {"ingredient": "carrot", "ratio": 0.4}],
+               "labelText": "Happy birthday"}],
+    "total": "25.80", "requestedDate": "2026-11-25",
+}
+
+
+def order(order_id: str, **changes: object) -> dict:
+    return {**CANONICAL_ORDER, "orderId": order_id, **changes}
+
+
+@dataclass
+class Gateway:
+    url: str
+    ctx: AadsysContext
+    write_key: str
+    read_key: str
+
+    def client(self, key: str | None = "write") -> httpx.Client:
+        headers = {}
+        if key == "write":
+            headers["X-API-Key"] = self.write_key
+        elif key == "read":
+            headers["X-API-Key"] = self.read_key
+        elif key:
+            headers["X-API-Key"] = key
+        return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    s = Settings(data_dir=tmp_path / "pec", org="pec", base_iri="https://pec.example", database_url=database_url,
+                 event_poll_seconds=0.5)
+    prepare(s)
+    return s
+
+
+@pytest.fixture
+def gateway(settings: Settings) -> Iterator[Gateway]:
+    ctx = AadsysContext.build(settings)
+    write_key = api_keys.create_key(ctx.db, "erp", ["write"])
+    read_key = api_keys.create_key(ctx.db, "reporting", ["read"])
+    with live_server(create_app(settings, context=ctx)) as url:
+        yield Gateway(url, ctx, write_key, read_key)
+    ctx.db.dispose()
+
+
+@pytest.fixture
+def api(gateway: Gateway) -> Iterator[httpx.Client]:
+    with gateway.client() as client:
+        yield client

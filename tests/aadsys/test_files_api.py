@@ -1,0 +1,51 @@
+"""Files are content-addressed, size-limited and digest-checked; failures leave nothing behind."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import httpx
+
+from tests.aadsys.conftest import Gateway
+
+
+def _files_on_disk(gateway: Gateway) -> list:
+    return [p for p in gateway.ctx.settings.files_dir.rglob("*") if p.is_file()]
+
+
+def test_uploaded_file_downloads_byte_for_byte_with_its_media_type(api: httpx.Client) -> None:
+    content = os.urandom(200_000)
+    r = api.post("/api/v1/files", content=content, headers={"Content-Type": "image/png"})
+    assert r.status_code == 201
+    sha = hashlib.sha256(content).hexdigest()
+    assert r.json()["sha256"] == sha and r.json()["size"] == len(content)
+    got = api.get(f"/api/v1/files/{sha}")
+    assert got.content == content and got.headers["content-type"] == "image/png"
+    assert api.post("/api/v1/files", content=content, headers={"Content-Type": "image/png"}).status_code == 200
+
+
+def test_upload_with_a_wrong_declared_digest_is_refused_and_not_kept(api: httpx.Client, gateway: Gateway) -> None:
+    r = api.post("/api/v1/files", content=b"label", headers={"X-Content-SHA256": "0" * 64})
+    assert r.status_code == 422 and "sha256" in r.json()["detail"]
+    assert _files_on_disk(gateway) == []
+
+
+def test_upload_over_the_limit_is_413_and_not_kept(gateway: Gateway) -> None:
+    gateway.ctx.settings.max_file_bytes = 1000
+    with gateway.client() as api:
+        def chunks():  # no Content-Length: the limit must hold while streaming
+            for _ in range(5):
+                yield b"x" * 400
+        r = api.post("/api/v1/files", content=chunks())
+    assert r.status_code == 413
+    assert _files_on_disk(gateway) == []
+
+
+def test_malformed_digest_header_is_400(api: httpx.Client) -> None:
+    assert api.post("/api/v1/files", content=b"x", headers={"X-Content-SHA256": "abc"}).status_code == 400
+
+
+def test_unknown_file_is_404_and_bad_digest_path_is_422(api: httpx.Client) -> None:
+    assert api.get("/api/v1/files/" + "a" * 64).status_code == 404
+    assert api.get("/api/v1/files/not-a-digest").status_code == 422
