@@ -38,7 +38,7 @@ def create_key(db: Database, name: str, scopes: Iterable[str], *, actor: str = "
     if not name.strip() or len(name) > 100:
         raise ApiKeyError("name must be 1 to 100 characters")
     key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-    with db.session() as session:
+    with db.write_session() as session:
         if session.exec(select(ApiKeyRow).where(ApiKeyRow.name == name)).first():
             raise ApiKeyError(f"a key named '{name}' exists already; choose another name or revoke it first")
         session.add(ApiKeyRow(id=key_id, name=name, secret_sha256=_hash(secret), scopes=scope_set))
@@ -48,7 +48,7 @@ def create_key(db: Database, name: str, scopes: Iterable[str], *, actor: str = "
 
 
 def revoke_key(db: Database, name: str, *, actor: str = "cli") -> None:
-    with db.session() as session:
+    with db.write_session() as session:
         row = session.exec(select(ApiKeyRow).where(ApiKeyRow.name == name, col(ApiKeyRow.revoked_at).is_(None))).first()
         if row is None:
             raise ApiKeyError(f"no active key named '{name}'")

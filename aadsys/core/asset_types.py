@@ -13,7 +13,7 @@ from aas_models import ASSET_TYPES, Owner, type_environment
 def register_asset_types(db: Database, owner: Owner, slugs: list[str] | None = None) -> list[str]:
     """Insert or refresh the type shells; returns the slugs registered. Idempotent."""
     chosen = slugs or sorted(ASSET_TYPES)
-    with db.session() as session:
+    with db.write_session() as session:
         for slug in chosen:
             spec = ASSET_TYPES[slug]
             env = type_environment(slug, owner)

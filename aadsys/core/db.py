@@ -15,10 +15,20 @@ from sqlmodel import Session, create_engine
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations" / "aadsys"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
+    """An engine; on SQLite, ``immediate=True`` makes every transaction take the write lock up front.
+
+    A deferred SQLite transaction that reads and then writes fails at once with SQLITE_BUSY when
+    another writer committed in between (WAL snapshot upgrade); BEGIN IMMEDIATE waits its turn instead.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        connect_args = {"check_same_thread": False, "timeout": 30}
+        if immediate:
+            connect_args["isolation_level"] = None
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if immediate:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
@@ -54,11 +64,20 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self._writer = make_engine(url, immediate=True) if url.startswith("sqlite") else self.engine
 
     @contextmanager
     def session(self) -> Iterator[Session]:
+        """For reads, and for writes that do not read first."""
         with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """For read-then-write transactions: serialised up front on SQLite, plain on PostgreSQL."""
+        with Session(self._writer, expire_on_commit=False) as session:
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._writer.dispose()

@@ -62,7 +62,7 @@ class FileStore:
 
     def _commit(self, tmp: Path, sha: str, size: int, media_type: str) -> tuple[StoredFile, bool]:
         final = self.path_of(sha)
-        with self.db.session() as session:
+        with self.db.write_session() as session:
             existing = session.get(FileRow, sha)
             if existing is not None:
                 return self._stored(existing), False

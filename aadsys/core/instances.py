@@ -107,7 +107,7 @@ class InstanceService:
 
     def _store(self, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool, rendered: RenderedInstance
                ) -> tuple[StoredInstance, bool]:
-        with self.db.session() as session:
+        with self.db.write_session() as session:
             if self.db.is_postgres:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
             latest = session.exec(
