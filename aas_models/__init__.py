@@ -1,0 +1,32 @@
+"""AAS vocabulary of AAdSys: records, templates, identifiers and the business <-> AAS v3.0 JSON mapping.
+
+Pure: no I/O. basyx-python-sdk is the model of record (templates, type shells); instances are rendered
+on a fast path that tests prove equal to what basyx reads and writes.
+"""
+
+from aas_models._errors import AasInvalid, AasModelError, RecordInvalid, UnknownAssetType
+from aas_models._metadata import asset_type_metadata, type_environment, type_objects
+from aas_models._owner import Owner
+from aas_models._render import RenderedInstance, business_json, canonical_record, instance_from_aas, render_instance
+from aas_models._types import ASSET_TYPES, AssetTypeSpec, asset_type
+from aas_models._validation import validate_environment
+
+__all__ = [
+    "ASSET_TYPES",
+    "AasInvalid",
+    "AasModelError",
+    "AssetTypeSpec",
+    "Owner",
+    "RecordInvalid",
+    "RenderedInstance",
+    "UnknownAssetType",
+    "asset_type",
+    "asset_type_metadata",
+    "business_json",
+    "canonical_record",
+    "instance_from_aas",
+    "render_instance",
+    "type_environment",
+    "type_objects",
+    "validate_environment",
+]

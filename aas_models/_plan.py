@@ -1,0 +1,240 @@
+"""Business JSON <-> AAS JSON submodel elements, compiled once from the basyx templates.
+
+The hot path writes AAS JSON text straight from a small tree of nodes instead of building basyx objects
+(DESIGN §3: a basyx round trip of a 130 KB shell costs ~80 ms; writing text costs ~1.5 ms per 100 KB order,
+a third less than building dicts for orjson).
+``tests/aas_models`` proves that what these nodes emit reads back through basyx unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from typing import Any
+
+from basyx.aas import model
+from basyx.aas.model import datatypes as xs
+
+from aas_models._errors import AasInvalid
+
+Json = dict[str, Any]
+FILE_ROUTE = "/api/v1/files/"
+
+
+def _utc_out(value: str) -> str:
+    # Records hold UTC; basyx writes UTC as +00:00, and so do we, so our bytes survive a basyx round trip.
+    return value[:-1] + "+00:00" if value.endswith("Z") else value
+
+
+def _utc_in(value: str) -> str:
+    return value[:-6] + "Z" if value.endswith("+00:00") else value
+
+
+def _boolean(value: str) -> bool:
+    if value not in ("true", "false"):
+        raise ValueError(f"'{value}' is not an xs:boolean")
+    return value == "true"
+
+
+# valueType -> (business value -> xs lexical form, xs lexical form -> business value)
+_CODECS: dict[str, tuple[Callable[[Any], str], Callable[[str], Any]]] = {
+    "xs:string": (str, str),
+    "xs:int": (str, int),
+    "xs:double": (repr, float),
+    "xs:decimal": (str, str),  # money stays a string in business JSON: "12.90", never 12.9
+    "xs:date": (str, str),
+    "xs:dateTime": (_utc_out, _utc_in),
+    "xs:boolean": (lambda v: "true" if v else "false", _boolean),
+}
+
+
+class Node:
+    """One template element: writes its AAS JSON text for a business value, and reads it back."""
+
+    id_short: str | None
+
+    def write(self, value: Any, out: list[str]) -> None:
+        raise NotImplementedError
+
+    def decode(self, element: Json, path: str) -> Any:
+        raise NotImplementedError
+
+
+_quoted = encode_basestring  # str -> JSON string literal, escaped, non-ASCII kept as UTF-8 (C speed)
+
+
+@dataclass(frozen=True)
+class PropertyNode(Node):
+    id_short: str | None
+    value_type: str
+
+    def __post_init__(self) -> None:
+        head = f'{{"idShort":{_quoted(self.id_short or "")},"modelType":"Property","valueType":"{self.value_type}",'
+        object.__setattr__(self, "_head", head + '"value":')
+        object.__setattr__(self, "_encode", _CODECS[self.value_type][0])
+        object.__setattr__(self, "_decode", _CODECS[self.value_type][1])
+        object.__setattr__(self, "_text", self.value_type == "xs:string")
+
+    def write(self, value: Any, out: list[str]) -> None:
+        if self._text:  # type: ignore[attr-defined]
+            out.append(self._head + _quoted(value) + "}")  # type: ignore[attr-defined]
+        else:  # the lexical forms of numbers, dates and booleans need no escaping
+            out.append(self._head + '"' + self._encode(value) + '"}')  # type: ignore[attr-defined]
+
+    def decode(self, element: Json, path: str) -> Any:
+        _expect(element, "Property", path)
+        if element.get("valueType") != self.value_type:
+            raise _invalid(f"{path}.valueType", f"must be {self.value_type}")
+        if "value" not in element:
+            return None
+        try:
+            return self._decode(element["value"])  # type: ignore[attr-defined]
+        except (TypeError, ValueError) as exc:
+            raise _invalid(f"{path}.value", f"not a valid {self.value_type}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FileNode(Node):
+    """A File element whose business form is ``{"sha256": ..., "contentType": ...}`` of a stored file."""
+
+    id_short: str | None
+
+    def write(self, value: Any, out: list[str]) -> None:
+        out.append(f'{{"idShort":{_quoted(self.id_short or "")},"modelType":"File",'
+                   f'"contentType":{_quoted(value["contentType"])},"value":"{FILE_ROUTE}{value["sha256"]}"}}')
+
+    def decode(self, element: Json, path: str) -> Any:
+        _expect(element, "File", path)
+        target = element.get("value") or ""
+        if not target.startswith(FILE_ROUTE):
+            raise _invalid(f"{path}.value", f"must be a file of this AAdSys, {FILE_ROUTE}<sha256>")
+        return {"sha256": target.removeprefix(FILE_ROUTE), "contentType": element.get("contentType")}
+
+
+@dataclass(frozen=True)
+class CollectionNode(Node):
+    id_short: str | None
+    children: tuple[Node, ...]
+    by_id_short: dict[str, Node] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_id_short", {c.id_short: c for c in self.children if c.id_short})
+        head = '{"modelType":"SubmodelElementCollection"'
+        if self.id_short is not None:
+            head += f',"idShort":{_quoted(self.id_short)}'
+        object.__setattr__(self, "_head", head)
+        # Properties are most of a large record: inline their writing here (head, encoder) and save a call each.
+        object.__setattr__(self, "_children", tuple(
+            (c.id_short, c, c._head, None if c._text else c._encode) if isinstance(c, PropertyNode)  # type: ignore[attr-defined]
+            else (c.id_short, c, None, None)
+            for c in self.children))
+
+    def write_elements(self, value: Json, out: list[str]) -> bool:
+        """Write the elements of ``value``, comma-separated; False when there were none."""
+        first = True
+        for id_short, child, head, encode in self._children:  # type: ignore[attr-defined]
+            item = value.get(id_short)
+            if item is None:
+                continue
+            if not first:
+                out.append(",")
+            first = False
+            if head is None:
+                child.write(item, out)
+            elif encode is None:
+                out.append(f"{head}{_quoted(item)}}}")
+            else:
+                out.append(f'{head}"{encode(item)}"}}')
+        return not first
+
+    def write(self, value: Json, out: list[str]) -> None:
+        out.append(self._head)  # type: ignore[attr-defined]
+        out.append(',"value":[')
+        mark = len(out)
+        if self.write_elements(value, out):
+            out.append("]}")
+        else:  # AAS JSON allows no empty lists: leave the key out
+            out[mark - 1] = "}"
+
+    def decode_elements(self, elements: Any, path: str) -> Json:
+        if not isinstance(elements, list):
+            raise _invalid(path, "must be a list of submodel elements")
+        out: Json = {}
+        for index, element in enumerate(elements):
+            where = f"{path}[{index}]"
+            if not isinstance(element, dict):
+                raise _invalid(where, "must be a submodel element object")
+            node = self.by_id_short.get(element.get("idShort"))  # type: ignore[arg-type]
+            if node is None:
+                known = ", ".join(self.by_id_short)
+                raise _invalid(f"{where}.idShort", f"'{element.get('idShort')}' is not in the template; "
+                                                   f"expected one of {known}")
+            value = node.decode(element, where)
+            if value is not None:
+                out[node.id_short] = value  # type: ignore[index]
+        return out
+
+    def decode(self, element: Json, path: str) -> Any:
+        _expect(element, "SubmodelElementCollection", path)
+        return self.decode_elements(element.get("value", []), f"{path}.value")
+
+
+@dataclass(frozen=True)
+class ListNode(Node):
+    id_short: str | None
+    item: CollectionNode
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_head", f'{{"idShort":{_quoted(self.id_short or "")},'
+                                          '"modelType":"SubmodelElementList","orderRelevant":true,'
+                                          '"typeValueListElement":"SubmodelElementCollection"')
+
+    def write(self, value: list[Json], out: list[str]) -> None:
+        out.append(self._head)  # type: ignore[attr-defined]
+        if value:
+            out.append(',"value":[')
+            write_item = self.item.write
+            for index, item in enumerate(value):
+                if index:
+                    out.append(",")
+                write_item(item, out)
+            out.append("]")
+        out.append("}")
+
+    def decode(self, element: Json, path: str) -> Any:
+        _expect(element, "SubmodelElementList", path)
+        items = element.get("value", [])
+        if not isinstance(items, list):
+            raise _invalid(f"{path}.value", "must be a list")
+        return [self.item.decode(v, f"{path}.value[{i}]") for i, v in enumerate(items)]
+
+
+def compile_elements(elements: list[model.SubmodelElement]) -> CollectionNode:
+    """The node tree of a submodel's elements, read off its basyx template."""
+    return CollectionNode(None, tuple(_compile(e) for e in elements))
+
+
+def _compile(element: model.SubmodelElement) -> Node:
+    if isinstance(element, model.Property):
+        return PropertyNode(element.id_short, xs.XSD_TYPE_NAMES[element.value_type])
+    if isinstance(element, model.File):
+        return FileNode(element.id_short)
+    if isinstance(element, model.SubmodelElementCollection):
+        return CollectionNode(element.id_short, tuple(_compile(e) for e in element.value))
+    if isinstance(element, model.SubmodelElementList):
+        (item,) = list(element.value)
+        if not isinstance(item, model.SubmodelElementCollection):
+            raise TypeError(f"list {element.id_short}: only lists of collections are mapped")
+        # basyx gives list items a generated idShort internally; in AAS JSON they have none (AASd-120)
+        return ListNode(element.id_short, CollectionNode(None, tuple(_compile(e) for e in item.value)))
+    raise TypeError(f"{type(element).__name__} {element.id_short} has no business mapping")
+
+
+def _expect(element: Json, model_type: str, path: str) -> None:
+    if element.get("modelType") != model_type:
+        raise _invalid(f"{path}.modelType", f"must be {model_type} (the template's element kind)")
+
+
+def _invalid(path: str, message: str) -> AasInvalid:
+    return AasInvalid([{"path": path, "message": message}])

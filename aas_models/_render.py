@@ -1,0 +1,162 @@
+"""One way in and one way out: business JSON -> canonical AAS JSON bytes, and back.
+
+Rendering validates the record with its pydantic model, then writes the environment's JSON text from the
+compiled templates (``_plan``). Equal records give equal bytes, so the
+sha256 of the bytes identifies the content (idempotent create, duplicate detection on the channel).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from aas_models import _ids
+from aas_models._errors import AasInvalid, RecordInvalid
+from aas_models._owner import Owner
+from aas_models._plan import Json
+from aas_models._types import AssetTypeSpec, asset_type
+from aas_models._validation import validate_environment
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedInstance:
+    asset_type: str
+    key: str
+    revision: int
+    shell_id: str
+    submodel_ids: tuple[str, ...]
+    aas_json: bytes
+    sha256: str
+    record: Json  # the canonical business JSON the shell was rendered from
+
+
+def render_instance(slug: str, business: bytes | str | Json, owner: Owner, *, revision: int = 1
+                    ) -> RenderedInstance:
+    """Validate a business record and render its instance shell and submodels (AAS v3.0 JSON)."""
+    spec = asset_type(slug)
+    record = canonical_record(spec, business)
+    return _render(spec, record, owner, revision)
+
+
+def canonical_record(spec: AssetTypeSpec, business: bytes | str | Json) -> Json:
+    """The record after validation, in its one canonical JSON form (UTC times, money as strings)."""
+    try:
+        if isinstance(business, dict):
+            model = spec.record_model.model_validate(business)
+        else:
+            model = spec.record_model.model_validate_json(business)
+    except ValidationError as exc:
+        raise RecordInvalid([_field_error(e) for e in exc.errors(include_url=False)]) from None
+    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _render(spec: AssetTypeSpec, record: Json, owner: Owner, revision: int) -> RenderedInstance:
+    if revision < 1:
+        raise ValueError("revisions count from 1")
+    key = record[spec.key_field]
+    shell_id = _ids.shell_id(owner, spec.slug, key)
+    administration = {"version": "1", "revision": str(revision)}
+    submodel_ids = tuple(_ids.submodel_id(owner, spec.slug, key, sm.id_short) for sm, _ in spec.plans)
+    shell: Json = {
+        "idShort": _ids.instance_id_short(spec.shell_prefix, key), "modelType": "AssetAdministrationShell",
+        "id": shell_id, "administration": administration,
+        "derivedFrom": _model_reference("AssetAdministrationShell", _ids.type_shell_id(owner, spec.slug)),
+        "assetInformation": {"assetKind": "Instance", "globalAssetId": _ids.global_asset_id(owner, spec.slug, key),
+                             "assetType": _ids.type_shell_id(owner, spec.slug)},
+        "submodels": [_model_reference("Submodel", sm_id) for sm_id in submodel_ids],
+    }
+    out = ['{"assetAdministrationShells":[', orjson.dumps(shell).decode(), '],"submodels":[']
+    for index, ((sm, plan), sm_id) in enumerate(zip(spec.plans, submodel_ids, strict=True)):
+        header = orjson.dumps({
+            "idShort": sm.id_short, "modelType": "Submodel", "id": sm_id, "administration": administration,
+            "semanticId": _global_reference(_ids.semantic_id(owner, sm.semantic_name)),
+        }).decode()
+        out.append("," + header[:-1] if index else header[:-1])  # reopen the object to add its elements
+        out.append(',"submodelElements":[')
+        mark = len(out)
+        if plan.write_elements(record if sm.source is None else record[sm.source], out):
+            out.append("]}")
+        else:  # no elements: AAS JSON allows no empty list, so the key goes
+            out[mark - 1] = "}"
+    out.append("]}")
+    blob = "".join(out).encode()
+    return RenderedInstance(spec.slug, key, revision, shell_id, submodel_ids, blob, hashlib.sha256(blob).hexdigest(),
+                            record)
+
+
+def instance_from_aas(slug: str, aas: bytes | str | Json, owner: Owner, *, revision: int = 1) -> RenderedInstance:
+    """Take an instance given as AAS JSON: check the metamodel strictly, read the record, render it canonically.
+
+    The stored bytes are always our canonical rendering, under ``owner``'s identifiers; the incoming shell's
+    own ids, descriptions or extra elements are not kept (an element the template lacks is refused).
+    """
+    spec = asset_type(slug)
+    env = _parse(aas)
+    validate_environment(env)
+    business = _business_from_env(spec, env)
+    return _render(spec, canonical_record(spec, business), owner, revision)
+
+
+def business_json(slug: str, aas_json: bytes | Json) -> Json:
+    """The business record held in an instance environment we rendered (stored bytes: no re-validation)."""
+    env = orjson.loads(aas_json) if isinstance(aas_json, bytes | str) else aas_json
+    return _business_from_env(asset_type(slug), env)
+
+
+def _business_from_env(spec: AssetTypeSpec, env: Json) -> Json:
+    shells = env.get("assetAdministrationShells") or []
+    if len(shells) != 1:
+        raise AasInvalid([{"path": "assetAdministrationShells",
+                           "message": f"must hold exactly one shell (the instance), found {len(shells)}"}])
+    by_id_short = {sm.get("idShort"): (i, sm) for i, sm in enumerate(env.get("submodels") or [])}
+    record: Json = {}
+    for sm, plan in spec.plans:
+        if sm.id_short not in by_id_short:
+            raise AasInvalid([{"path": "submodels", "message": f"a submodel with idShort '{sm.id_short}' "
+                                                               f"is required for {spec.slug}"}])
+        index, element = by_id_short[sm.id_short]
+        values = plan.decode_elements(element.get("submodelElements", []), f"submodels[{index}].submodelElements")
+        if sm.source is None:
+            record.update(values)
+        else:
+            record[sm.source] = values
+    return record
+
+
+def _parse(aas: bytes | str | Json) -> Json:
+    if isinstance(aas, dict):
+        return aas
+    try:
+        env = orjson.loads(aas)
+    except orjson.JSONDecodeError as exc:
+        raise AasInvalid([{"path": "$", "message": f"not valid JSON: {exc}"}]) from None
+    if not isinstance(env, dict):
+        raise AasInvalid([{"path": "$", "message": "must be an AAS environment object"}])
+    return env
+
+
+def _global_reference(value: str) -> Json:
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": value}]}
+
+
+def _model_reference(key_type: str, value: str) -> Json:
+    return {"type": "ModelReference", "keys": [{"type": key_type, "value": value}]}
+
+
+def _field_error(error: Any) -> dict[str, str]:
+    """A pydantic error as ``{"field": "items[0].ingredients", "message": ...}``."""
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    message = error["msg"]
+    if error["type"] == "json_invalid":
+        path, message = "(body)", f"not valid JSON: {error.get('ctx', {}).get('error', message)}"
+    elif error["type"] == "extra_forbidden":
+        message = "unknown field; remove it or check its spelling (names are camelCase)"
+    elif error["type"] == "missing":
+        message = "is required"
+    return {"field": path or "(body)", "message": message.removeprefix("Value error, ")}

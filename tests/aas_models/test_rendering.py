@@ -1,0 +1,142 @@
+"""Every JSON we emit reads back through basyx unchanged and satisfies the metamodel (aas-core3.0)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from aas_models import (
+    ASSET_TYPES,
+    AasInvalid,
+    Owner,
+    business_json,
+    instance_from_aas,
+    render_instance,
+    type_environment,
+    validate_environment,
+)
+from tests.aas_models.basyx_check import basyx_round_trip, sorted_refs
+from tests.aas_models.records import RECORDS, record
+
+PEC = Owner("pec", "https://pec.example")
+SLUGS = sorted(RECORDS)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_instance_json_reads_back_through_basyx_into_equal_objects(slug: str) -> None:
+    rendered = render_instance(slug, record(slug), PEC)
+    assert basyx_round_trip(rendered.aas_json) == sorted_refs(rendered.aas_json)
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_instance_json_satisfies_every_metamodel_constraint(slug: str) -> None:
+    validate_environment(orjson.loads(render_instance(slug, record(slug), PEC).aas_json))
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_type_environment_is_templates_without_values_and_valid(slug: str) -> None:
+    env = type_environment(slug, PEC)
+    validate_environment(env)
+    raw = orjson.dumps(env)
+    assert basyx_round_trip(raw) == sorted_refs(raw)
+    (shell,) = env["assetAdministrationShells"]
+    assert shell["id"] == f"https://pec.example/ids/aas/type/{slug}"
+    assert shell["assetInformation"]["assetKind"] == "Type"
+    assert {sm["kind"] for sm in env["submodels"]} == {"Template"}
+    assert not [p for p in _properties(env["submodels"]) if "value" in p]
+
+
+def _properties(elements: list[dict]) -> list[dict]:
+    found = []
+    for element in elements:
+        if element.get("modelType") == "Property":
+            found.append(element)
+        children = element.get("submodelElements") or element.get("value")
+        if isinstance(children, list):
+            found += _properties(children)
+    return found
+
+
+def test_large_order_with_label_image_and_unicode_round_trips_through_basyx() -> None:
+    order = record("sales-order")
+    item = order["items"][0]
+    item["labelText"] = 'Selamat Hari Raya "Aina" \\ 🎉 \n'
+    item["labelImage"] = {"sha256": "ab" * 32, "contentType": "image/png"}
+    order["items"] = [item] * 120
+    order["total"] = "3096.00"
+    rendered = render_instance("sales-order", order, PEC)
+    assert basyx_round_trip(rendered.aas_json) == sorted_refs(rendered.aas_json)
+    validate_environment(orjson.loads(rendered.aas_json))
+    element = orjson.loads(rendered.aas_json)["submodels"][0]["submodelElements"][5]["value"][0]["value"][-1]
+    assert element == {"idShort": "labelImage", "modelType": "File", "contentType": "image/png",
+                       "value": "/api/v1/files/" + "ab" * 32}
+
+
+def test_canonical_example_keeps_its_field_names_and_ids() -> None:
+    rendered = render_instance("sales-order", record("sales-order"), PEC)
+    env = orjson.loads(rendered.aas_json)
+    shell, submodel = env["assetAdministrationShells"][0], env["submodels"][0]
+    assert rendered.key == "SO-1001"
+    assert shell["id"] == "https://pec.example/ids/aas/sales-order/SO-1001"
+    assert shell["assetInformation"]["globalAssetId"] == "urn:pec:sales-order:SO-1001"
+    assert submodel["semanticId"]["keys"][0]["value"] == "https://pec.example/ids/sm/SalesOrder/1/0"
+    assert [e["idShort"] for e in submodel["submodelElements"]] == [
+        "orderId", "orderDate", "customer", "channel", "currency", "items", "total", "requestedDate"]
+    assert rendered.record == record("sales-order")
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_business_json_comes_back_unchanged(slug: str) -> None:
+    rendered = render_instance(slug, record(slug), PEC)
+    assert business_json(slug, rendered.aas_json) == record(slug)
+
+
+def test_equal_records_render_to_equal_bytes_whatever_the_input_form() -> None:
+    as_dict = render_instance("sales-order", record("sales-order"), PEC)
+    as_bytes = render_instance("sales-order", orjson.dumps(record("sales-order")), PEC)
+    shifted = record("sales-order")
+    shifted["orderDate"] = "2026-11-22T18:15:00+08:00"  # the same moment, in Kuala Lumpur time
+    assert as_dict.aas_json == as_bytes.aas_json == render_instance("sales-order", shifted, PEC).aas_json
+
+
+def test_a_new_revision_changes_administration_and_digest_only() -> None:
+    first = render_instance("sales-order-status", record("sales-order-status"), PEC)
+    second = render_instance("sales-order-status", record("sales-order-status"), PEC, revision=2)
+    assert first.sha256 != second.sha256
+    env = orjson.loads(second.aas_json)
+    assert env["submodels"][0]["administration"] == {"version": "1", "revision": "2"}
+    assert business_json("sales-order-status", second.aas_json) == first.record
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_aas_json_input_gives_the_same_instance_as_business_json(slug: str) -> None:
+    rendered = render_instance(slug, record(slug), PEC)
+    assert instance_from_aas(slug, rendered.aas_json, PEC) == rendered
+
+
+def test_aas_input_with_an_element_the_template_lacks_names_its_path() -> None:
+    env = orjson.loads(render_instance("sales-order", record("sales-order"), PEC).aas_json)
+    env["submodels"][0]["submodelElements"].append(
+        {"idShort": "discount", "modelType": "Property", "valueType": "xs:string", "value": "10%"})
+    with pytest.raises(AasInvalid) as caught:
+        instance_from_aas("sales-order", env, PEC)
+    assert caught.value.errors[0]["path"] == "submodels[0].submodelElements[8].idShort"
+
+
+def test_aas_input_breaking_the_metamodel_is_refused_with_a_path() -> None:
+    env = orjson.loads(render_instance("sales-order", record("sales-order"), PEC).aas_json)
+    env["assetAdministrationShells"][0]["idShort"] = "1-not-an-id-short"
+    with pytest.raises(AasInvalid) as caught:
+        instance_from_aas("sales-order", env, PEC)
+    assert "id_short" in caught.value.errors[0]["path"]
+
+
+@pytest.mark.parametrize("payload", [b"{not json", b"[]", b'{"assetAdministrationShells": []}'])
+def test_malformed_aas_input_is_refused(payload: bytes) -> None:
+    with pytest.raises(AasInvalid):
+        instance_from_aas("sales-order", payload, PEC)
+
+
+def test_every_asset_type_is_registered() -> None:
+    assert set(ASSET_TYPES) == {"sales-order", "sales-order-status", "juice-product"}
+    assert ASSET_TYPES["sales-order-status"].versioned and not ASSET_TYPES["sales-order"].versioned
