@@ -8,11 +8,13 @@ sha256 of the bytes identifies the content (idempotent create, duplicate detecti
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
+from pydantic.alias_generators import to_snake
 
 from aas_models import _ids
 from aas_models._errors import AasInvalid, RecordInvalid
@@ -20,9 +22,10 @@ from aas_models._owner import Owner
 from aas_models._plan import Json
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
+from aas_models.records._shared import Record, RuleViolations
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RenderedInstance:
     asset_type: str
     key: str
@@ -31,33 +34,40 @@ class RenderedInstance:
     submodel_ids: tuple[str, ...]
     aas_json: bytes
     sha256: str
-    record: Json  # the canonical business JSON the shell was rendered from
+    model: Record = field(repr=False)  # the validated record the shell was rendered from
+
+    @cached_property
+    def record(self) -> Json:
+        """The canonical business JSON (UTC times as Z, money as strings); made on first use only."""
+        return self.model.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 def render_instance(slug: str, business: bytes | str | Json, owner: Owner, *, revision: int = 1
                     ) -> RenderedInstance:
     """Validate a business record and render its instance shell and submodels (AAS v3.0 JSON)."""
     spec = asset_type(slug)
-    record = canonical_record(spec, business)
-    return _render(spec, record, owner, revision)
+    return _render(spec, validate_record(spec, business), owner, revision)
+
+
+def validate_record(spec: AssetTypeSpec, business: bytes | str | Json) -> Record:
+    """The record checked against every rule of its model, or ``RecordInvalid`` naming each broken one."""
+    try:
+        if isinstance(business, dict):
+            return spec.record_model.model_validate(business)
+        return spec.record_model.model_validate_json(business)
+    except ValidationError as exc:
+        raise RecordInvalid(_field_errors(exc)) from None
 
 
 def canonical_record(spec: AssetTypeSpec, business: bytes | str | Json) -> Json:
     """The record after validation, in its one canonical JSON form (UTC times, money as strings)."""
-    try:
-        if isinstance(business, dict):
-            model = spec.record_model.model_validate(business)
-        else:
-            model = spec.record_model.model_validate_json(business)
-    except ValidationError as exc:
-        raise RecordInvalid([_field_error(e) for e in exc.errors(include_url=False)]) from None
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return validate_record(spec, business).model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-def _render(spec: AssetTypeSpec, record: Json, owner: Owner, revision: int) -> RenderedInstance:
+def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) -> RenderedInstance:
     if revision < 1:
         raise ValueError("revisions count from 1")
-    key = record[spec.key_field]
+    key = getattr(record, spec.key_attribute)
     shell_id = _ids.shell_id(owner, spec.slug, key)
     administration = {"version": "1", "revision": str(revision)}
     submodel_ids = tuple(_ids.submodel_id(owner, spec.slug, key, sm.id_short) for sm, _ in spec.plans)
@@ -78,7 +88,7 @@ def _render(spec: AssetTypeSpec, record: Json, owner: Owner, revision: int) -> R
         out.append("," + header[:-1] if index else header[:-1])  # reopen the object to add its elements
         out.append(',"submodelElements":[')
         mark = len(out)
-        if plan.write_elements(record if sm.source is None else record[sm.source], out):
+        if plan.write_elements(record if sm.source is None else getattr(record, to_snake(sm.source)), out):
             out.append("]}")
         else:  # no elements: AAS JSON allows no empty list, so the key goes
             out[mark - 1] = "}"
@@ -98,7 +108,7 @@ def instance_from_aas(slug: str, aas: bytes | str | Json, owner: Owner, *, revis
     env = _parse(aas)
     validate_environment(env)
     business = _business_from_env(spec, env)
-    return _render(spec, canonical_record(spec, business), owner, revision)
+    return _render(spec, validate_record(spec, business), owner, revision)
 
 
 def business_json(slug: str, aas_json: bytes | Json) -> Json:
@@ -145,6 +155,17 @@ def _global_reference(value: str) -> Json:
 
 def _model_reference(key_type: str, value: str) -> Json:
     return {"type": "ModelReference", "keys": [{"type": key_type, "value": value}]}
+
+
+def _field_errors(exc: ValidationError) -> list[dict[str, str]]:
+    out = []
+    for error in exc.errors(include_url=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, RuleViolations):  # rules across fields carry their own field paths
+            out += [{"field": field, "message": message} for field, message in cause.errors]
+        else:
+            out.append(_field_error(error))
+    return out
 
 
 def _field_error(error: Any) -> dict[str, str]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from pydantic.alias_generators import to_snake
+
 from aas_models import _templates as t
 from aas_models._errors import UnknownAssetType
 from aas_models._plan import CollectionNode, compile_elements
@@ -21,6 +23,10 @@ class AssetTypeSpec:
     record_model: type[Record]
     shell_prefix: str  # idShort of instance shells: <prefix>_<key>
     submodels: tuple[t.SubmodelDef, ...] = field(repr=False)
+
+    @cached_property
+    def key_attribute(self) -> str:
+        return to_snake(self.key_field)
 
     @cached_property
     def plans(self) -> tuple[tuple[t.SubmodelDef, CollectionNode], ...]:

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Self
 
-from pydantic import Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictInt, StrictStr, model_validator
 
 from aas_models.records._shared import (
     BottleSize,
@@ -16,8 +16,9 @@ from aas_models.records._shared import (
     Money,
     Name,
     Record,
-    check_mix,
-    check_money_scale,
+    TopRecord,
+    mix_error,
+    money_scale_error,
 )
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=3, allow_inf_nan=False)]
@@ -57,22 +58,20 @@ class SeasonalPricing(Record):
     currency: Currency
     prices: list[SeasonalPrice] = Field(min_length=1, max_length=100)
 
-    @model_validator(mode="after")
-    def _money(self) -> Self:
-        for index, price in enumerate(self.prices):
-            check_money_scale(price.unit_price, self.currency, f"prices[{index}].unitPrice")
-        return self
 
-
-class JuiceProduct(Record):
+class JuiceProduct(TopRecord):
     product_id: Key
     product_name: Name
     ingredients: list[Ingredient] = Field(min_length=1, max_length=12)
     nutrition_facts: NutritionFacts
     seasonal_pricing: SeasonalPricing
 
-    @field_validator("ingredients")
-    @classmethod
-    def _mix(cls, ingredients: list[Ingredient]) -> list[Ingredient]:
-        check_mix(ingredients)
-        return ingredients
+    def rule_errors(self) -> list[tuple[str, str]]:
+        errors = []
+        if problem := mix_error(self.ingredients):
+            errors.append(("ingredients", problem))
+        pricing = self.seasonal_pricing
+        for index, price in enumerate(pricing.prices):
+            if problem := money_scale_error(price.unit_price, pricing.currency):
+                errors.append((f"seasonalPricing.prices[{index}].unitPrice", problem))
+        return errors

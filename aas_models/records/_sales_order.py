@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import AwareDatetime, Field, StrictInt, StrictStr, field_validator
 
 from aas_models.records._shared import (
     BottleSize,
@@ -16,8 +16,9 @@ from aas_models.records._shared import (
     Money,
     Name,
     Record,
-    check_mix,
-    check_money_scale,
+    TopRecord,
+    mix_error,
+    money_scale_error,
 )
 from aas_models.records._time import utc
 
@@ -48,14 +49,8 @@ class OrderItem(Record):
     label_text: StrictStr | None = Field(default=None, max_length=500)
     label_image: LabelImage | None = None
 
-    @field_validator("ingredients")
-    @classmethod
-    def _mix(cls, ingredients: list[Ingredient]) -> list[Ingredient]:
-        check_mix(ingredients)
-        return ingredients
 
-
-class SalesOrder(Record):
+class SalesOrder(TopRecord):
     order_id: Key
     order_date: AwareDatetime
     customer: Customer
@@ -67,13 +62,17 @@ class SalesOrder(Record):
 
     _utc = field_validator("order_date")(utc)
 
-    @model_validator(mode="after")
-    def _money(self) -> Self:
+    def rule_errors(self) -> list[tuple[str, str]]:
+        errors = []
         expected = Decimal(0)
         for index, item in enumerate(self.items):
-            check_money_scale(item.unit_price, self.currency, f"items[{index}].unitPrice")
+            if problem := mix_error(item.ingredients):
+                errors.append((f"items[{index}].ingredients", problem))
+            if problem := money_scale_error(item.unit_price, self.currency):
+                errors.append((f"items[{index}].unitPrice", problem))
             expected += item.unit_price * item.quantity
-        check_money_scale(self.total, self.currency, "total")
-        if expected != self.total:
-            raise ValueError(f"total {self.total} is not the sum of quantity x unitPrice over the items ({expected})")
-        return self
+        if problem := money_scale_error(self.total, self.currency):
+            errors.append(("total", problem))
+        elif expected != self.total:
+            errors.append(("total", f"{self.total} is not the sum of quantity x unitPrice over the items ({expected})"))
+        return errors

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import AwareDatetime, Field, StrictStr, field_validator, model_validator
 
-from aas_models.records._shared import Key, Name, Record
+from aas_models.records._shared import Key, Name, Record, TopRecord
 from aas_models.records._time import utc, utc_or_none
 
 Status = Literal["received", "scheduled", "in_production", "completed", "shipped", "failed", "cancelled"]
@@ -31,7 +31,7 @@ class StationVisit(Record):
         return self
 
 
-class SalesOrderStatus(Record):
+class SalesOrderStatus(TopRecord):
     order_id: Key
     status: Status
     current_station: Name | None = None
