@@ -90,7 +90,7 @@ def _sales_order() -> list[model.SubmodelElement]:
         moment("orderDate", "when the order was placed (UTC)"),
         collection("customer", "reference to the customer; no personal data beyond a display name",
                    text("id", "customer id at the shop"), text("displayName", "name to address the customer by")),
-        text("channel", "sales channel: web, app, phone, store or marketplace"),
+        text("channel", "sales channel: web, mobile, phone, store or marketplace"),
         text("currency", "ISO 4217 currency code"),
         list_of("items", "the ordered bottles", item),
         decimal("total", "sum of quantity x unitPrice over the items"),

@@ -22,7 +22,7 @@ from aas_models.records._shared import (
 )
 from aas_models.records._time import utc
 
-Channel = Literal["web", "app", "phone", "store", "marketplace"]
+Channel = Literal["web", "mobile", "phone", "store", "marketplace"]
 LabelMediaType = Literal["image/png", "image/jpeg", "image/webp", "image/svg+xml"]
 
 
