@@ -11,6 +11,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -32,7 +33,7 @@ def _b64(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def _serve(app: object, port: int):  # type: ignore[no-untyped-def]
+def _serve(app: Any, port: int):  # type: ignore[no-untyped-def]
     import threading
 
     import uvicorn

@@ -85,7 +85,8 @@ class SqlAasRepository:
             position = ("i", 0, "")
         query = select(SubmodelRow).where(SubmodelRow.first_seen >= position[1])
         if position[2]:
-            query = query.where(or_(SubmodelRow.first_seen > position[1], SubmodelRow.submodel_id >= position[2]))
+            query = query.where(or_(col(SubmodelRow.first_seen) > position[1],
+                                    col(SubmodelRow.submodel_id) >= position[2]))
         if semantic_id is not None:
             query = query.where(SubmodelRow.semantic_id == semantic_id)
         if id_short is not None:
@@ -96,9 +97,9 @@ class SqlAasRepository:
             for row in rows:
                 if len(out) == limit:
                     return out, _encode("i", row.first_seen, row.submodel_id)
-                sm = self._submodel_of_shell(session, row.shell_id, row.submodel_id)
-                if sm is not None:
-                    out.append(sm)
+                found = self._submodel_of_shell(session, row.shell_id, row.submodel_id)
+                if found is not None:
+                    out.append(found)
         return out, None
 
     def get_submodel(self, submodel_id: str) -> Json | None:

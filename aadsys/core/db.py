@@ -22,7 +22,7 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
     another writer committed in between (WAL snapshot upgrade); BEGIN IMMEDIATE waits its turn instead.
     """
     if url.startswith("sqlite"):
-        connect_args = {"check_same_thread": False, "timeout": 30}
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": 30}
         if immediate:
             connect_args["isolation_level"] = None
         engine = create_engine(url, connect_args=connect_args, **kwargs)

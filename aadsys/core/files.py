@@ -75,9 +75,10 @@ class FileStore:
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                row = session.get(FileRow, sha)
-                if row is None:
+                existing = session.get(FileRow, sha)
+                if existing is None:
                     raise
+                row = existing
                 return self._stored(row), False
             except BaseException:
                 if not had_bytes:

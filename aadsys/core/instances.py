@@ -144,6 +144,7 @@ class InstanceService:
         )
         session.add(row)
         session.flush()
+        assert row.id is not None  # flushed
         if rendered.revision == 1:
             for sm in env.get("submodels", []):
                 session.add(SubmodelRow(
@@ -167,7 +168,7 @@ class InstanceService:
             raise InstanceNotFound(slug, key, revision)
         return StoredInstance.from_row(row)
 
-    def list(self, slug: str, *, created_from: datetime | None = None, created_to: datetime | None = None,
+    def page(self, slug: str, *, created_from: datetime | None = None, created_to: datetime | None = None,
              cursor: str | None = None, limit: int = 100, latest_only: bool = False) -> Page:
         """Instances created in [created_from, created_to], oldest first, by stable keyset cursor."""
         self._spec(slug)
@@ -183,8 +184,8 @@ class InstanceService:
             query = query.where(col(InstanceRow.is_latest).is_(True))
         if cursor:
             after_created, after_id = decode_cursor(cursor)
-            query = query.where(or_(InstanceRow.created_at > after_created,
-                                    and_(InstanceRow.created_at == after_created, col(InstanceRow.id) > after_id)))
+            query = query.where(or_(col(InstanceRow.created_at) > after_created,
+                                    and_(col(InstanceRow.created_at) == after_created, col(InstanceRow.id) > after_id)))
         query = query.order_by(col(InstanceRow.created_at), col(InstanceRow.id)).limit(limit + 1)
         with self.db.session() as session:
             rows = session.exec(query).all()

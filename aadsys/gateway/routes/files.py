@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import FileResponse, JSONResponse
@@ -35,7 +35,7 @@ async def upload_file(request: Request, ctx: ContextDep, files: Files, _: Writer
                            f"the file exceeds {ctx.settings.max_file_bytes} bytes")
     stored, created = await files.put(request.stream(), media, max_bytes=ctx.settings.max_file_bytes,
                                       expected_sha256=x_content_sha256)
-    body = {"sha256": stored.sha256, "size": stored.size, "mediaType": stored.media_type,
+    body: dict[str, Any] = {"sha256": stored.sha256, "size": stored.size, "mediaType": stored.media_type,
             "links": {"self": f"/api/v1/files/{stored.sha256}"}}
     return JSONResponse(body, status_code=201 if created else 200, headers={"Location": body["links"]["self"]})
 

@@ -86,6 +86,6 @@ def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
                    latest: Annotated[bool, Query(description="only the latest revision of each key")] = False,
                    ) -> Response:
     """Oldest first; follow `nextCursor` until it is null. A time without offset is read as UTC."""
-    page = instances.list(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest)
+    page = instances.page(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest)
     return Response(orjson.dumps({"items": [i.envelope() for i in page.items], "nextCursor": page.next_cursor}),
                     media_type=BUSINESS_JSON)
