@@ -8,6 +8,7 @@ sha256 of the bytes identifies the content (idempotent create, duplicate detecti
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -19,10 +20,12 @@ from pydantic.alias_generators import to_snake
 from aas_models import _ids
 from aas_models._errors import AasInvalid, RecordInvalid
 from aas_models._owner import Owner
-from aas_models._plan import Json
+from aas_models._plan import FILE_ROUTE, Json
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 from aas_models.records._shared import Record, RuleViolations
+
+_FILE_REFERENCE = re.compile(rb'"value":"' + FILE_ROUTE.encode() + rb'([0-9a-f]{64})"')
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class RenderedInstance:
     aas_json: bytes
     sha256: str
     model: Record = field(repr=False)  # the validated record the shell was rendered from
+
+    @cached_property
+    def file_digests(self) -> tuple[str, ...]:
+        """sha256 of every file the instance refers to (File elements), in order of appearance, once each."""
+        return tuple(dict.fromkeys(m.decode() for m in _FILE_REFERENCE.findall(self.aas_json)))
 
     @cached_property
     def record(self) -> Json:

@@ -53,6 +53,15 @@ class DigestMismatch(CoreError):
         super().__init__(f"content sha256 is {actual}, but the request declared {expected}; resend the file intact")
 
 
+class MissingFiles(CoreError):
+    """A record refers to files that are not stored here (upload them first)."""
+
+    def __init__(self, digests: list[str]) -> None:
+        self.digests = digests
+        super().__init__(f"the record refers to file(s) not stored here: {', '.join(digests)}; "
+                         "upload each with POST /api/v1/files first, then send the record again")
+
+
 class FileNotFound(CoreError):
     def __init__(self, sha256: str) -> None:
         self.sha256 = sha256

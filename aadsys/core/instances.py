@@ -21,9 +21,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from aadsys.core.db import Database
-from aadsys.core.errors import AssetTypeNotRegistered, InstanceConflict, InstanceNotFound, InvalidCursor, InvalidRange
+from aadsys.core.errors import (
+    AssetTypeNotRegistered,
+    InstanceConflict,
+    InstanceNotFound,
+    InvalidCursor,
+    InvalidRange,
+    MissingFiles,
+)
 from aadsys.core.events import InstanceEvents
-from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow, utcnow
+from aadsys.core.tables import AssetTypeRow, FileRow, InstanceRow, SubmodelRow, utcnow
 from aas_models import (
     AssetTypeSpec,
     Owner,
@@ -133,6 +140,12 @@ class InstanceService:
 
     @staticmethod
     def _insert(session: Session, spec: AssetTypeSpec, rendered: RenderedInstance) -> InstanceRow:
+        if rendered.file_digests:
+            stored = set(session.exec(select(FileRow.sha256).where(
+                col(FileRow.sha256).in_(rendered.file_digests))).all())
+            missing = [d for d in rendered.file_digests if d not in stored]
+            if missing:
+                raise MissingFiles(missing)
         env = orjson.loads(rendered.aas_json)
         shell = env["assetAdministrationShells"][0]
         row = InstanceRow(

@@ -24,6 +24,7 @@ from aadsys.core.errors import (
     InstanceNotFound,
     InvalidCursor,
     InvalidRange,
+    MissingFiles,
 )
 from aas_models import AasInvalid, RecordInvalid, UnknownAssetType
 
@@ -40,6 +41,7 @@ _CORE: dict[type[Exception], tuple[int, str, str]] = {
     FileTooLarge: (413, "file-too-large", "File too large"),
     DigestMismatch: (422, "digest-mismatch", "Digest mismatch"),
     FileNotFound: (404, "file-not-found", "File not found"),
+    MissingFiles: (422, "missing-files", "Referenced files are not stored"),
 }
 
 

@@ -7,7 +7,7 @@ import os
 
 import httpx
 
-from tests.aadsys.conftest import Gateway
+from tests.aadsys.conftest import CANONICAL_ORDER, Gateway, order
 
 
 def _files_on_disk(gateway: Gateway) -> list:
@@ -49,3 +49,22 @@ def test_malformed_digest_header_is_400(api: httpx.Client) -> None:
 def test_unknown_file_is_404_and_bad_digest_path_is_422(api: httpx.Client) -> None:
     assert api.get("/api/v1/files/" + "a" * 64).status_code == 404
     assert api.get("/api/v1/files/not-a-digest").status_code == 422
+
+
+def test_order_with_a_label_image_needs_the_file_uploaded_first(api: httpx.Client) -> None:
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(256)
+    digest = hashlib.sha256(png).hexdigest()
+    item = {**CANONICAL_ORDER["items"][0], "labelImage": {"sha256": digest, "contentType": "image/png"}}
+    url = "/api/v1/asset-types/sales-order/instances"
+    refused = api.post(url, json=order("SO-IMG", items=[item]))
+    assert refused.status_code == 422
+    assert digest in refused.json()["detail"] and "POST /api/v1/files" in refused.json()["detail"]
+    assert api.get(f"{url}/SO-IMG").status_code == 404
+
+    assert api.post("/api/v1/files", content=png, headers={"Content-Type": "image/png"}).status_code == 201
+    assert api.post(url, json=order("SO-IMG", items=[item])).status_code == 201
+    shell = api.get(f"{url}/SO-IMG", params={"format": "aas"}).json()
+    label = shell["submodels"][0]["submodelElements"][5]["value"][0]["value"][-1]
+    assert label == {"idShort": "labelImage", "modelType": "File", "contentType": "image/png",
+                     "value": f"/api/v1/files/{digest}"}
+    assert api.get(label["value"]).content == png
