@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import io
+import json
 
 import httpx
 import orjson
+from basyx.aas.adapter.json import read_aas_json_file
 from sqlmodel import func, select
 
 from aadsys.core.tables import InstanceRow
+from aas_models import validate_environment
 from tests.aadsys.conftest import CANONICAL_ORDER, Gateway, order
 
 BASE = "/api/v1/asset-types/sales-order/instances"
@@ -116,3 +120,26 @@ def test_created_order_is_browsable_through_the_aas_part2_api(api: httpx.Client)
     sm_id = base64.urlsafe_b64encode(sm_ref.encode()).decode().rstrip("=")
     value = api.get(f"/api/v3.0/submodels/{sm_id}/$value")
     assert value.status_code == 200, value.text
+    assert value.json()["orderId"] == "SO-1001" and value.json()["items"][0]["quantity"] == 2
+
+
+def test_aas_tools_can_page_through_every_shell_and_submodel(api: httpx.Client) -> None:
+    for n in range(5):
+        assert api.post(BASE, json=order(f"SO-{n}")).status_code == 201
+    shells, cursor = [], None
+    while True:
+        page = api.get("/api/v3.0/shells", params={"limit": 2, **({"cursor": cursor} if cursor else {})}).json()
+        shells += page["result"]
+        cursor = page["paging_metadata"].get("cursor")
+        if not cursor:
+            break
+    kinds = [s["assetInformation"]["assetKind"] for s in shells]
+    assert kinds.count("Type") == 3 and kinds.count("Instance") == 5
+    submodels = api.get("/api/v3.0/submodels", params={"limit": 100}).json()["result"]
+    env = {"assetAdministrationShells": shells, "submodels": submodels}
+    validate_environment(env)
+    read_aas_json_file(io.StringIO(json.dumps(env)), failsafe=False)
+    semantic = base64.urlsafe_b64encode(b"https://pec.example/ids/sm/SalesOrder/1/0").decode().rstrip("=")
+    orders = api.get("/api/v3.0/submodels", params={"semanticId": semantic}).json()["result"]
+    assert {sm.get("kind", "Instance") for sm in orders} == {"Template", "Instance"}
+    assert len(orders) == 6

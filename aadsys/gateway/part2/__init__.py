@@ -1,0 +1,8 @@
+"""IDTA AAS Part 2 API v3.0, read profiles AAS Repository SSP-002 and Submodel Repository SSP-002."""
+
+from aadsys.gateway.part2.memory import InMemoryAasRepository
+from aadsys.gateway.part2.repository import AasRepository
+from aadsys.gateway.part2.results import AasApiError
+from aadsys.gateway.part2.router import aas_api_router
+
+__all__ = ["AasApiError", "AasRepository", "InMemoryAasRepository", "aas_api_router"]

@@ -1,0 +1,49 @@
+"""An AAS repository over one AAS JSON environment held in memory (tools, tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aadsys.gateway.part2.paging import slice_page
+from aadsys.gateway.part2.repository import Json
+
+
+class InMemoryAasRepository:
+    def __init__(self, environment: Json, files: dict[str, tuple[bytes, str]] | None = None) -> None:
+        self.environment = environment
+        self.files = files or {}
+
+    def list_shells(self, *, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
+                    limit: int) -> tuple[list[Json], str | None]:
+        shells = [s for s in self.environment.get("assetAdministrationShells", [])
+                  if (id_short is None or s.get("idShort") == id_short) and _has_asset_ids(s, asset_ids or [])]
+        return slice_page(shells, limit, cursor)
+
+    def get_shell(self, aas_id: str) -> Json | None:
+        return next((s for s in self.environment.get("assetAdministrationShells", []) if s["id"] == aas_id), None)
+
+    def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
+                       ) -> tuple[list[Json], str | None]:
+        submodels = [s for s in self.environment.get("submodels", [])
+                     if (id_short is None or s.get("idShort") == id_short)
+                     and (semantic_id is None or _semantic(s) == semantic_id)]
+        return slice_page(submodels, limit, cursor)
+
+    def get_submodel(self, submodel_id: str) -> Json | None:
+        return next((s for s in self.environment.get("submodels", []) if s["id"] == submodel_id), None)
+
+    def open_file(self, value: str) -> tuple[bytes, str] | None:
+        return self.files.get(value)
+
+
+def _semantic(submodel: Json) -> str | None:
+    keys = (submodel.get("semanticId") or {}).get("keys") or []
+    return keys[0].get("value") if keys else None
+
+
+def _has_asset_ids(shell: Json, wanted: list[dict[str, Any]]) -> bool:
+    info = shell.get("assetInformation") or {}
+    have = {("globalAssetId", info.get("globalAssetId"))}
+    have |= {(s.get("name"), s.get("value")) for s in info.get("specificAssetIds") or []}
+    return all((w.get("name"), w.get("value")) in have for w in wanted)
+

@@ -1,0 +1,51 @@
+"""Cursor paging of IDTA AAS Part 2 v3.0 §12.4: ``{"paging_metadata": {"cursor": ...}, "result": [...]}``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Query, Response
+
+from aadsys.gateway.part2.results import JSON, AasApiError
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+Limit = Annotated[int | None, Query(ge=1, description=f"page size, 1-{MAX_LIMIT} (default {DEFAULT_LIMIT})")]
+Cursor = Annotated[str | None, Query(description="paging_metadata.cursor of the previous page")]
+
+
+def page_size(limit: int | None) -> int:
+    return min(limit or DEFAULT_LIMIT, MAX_LIMIT)
+
+
+def paged(result: list[Any], cursor: str | None) -> Response:
+    metadata = {"cursor": cursor} if cursor else {}
+    return Response(orjson.dumps({"paging_metadata": metadata, "result": result}), media_type=JSON)
+
+
+def slice_page(items: list[Any], limit: int | None, cursor: str | None) -> tuple[list[Any], str | None]:
+    """A page of an in-memory list (elements of one submodel, references of one shell); the cursor is an offset."""
+    start = _offset(cursor)
+    size = page_size(limit)
+    end = start + size
+    return items[start:end], (_encode(end) if end < len(items) else None)
+
+
+def _encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw[:1] != "o":
+            raise ValueError(raw)
+        return max(0, int(raw[1:]))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise AasApiError(400, "cursor is not one this server issued; start again without a cursor") from None

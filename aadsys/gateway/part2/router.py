@@ -1,0 +1,190 @@
+"""``aas_api_router``: the read profiles AAS Repository SSP-002 and Submodel Repository SSP-002 of
+IDTA AAS Part 2 API v3.0, over any ``AasRepository``.
+"""
+
+# No "from __future__ import annotations": FastAPI must see the locally built Annotated dependency types.
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from aadsys.gateway.part2.identifiers import decode_id, decode_json_id
+from aadsys.gateway.part2.modifiers import Extent, Json, Level, metadata, paths, shaped, value_only
+from aadsys.gateway.part2.paging import Cursor, Limit, page_size, paged, slice_page
+from aadsys.gateway.part2.repository import AasRepository
+from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok
+from aadsys.gateway.part2.results import AasApiError, ResultRoute
+from aadsys.gateway.part2.submodel_routes import add_submodel_routes, submodel_reference
+
+PROFILES = [
+    "https://admin-shell.io/aas/API/3/0/AssetAdministrationShellRepositoryServiceSpecification/SSP-002",
+    "https://admin-shell.io/aas/API/3/0/SubmodelRepositoryServiceSpecification/SSP-002",
+]
+SHELLS, SUBMODELS = "Asset Administration Shell Repository API", "Submodel Repository API"
+
+
+def shell_reference(shell: Json) -> Json:
+    return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}]}
+
+
+def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Callable[..., Any]) -> APIRouter:
+    """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body."""
+    router = APIRouter(route_class=ResultRoute, dependencies=[Depends(reader_dep)], responses=ERRORS)
+    Repository = Annotated[AasRepository, Depends(repository_dep)]
+
+    def resolve_shell(aasIdentifier: str, repo: Repository) -> Json:  # noqa: N803 (the spec's name)
+        aas_id = decode_id(aasIdentifier, "aasIdentifier")
+        shell = repo.get_shell(aas_id)
+        if shell is None:
+            raise not_found("Asset Administration Shell", aas_id)
+        return shell
+
+    def resolve_submodel(submodelIdentifier: str, repo: Repository) -> Json:  # noqa: N803
+        submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
+        submodel = repo.get_submodel(submodel_id)
+        if submodel is None:
+            raise not_found("submodel", submodel_id)
+        return submodel
+
+    def resolve_shell_submodel(shell: Annotated[Json, Depends(resolve_shell)], submodelIdentifier: str,  # noqa: N803
+                               repo: Repository) -> Json:
+        submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
+        referenced = {ref["keys"][-1]["value"] for ref in shell.get("submodels") or [] if ref.get("keys")}
+        if submodel_id not in referenced:
+            raise AasApiError(404, f"the shell '{shell['id']}' refers to no submodel '{submodel_id}'")
+        submodel = repo.get_submodel(submodel_id)
+        if submodel is None:
+            raise not_found("submodel", submodel_id)
+        return submodel
+
+    Shell = Annotated[Json, Depends(resolve_shell)]
+
+    def list_shells(repo: AasRepository, id_short: str | None, asset_ids: list[str] | None, limit: int | None,
+                    cursor: str | None) -> tuple[list[Json], str | None]:
+        wanted: list[dict[str, Any]] = []
+        for encoded in asset_ids or []:
+            decoded = decode_json_id(encoded, "assetIds")
+            for item in decoded if isinstance(decoded, list) else [decoded]:
+                if not isinstance(item, dict) or "name" not in item or "value" not in item:
+                    raise AasApiError(400, "assetIds must each be a base64url-encoded SpecificAssetId, "
+                                           'e.g. {"name": "globalAssetId", "value": "urn:pec:sales-order:SO-1001"}')
+                wanted.append(item)
+        return repo.list_shells(id_short=id_short, asset_ids=wanted or None, cursor=cursor, limit=page_size(limit))
+
+    AssetIds = Annotated[list[str] | None, Query(alias="assetIds", description="base64url-encoded SpecificAssetIds")]
+    IdShort = Annotated[str | None, Query(alias="idShort")]
+
+    @router.get("/shells", operation_id="GetAllAssetAdministrationShells", tags=[SHELLS],
+                summary="All shells, paged; filter by idShort or assetIds")
+    def get_shells(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
+                   limit: Limit = None, cursor: Cursor = None) -> Response:
+        return paged(*list_shells(repo, idShort, assetIds, limit, cursor))
+
+    @router.get("/shells/$reference", operation_id="GetAllAssetAdministrationShells-Reference", tags=[SHELLS],
+                summary="References to all shells, paged")
+    def get_shell_references(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
+                             limit: Limit = None, cursor: Cursor = None) -> Response:
+        shells, nxt = list_shells(repo, idShort, assetIds, limit, cursor)
+        return paged([shell_reference(s) for s in shells], nxt)
+
+    @router.get("/shells/{aasIdentifier}", operation_id="GetAssetAdministrationShellById", tags=[SHELLS],
+                summary="A shell")
+    def get_shell(shell: Shell) -> Response:
+        return ok(shell)
+
+    @router.get("/shells/{aasIdentifier}/$reference", operation_id="GetAssetAdministrationShellById-Reference",
+                tags=[SHELLS], summary="A reference to a shell")
+    def get_shell_reference(shell: Shell) -> Response:
+        return ok(shell_reference(shell))
+
+    @router.get("/shells/{aasIdentifier}/asset-information", operation_id="GetAssetInformation-AasRepository",
+                tags=[SHELLS], summary="A shell's asset information")
+    def get_asset_information(shell: Shell) -> Response:
+        return ok(shell.get("assetInformation") or {})
+
+    @router.get("/shells/{aasIdentifier}/asset-information/thumbnail", operation_id="GetThumbnail-AasRepository",
+                tags=[SHELLS], summary="A shell's thumbnail")
+    def get_thumbnail(shell: Shell, repo: Repository) -> Response:
+        thumbnail = (shell.get("assetInformation") or {}).get("defaultThumbnail") or {}
+        found = repo.open_file(thumbnail.get("path") or "")
+        if found is None:
+            raise AasApiError(404, f"the shell '{shell['id']}' has no thumbnail stored here")
+        return content(found[0], thumbnail.get("contentType") or found[1], "thumbnail")
+
+    @router.get("/shells/{aasIdentifier}/submodel-refs", operation_id="GetAllSubmodelReferences-AasRepository",
+                tags=[SHELLS], summary="References to a shell's submodels, paged")
+    def get_submodel_refs(shell: Shell, limit: Limit = None, cursor: Cursor = None) -> Response:
+        return paged(*slice_page(list(shell.get("submodels") or []), limit, cursor))
+
+    add_submodel_routes(router, "/shells/{aasIdentifier}/submodels/{submodelIdentifier}", resolve_shell_submodel,
+                        repository_dep, SHELLS, "-AasRepository")
+
+    SemanticId = Annotated[str | None, Query(alias="semanticId", description="base64url-encoded semantic id")]
+
+    def list_submodels(repo: AasRepository, semantic_id: str | None, id_short: str | None, limit: int | None,
+                       cursor: str | None) -> tuple[list[Json], str | None]:
+        wanted = decode_id(semantic_id, "semanticId") if semantic_id else None
+        return repo.list_submodels(semantic_id=wanted, id_short=id_short, cursor=cursor, limit=page_size(limit))
+
+    @router.get("/submodels", operation_id="GetAllSubmodels", tags=[SUBMODELS],
+                summary="All submodels, paged; filter by semanticId or idShort")
+    def get_submodels(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                      limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
+                      extent: Extent = Extent.withoutBlobValue) -> Response:
+        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
+        return paged([shaped(s, level, extent) for s in submodels], nxt)
+
+    @router.get("/submodels/$metadata", operation_id="GetAllSubmodels-Metadata", tags=[SUBMODELS],
+                summary="All submodels without their elements, paged")
+    def get_submodels_metadata(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                               limit: Limit = None, cursor: Cursor = None) -> Response:
+        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
+        return paged([metadata(s) for s in submodels], nxt)
+
+    @router.get("/submodels/$value", operation_id="GetAllSubmodels-ValueOnly", tags=[SUBMODELS],
+                summary="All submodels' values (ValueOnly), paged")
+    def get_submodels_value(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                            limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
+                            extent: Extent = Extent.withoutBlobValue) -> Response:
+        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
+        return paged([value_only(s, level, extent) for s in submodels], nxt)
+
+    @router.get("/submodels/$reference", operation_id="GetAllSubmodels-Reference", tags=[SUBMODELS],
+                summary="References to all submodels, paged")
+    def get_submodels_reference(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                                limit: Limit = None, cursor: Cursor = None) -> Response:
+        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
+        return paged([submodel_reference(s) for s in submodels], nxt)
+
+    @router.get("/submodels/$path", operation_id="GetAllSubmodels-Path", tags=[SUBMODELS],
+                summary="The idShortPaths of all submodels, paged")
+    def get_submodels_path(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                           limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep) -> Response:
+        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
+        return paged([paths(s, "", level) for s in submodels], nxt)
+
+    add_submodel_routes(router, "/submodels/{submodelIdentifier}", resolve_submodel, repository_dep, SUBMODELS, "")
+
+    @router.get("/serialization", operation_id="GenerateSerializationByIds", tags=["Serialization"],
+                summary="An AAS JSON environment of the given shells and submodels")
+    def get_serialization(request: Request, repo: Repository,
+                          aasIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
+                          submodelIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
+                          includeConceptDescriptions: bool = True) -> Response:  # noqa: N803
+        accept = request.headers.get("accept", "*/*")
+        if not any(t in accept for t in ("application/json", "*/*", "application/*")):
+            raise AasApiError(406, "this server serializes to application/json only; send Accept: application/json")
+        shells = [resolve_shell(i, repo) for i in aasIds or []]
+        submodels = [resolve_submodel(i, repo) for i in submodelIds or []]
+        env: Json = {"assetAdministrationShells": shells, "submodels": submodels}
+        if includeConceptDescriptions:
+            env["conceptDescriptions"] = []  # none are kept here; semantic ids point to the owner's IRIs
+        return ok({k: v for k, v in env.items() if v})
+
+    @router.get("/description", operation_id="GetDescription", tags=["Description"],
+                summary="The service profiles this server implements")
+    def get_description() -> Response:
+        return ok({"profiles": PROFILES})
+
+    return router

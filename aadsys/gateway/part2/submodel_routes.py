@@ -1,0 +1,129 @@
+"""Routes of one submodel and its elements, mounted twice: under ``/submodels/{id}`` (Submodel Repository)
+and under ``/shells/{aasId}/submodels/{id}`` (AAS Repository), as both SSP-002 profiles require.
+"""
+
+# No "from __future__ import annotations": FastAPI must see the locally built Annotated dependency types.
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+
+from aadsys.gateway.part2.elements import element_reference, find_element
+from aadsys.gateway.part2.modifiers import (
+    Extent,
+    Json,
+    Level,
+    blob_bytes,
+    children,
+    metadata,
+    paths,
+    shaped,
+    value_only,
+)
+from aadsys.gateway.part2.paging import Cursor, Limit, paged, slice_page
+from aadsys.gateway.part2.repository import AasRepository
+from aadsys.gateway.part2.responses import content, ok
+from aadsys.gateway.part2.results import AasApiError
+
+
+def submodel_reference(submodel: Json) -> Json:
+    return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel["id"]}]}
+
+
+def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., Json],
+                        repository: Callable[..., AasRepository], tag: str, suffix: str) -> None:
+    """``resolve`` is the dependency that finds the submodel (404 when absent); ``suffix`` tells operation ids apart."""
+    Submodel = Annotated[Json, Depends(resolve)]
+    Repository = Annotated[AasRepository, Depends(repository)]
+    elements = f"{prefix}/submodel-elements"
+
+    def get(path: str, operation: str, summary: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return router.get(path, operation_id=operation + suffix, summary=summary, tags=[tag])
+
+    @get(prefix, "GetSubmodelById", "A submodel")
+    def get_submodel(submodel: Submodel, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+                     ) -> Response:
+        return ok(shaped(submodel, level, extent))
+
+    @get(f"{prefix}/$metadata", "GetSubmodelById-Metadata", "A submodel without its elements")
+    def get_submodel_metadata(submodel: Submodel) -> Response:
+        return ok(metadata(submodel))
+
+    @get(f"{prefix}/$value", "GetSubmodelById-ValueOnly", "A submodel's values (ValueOnly)")
+    def get_submodel_value(submodel: Submodel, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+                           ) -> Response:
+        return ok(value_only(submodel, level, extent))
+
+    @get(f"{prefix}/$reference", "GetSubmodelById-Reference", "A reference to a submodel")
+    def get_submodel_reference(submodel: Submodel) -> Response:
+        return ok(submodel_reference(submodel))
+
+    @get(f"{prefix}/$path", "GetSubmodelById-Path", "The idShortPaths of a submodel's elements")
+    def get_submodel_path(submodel: Submodel, level: Level = Level.deep) -> Response:
+        return ok(paths(submodel, "", level))
+
+    @get(elements, "GetAllSubmodelElements", "A submodel's elements, paged")
+    def get_elements(submodel: Submodel, limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
+                     extent: Extent = Extent.withoutBlobValue) -> Response:
+        items, nxt = slice_page(children(submodel), limit, cursor)
+        return paged([shaped(e, level, extent) for e in items], nxt)
+
+    @get(f"{elements}/$metadata", "GetAllSubmodelElements-Metadata", "Elements without their values, paged")
+    def get_elements_metadata(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> Response:
+        items, nxt = slice_page(children(submodel), limit, cursor)
+        return paged([metadata(e) for e in items], nxt)
+
+    @get(f"{elements}/$value", "GetAllSubmodelElements-ValueOnly", "Element values (ValueOnly), paged")
+    def get_elements_value(submodel: Submodel, limit: Limit = None, cursor: Cursor = None,
+                           level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue) -> Response:
+        items, nxt = slice_page(children(submodel), limit, cursor)
+        return paged([{e.get("idShort"): value_only(e, level, extent)} for e in items], nxt)
+
+    @get(f"{elements}/$reference", "GetAllSubmodelElements-Reference", "References to the elements, paged")
+    def get_elements_reference(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> Response:
+        items, nxt = slice_page(children(submodel), limit, cursor)
+        return paged([element_reference(submodel["id"], [e], str(e.get("idShort"))) for e in items], nxt)
+
+    @get(f"{elements}/$path", "GetAllSubmodelElements-Path", "The idShortPaths of the elements, paged")
+    def get_elements_path(submodel: Submodel, limit: Limit = None, cursor: Cursor = None,
+                          level: Level = Level.deep) -> Response:
+        items, nxt = slice_page(children(submodel), limit, cursor)
+        return paged([paths(e, str(e.get("idShort")), level) for e in items], nxt)
+
+    @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
+    def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
+                    extent: Extent = Extent.withoutBlobValue) -> Response:
+        return ok(shaped(find_element(submodel, idShortPath)[0], level, extent))
+
+    @get(f"{elements}/{{idShortPath}}/$metadata", "GetSubmodelElementByPath-Metadata", "One element, no values")
+    def get_element_metadata(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+        return ok(metadata(find_element(submodel, idShortPath)[0]))
+
+    @get(f"{elements}/{{idShortPath}}/$value", "GetSubmodelElementByPath-ValueOnly", "One element's value")
+    def get_element_value(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803
+                          extent: Extent = Extent.withoutBlobValue) -> Response:
+        return ok(value_only(find_element(submodel, idShortPath)[0], level, extent))
+
+    @get(f"{elements}/{{idShortPath}}/$reference", "GetSubmodelElementByPath-Reference", "A reference to it")
+    def get_element_reference(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+        _, chain = find_element(submodel, idShortPath)
+        return ok(element_reference(submodel["id"], chain, idShortPath))
+
+    @get(f"{elements}/{{idShortPath}}/$path", "GetSubmodelElementByPath-Path", "The idShortPaths below it")
+    def get_element_path(submodel: Submodel, idShortPath: str, level: Level = Level.deep) -> Response:  # noqa: N803
+        return ok(paths(find_element(submodel, idShortPath)[0], idShortPath, level))
+
+    @get(f"{elements}/{{idShortPath}}/attachment", "GetFileByPath", "The file or blob content of an element")
+    def get_attachment(submodel: Submodel, idShortPath: str, repo: Repository) -> Response:  # noqa: N803
+        element, _ = find_element(submodel, idShortPath)
+        name = str(element.get("idShort") or "attachment")
+        if element.get("modelType") == "Blob":
+            return content(blob_bytes(element), element.get("contentType") or "application/octet-stream", name)
+        if element.get("modelType") != "File":
+            raise AasApiError(400, f"'{idShortPath}' is a {element.get('modelType')}; only File and Blob "
+                                   "elements have attachments")
+        found = repo.open_file(element.get("value") or "")
+        if found is None:
+            raise AasApiError(404, f"the file '{element.get('value')}' of '{idShortPath}' is not stored here")
+        return content(found[0], found[1], name)
