@@ -28,16 +28,31 @@ from aas_models.records._shared import Record, RuleViolations
 _FILE_REFERENCE = re.compile(rb'"value":"' + FILE_ROUTE.encode() + rb'([0-9a-f]{64})"')
 
 
+@dataclass(frozen=True, slots=True)
+class SubmodelHead:
+    """What a store indexes of a submodel, so that it need not parse the JSON again."""
+
+    id: str
+    id_short: str
+    semantic_id: str
+
+
 @dataclass(frozen=True)
 class RenderedInstance:
     asset_type: str
     key: str
     revision: int
     shell_id: str
-    submodel_ids: tuple[str, ...]
+    shell_id_short: str
+    global_asset_id: str
+    submodels: tuple[SubmodelHead, ...]
     aas_json: bytes
     sha256: str
     model: Record = field(repr=False)  # the validated record the shell was rendered from
+
+    @property
+    def submodel_ids(self) -> tuple[str, ...]:
+        return tuple(sm.id for sm in self.submodels)
 
     @cached_property
     def file_digests(self) -> tuple[str, ...]:
@@ -78,20 +93,24 @@ def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) ->
     key = getattr(record, spec.key_attribute)
     shell_id = _ids.shell_id(owner, spec.slug, key)
     administration = {"version": "1", "revision": str(revision)}
-    submodel_ids = tuple(_ids.submodel_id(owner, spec.slug, key, sm.id_short) for sm, _ in spec.plans)
+    shell_id_short = _ids.instance_id_short(spec.shell_prefix, key)
+    global_asset_id = _ids.global_asset_id(owner, spec.slug, key)
+    heads = tuple(SubmodelHead(_ids.submodel_id(owner, spec.slug, key, sm.id_short), sm.id_short,
+                               _ids.semantic_id(owner, sm.semantic_name)) for sm, _ in spec.plans)
+    submodel_ids = tuple(head.id for head in heads)
     shell: Json = {
-        "idShort": _ids.instance_id_short(spec.shell_prefix, key), "modelType": "AssetAdministrationShell",
+        "idShort": shell_id_short, "modelType": "AssetAdministrationShell",
         "id": shell_id, "administration": administration,
         "derivedFrom": _model_reference("AssetAdministrationShell", _ids.type_shell_id(owner, spec.slug)),
-        "assetInformation": {"assetKind": "Instance", "globalAssetId": _ids.global_asset_id(owner, spec.slug, key),
+        "assetInformation": {"assetKind": "Instance", "globalAssetId": global_asset_id,
                              "assetType": _ids.type_shell_id(owner, spec.slug)},
         "submodels": [_model_reference("Submodel", sm_id) for sm_id in submodel_ids],
     }
     out = ['{"assetAdministrationShells":[', orjson.dumps(shell).decode(), '],"submodels":[']
-    for index, ((sm, plan), sm_id) in enumerate(zip(spec.plans, submodel_ids, strict=True)):
+    for index, ((sm, plan), head) in enumerate(zip(spec.plans, heads, strict=True)):
         header = orjson.dumps({
-            "idShort": sm.id_short, "modelType": "Submodel", "id": sm_id, "administration": administration,
-            "semanticId": _global_reference(_ids.semantic_id(owner, sm.semantic_name)),
+            "idShort": sm.id_short, "modelType": "Submodel", "id": head.id, "administration": administration,
+            "semanticId": _global_reference(head.semantic_id),
         }).decode()
         out.append("," + header[:-1] if index else header[:-1])  # reopen the object to add its elements
         out.append(',"submodelElements":[')
@@ -102,8 +121,8 @@ def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) ->
             out[mark - 1] = "}"
     out.append("]}")
     blob = "".join(out).encode()
-    return RenderedInstance(spec.slug, key, revision, shell_id, submodel_ids, blob, hashlib.sha256(blob).hexdigest(),
-                            record)
+    return RenderedInstance(spec.slug, key, revision, shell_id, shell_id_short, global_asset_id, heads, blob,
+                            hashlib.sha256(blob).hexdigest(), record)
 
 
 def instance_from_aas(slug: str, aas: bytes | str | Json, owner: Owner, *, revision: int = 1) -> RenderedInstance:

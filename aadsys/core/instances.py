@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 import orjson
-from sqlalchemy import and_, or_, text
+from sqlalchemy import and_, bindparam, insert, or_, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -40,6 +40,17 @@ from aas_models import (
     instance_from_aas,
     render_instance,
 )
+
+_INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
+_SUBMODELS = SubmodelRow.__table__  # type: ignore[attr-defined]
+_FILES = FileRow.__table__  # type: ignore[attr-defined]
+# Built once: the ingest path only binds parameters (building a statement per call costs more than running it).
+_LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _INSTANCES.c.created_at).where(
+    _INSTANCES.c.asset_type == bindparam("asset_type"), _INSTANCES.c.instance_key == bindparam("key"),
+    _INSTANCES.c.is_latest.is_(True))
+_RETIRE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("row_id")).values(is_latest=False)
+_INSERT = insert(_INSTANCES).returning(_INSTANCES.c.id)
+_INSERT_SUBMODEL = insert(_SUBMODELS)
 
 # Serialises instance inserts on PostgreSQL so that sequence order equals commit order: a stream
 # that reads "after seq N" can then never miss a row that commits late with a lower id.
@@ -114,58 +125,48 @@ class InstanceService:
 
     def _store(self, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool, rendered: RenderedInstance
                ) -> tuple[StoredInstance, bool]:
+        # Core statements, not the ORM unit of work: this is the ingest hot path, and the latest revision
+        # is compared by digest without loading its (up to MBs of) JSON.
         with self.db.write_session() as session:
             if self.db.is_postgres:
                 session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
-            latest = session.exec(
-                select(InstanceRow).where(InstanceRow.asset_type == spec.slug,
-                                          InstanceRow.instance_key == rendered.key,
-                                          col(InstanceRow.is_latest).is_(True))
-            ).first()
+            latest = session.execute(_LATEST, {"asset_type": spec.slug, "key": rendered.key}).first()
             if latest is not None:
                 same = rendered if latest.revision == rendered.revision else self._render(
                     spec, payload, aas, revision=latest.revision)
                 if same.sha256 == latest.sha256:
-                    return StoredInstance.from_row(latest), False
+                    return _stored(latest.id, same, latest.created_at), False
                 if not spec.versioned:
                     raise InstanceConflict(spec.slug, rendered.key, latest.sha256)
                 rendered = self._render(spec, payload, aas, revision=latest.revision + 1)
-                latest.is_latest = False
-                session.add(latest)
-                session.flush()
-            row = self._insert(session, spec, rendered)
+                session.execute(_RETIRE, {"row_id": latest.id})
+            seq, created_at = self._insert(session, spec, rendered)
             session.commit()
         self.events.notify()
-        return StoredInstance.from_row(row), True
+        return _stored(seq, rendered, created_at), True
 
     @staticmethod
-    def _insert(session: Session, spec: AssetTypeSpec, rendered: RenderedInstance) -> InstanceRow:
+    def _insert(session: Session, spec: AssetTypeSpec, rendered: RenderedInstance) -> tuple[int, datetime]:
         if rendered.file_digests:
-            stored = set(session.exec(select(FileRow.sha256).where(
-                col(FileRow.sha256).in_(rendered.file_digests))).all())
+            stored = set(session.execute(select(_FILES.c.sha256).where(
+                _FILES.c.sha256.in_(rendered.file_digests))).scalars())
             missing = [d for d in rendered.file_digests if d not in stored]
             if missing:
                 raise MissingFiles(missing)
-        env = orjson.loads(rendered.aas_json)
-        shell = env["assetAdministrationShells"][0]
-        row = InstanceRow(
-            asset_type=spec.slug, instance_key=rendered.key, revision=rendered.revision, is_latest=True,
-            created_at=utcnow(), sha256=rendered.sha256, shell_id=rendered.shell_id,
-            shell_id_short=shell.get("idShort"),
-            global_asset_id=shell.get("assetInformation", {}).get("globalAssetId"),
-            aas_json=rendered.aas_json,
-        )
-        session.add(row)
-        session.flush()
-        assert row.id is not None  # flushed
-        if rendered.revision == 1:
-            for sm in env.get("submodels", []):
-                session.add(SubmodelRow(
-                    submodel_id=sm["id"], shell_id=rendered.shell_id, asset_type=spec.slug,
-                    instance_key=rendered.key, semantic_id=_first_key(sm.get("semanticId")),
-                    id_short=sm.get("idShort"), first_seen=row.id,
-                ))
-        return row
+        created_at = utcnow()
+        seq = session.execute(_INSERT, {
+            "asset_type": spec.slug, "instance_key": rendered.key, "revision": rendered.revision, "is_latest": True,
+            "created_at": created_at, "sha256": rendered.sha256, "shell_id": rendered.shell_id,
+            "shell_id_short": rendered.shell_id_short, "global_asset_id": rendered.global_asset_id,
+            "aas_json": rendered.aas_json,
+        }).scalar_one()
+        if rendered.revision == 1:  # submodel ids are stable across revisions
+            session.execute(_INSERT_SUBMODEL, [
+                {"submodel_id": sm.id, "shell_id": rendered.shell_id, "asset_type": spec.slug,
+                 "instance_key": rendered.key, "semantic_id": sm.semantic_id, "id_short": sm.id_short,
+                 "first_seen": seq}
+                for sm in rendered.submodels])
+        return seq, created_at
 
     # -- read -----------------------------------------------------------------------------------
     def get(self, slug: str, key: str, revision: int | None = None) -> StoredInstance:
@@ -253,6 +254,12 @@ class InstanceService:
             if cached:
                 self._slugs = cached
         return cached
+
+
+def _stored(seq: int, rendered: RenderedInstance, created_at: datetime) -> StoredInstance:
+    created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
+    return StoredInstance(seq, rendered.asset_type, rendered.key, rendered.revision, created, rendered.sha256,
+                          rendered.shell_id, rendered.aas_json)
 
 
 def _first_key(reference: dict[str, Any] | None) -> str | None:

@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
 
 
 def _mount_aas_api(app: FastAPI) -> None:
-    from aadsys.gateway.part2 import aas_api_router
     from aadsys.gateway.deps import AasReader, get_aas_repository
+    from aadsys.gateway.part2 import aas_api_router
 
     app.include_router(aas_api_router(get_aas_repository, AasReader), prefix="/api/v3.0")
