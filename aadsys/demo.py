@@ -25,7 +25,7 @@ from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from aadsys.samples import sales_order
 
-console = Console()
+console = Console(width=max(Console().width, 132))  # keep URLs and curl lines unwrapped in logs and CI
 DEMO_DIR = Path("demo-data")
 
 
