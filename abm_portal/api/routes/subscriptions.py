@@ -1,0 +1,104 @@
+"""Subscriptions: request, decide, end, list; and the grant that an approval yields."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from sqlmodel import Session
+
+from abm_portal.api.deps import CurrentActor, DbSession, SettingsDep
+from abm_portal.api.schemas import (
+    EndingBody,
+    GrantCheckPublic,
+    GrantPublic,
+    GrantVerificationBody,
+    RejectionBody,
+    SubscriptionBody,
+    SubscriptionList,
+    SubscriptionPublic,
+    TransferPublic,
+)
+from abm_portal.services import grants, subscriptions, transfers
+from abm_portal.services.actors import Actor
+from abm_portal.services.subscriptions import SubscriptionView
+
+router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
+
+
+def _shown(db: Session, actor: Actor, views: list[SubscriptionView]) -> list[SubscriptionPublic]:
+    """Each subscription with its newest transfer job."""
+    newest: dict[str, TransferPublic] = {}
+    for job in transfers.list_transfers(db, actor):  # newest first
+        newest.setdefault(job.subscription_id, TransferPublic.model_validate(job))
+    return [SubscriptionPublic.model_validate(v).model_copy(update={"transfer": newest.get(v.id)}) for v in views]
+
+
+def _one(db: Session, actor: Actor, view: SubscriptionView) -> SubscriptionPublic:
+    return _shown(db, actor, [view])[0]
+
+
+@router.post("", status_code=201, summary="Ask for a subscription to a partner's asset")
+def request_subscription(body: SubscriptionBody, response: Response, db: DbSession,
+                         actor: CurrentActor) -> SubscriptionPublic:
+    """Dates: ``validTo`` after ``validFrom``; a historical range in the past; a real-time range not wholly in
+    the past. The provider's administrator then approves or rejects."""
+    view = subscriptions.request_subscription(db, actor, asset_id=body.asset_id, mode=body.mode,
+                                              valid_from=body.valid_from, valid_to=body.valid_to)
+    response.headers["Location"] = f"/api/v1/subscriptions/{view.id}"
+    return _one(db, actor, view)
+
+
+@router.get("", summary="Your organisation's subscriptions")
+def list_subscriptions(db: DbSession, actor: CurrentActor, role: Literal["provider", "consumer"] | None = None,
+                       state: str | None = None) -> SubscriptionList:
+    """As provider, as consumer, or both when ``role`` is left out; optionally in one ``state``."""
+    return SubscriptionList(items=_shown(db, actor, subscriptions.list_subscriptions(db, actor, role=role,
+                                                                                      state=state)))
+
+
+@router.get("/{subscription_id}", summary="One subscription")
+def get_subscription(subscription_id: str, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
+    return _one(db, actor, subscriptions.get_subscription(db, actor, subscription_id))
+
+
+@router.post("/{subscription_id}/approve", summary="Approve a request (the provider's org admin)")
+def approve(subscription_id: str, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
+    """Both connectors may then fetch the grant; a historical subscription gets a pending transfer job."""
+    return _one(db, actor, subscriptions.approve(db, actor, subscription_id))
+
+
+@router.post("/{subscription_id}/reject", summary="Reject a request with a reason (the provider's org admin)")
+def reject(subscription_id: str, body: RejectionBody, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
+    return _one(db, actor, subscriptions.reject(db, actor, subscription_id, reason=body.reason))
+
+
+@router.post("/{subscription_id}/revoke", summary="Revoke an approved or active subscription (the provider's "
+                                                  "org admin)")
+def revoke(subscription_id: str, db: DbSession, actor: CurrentActor,
+           body: EndingBody | None = None) -> SubscriptionPublic:
+    """Its grant is refused from now on; the revocation feed tells both connectors."""
+    return _one(db, actor, subscriptions.revoke(db, actor, subscription_id, reason=body.reason if body else None))
+
+
+@router.post("/{subscription_id}/cancel", summary="Cancel a request or a subscription (the consumer)")
+def cancel(subscription_id: str, db: DbSession, actor: CurrentActor,
+           body: EndingBody | None = None) -> SubscriptionPublic:
+    return _one(db, actor, subscriptions.cancel(db, actor, subscription_id, reason=body.reason if body else None))
+
+
+@router.get("/{subscription_id}/grant", summary="A fresh grant JWT (either party, once approved)")
+def get_grant(subscription_id: str, db: DbSession, actor: CurrentActor, settings: SettingsDep) -> GrantPublic:
+    """Fetch again before ``expiresAt`` to keep a long real-time subscription going (grant refresh)."""
+    issued = grants.issue_grant(db, actor, subscription_id, settings)
+    return GrantPublic(grant=issued.token, subscription_id=issued.subscription_id, not_before=issued.not_before,
+                       expires_at=issued.expires_at)
+
+
+@router.post("/{subscription_id}/verify", summary="Check a grant online")
+def verify_grant(subscription_id: str, body: GrantVerificationBody, db: DbSession, actor: CurrentActor,
+                 settings: SettingsDep) -> GrantCheckPublic:
+    """``valid: false`` with a reason when the signature or lifetime fails, the grant names another
+    subscription, or the subscription is no longer approved or active (revoked, cancelled, expired…).
+    The provider's successful check makes an approved subscription active."""
+    return GrantCheckPublic.model_validate(grants.verify_grant(db, actor, subscription_id, body.grant, settings))

@@ -1,0 +1,208 @@
+"""Request and response bodies of the REST API: camelCase JSON, unknown request fields refused.
+
+What is stored and what is shown are different types: the services return rows and views, these models
+shape them for the wire (``…Public``), and request models (``…Body``) say exactly what a client may send.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class ResponseBody(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+# --- organisations and connectors -------------------------------------------------------------------------------
+
+class ConnectorBody(RequestBody):
+    endpoint_url: str = Field(description="Where the connector listens, e.g. https://connector.omis.example:9443")
+    signing_key: str = Field(description="Ed25519 public key: base64url of the 32 raw bytes, or PEM")
+    encryption_key: str = Field(description="X25519 public key: base64url of the 32 raw bytes, or PEM")
+
+
+class OrganisationPublic(ResponseBody):
+    id: str
+    name: str
+    description: str
+    endpoint_url: str | None = Field(description="The connector's endpoint; partners' connectors connect here")
+    signing_key: str | None = Field(description="The connector's Ed25519 public key (base64url, raw)")
+    encryption_key: str | None = Field(description="The connector's X25519 public key (base64url, raw)")
+    client_id: str | None = Field(None, description="Shown to the organisation itself only")
+
+
+# --- assets -----------------------------------------------------------------------------------------------------
+
+class AssetMetadataBody(RequestBody):
+    """Asset-type metadata as ``aas_models.asset_type_metadata`` makes it, plus a visibility; never values."""
+
+    name: str
+    description: str = ""
+    asset_type: str = Field(description="The asset type's slug, e.g. sales-order-status")
+    semantic_ids: list[str] = Field(default_factory=list, description="Submodel semantic ids (IRIs); derived from "
+                                                                      "the submodels when left out")
+    submodels: list[dict[str, Any]] = Field(default_factory=list, description="AAS v3.0 Submodel templates "
+                                                                              "(kind Template)")
+    type_shell: dict[str, Any] | None = Field(None, description="The type shell (AAS v3.0, assetKind Type)")
+    global_asset_id: str | None = None
+    owner: str | None = Field(None, description="The publisher's AAS owner slug, e.g. omis")
+    key_field: str | None = Field(None, description="The business field that keys an instance, e.g. orderId")
+    versioned: bool | None = None
+    visibility: Literal["public", "private"] = Field("public", description="Private assets are listed for the "
+                                                                           "publishing organisation only")
+
+
+class AssetPublicationBody(AssetMetadataBody):
+    id: str | None = Field(None, description="A URL-safe asset id of your choice; the portal makes one when left "
+                                             "out. (The type shell's IRI belongs in typeShell.id.)")
+
+
+class AssetPublic(ResponseBody):
+    id: str
+    org_id: str
+    org_name: str
+    name: str
+    description: str
+    asset_type: str
+    semantic_ids: list[str]
+    submodels: list[dict[str, Any]]
+    type_shell: dict[str, Any] | None
+    global_asset_id: str | None
+    owner: str | None
+    key_field: str | None
+    versioned: bool | None
+    visibility: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AssetList(ResponseBody):
+    items: list[AssetPublic]
+
+
+# --- subscriptions, grants, transfers ---------------------------------------------------------------------------
+
+class SubscriptionBody(RequestBody):
+    asset_id: str
+    mode: Literal["realtime", "historical"]
+    valid_from: AwareDatetime = Field(description="RFC 3339 with a time zone, e.g. 2026-11-22T14:00:00Z")
+    valid_to: AwareDatetime = Field(description="After validFrom; in the past for historical mode, in the future "
+                                                "for real-time mode")
+
+
+class RejectionBody(RequestBody):
+    reason: str = Field(description="Why the request is rejected; the consumer reads it")
+
+
+class EndingBody(RequestBody):
+    reason: str | None = Field(None, description="Why the subscription ends (optional)")
+
+
+class TransferPublic(ResponseBody):
+    id: str
+    subscription_id: str
+    state: str = Field(description="pending | running | provider_sent | completed | failed")
+    expected_count: int | None
+    provider_count: int | None
+    provider_digest: str | None
+    consumer_count: int | None
+    consumer_digest: str | None
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SubscriptionPublic(ResponseBody):
+    id: str
+    asset_id: str
+    asset_name: str
+    asset_type: str
+    provider_org_id: str
+    provider_name: str
+    consumer_org_id: str
+    consumer_name: str
+    mode: str
+    state: str = Field(description="requested | approved | active | rejected | cancelled | revoked | expired | "
+                                   "completed")
+    valid_from: datetime
+    valid_to: datetime
+    requested_by: str
+    decided_by: str | None
+    reason: str | None
+    created_at: datetime
+    decided_at: datetime | None
+    updated_at: datetime
+    transfer: TransferPublic | None = Field(None, description="The newest transfer job (historical mode)")
+
+
+class SubscriptionList(ResponseBody):
+    items: list[SubscriptionPublic]
+
+
+class GrantPublic(ResponseBody):
+    grant: str = Field(description="The grant JWT (typ grant+jwt, ES256); verify it against /.well-known/jwks.json")
+    subscription_id: str
+    not_before: datetime
+    expires_at: datetime
+
+
+class GrantVerificationBody(RequestBody):
+    grant: str
+
+
+class GrantCheckPublic(ResponseBody):
+    valid: bool
+    subscription_id: str
+    state: str
+    reason: str | None = Field(description="Why the grant is refused; null when it is valid")
+    expires_at: datetime | None
+
+
+class TransferReportBody(RequestBody):
+    side: Literal["provider", "consumer"] = Field(description="provider: what was sent; consumer: what was stored")
+    count: int = Field(ge=0, description="How many instances")
+    digest: str = Field(min_length=1, max_length=200, description="The digest over those instances")
+
+
+# --- revocations, audit -----------------------------------------------------------------------------------------
+
+class RevocationPublic(ResponseBody):
+    seq: int
+    at: datetime
+    subscription_id: str
+    state: str = Field(description="What ended the grant: revoked | cancelled | expired | completed")
+    reason: str | None
+
+
+class RevocationFeed(ResponseBody):
+    items: list[RevocationPublic]
+    next: int = Field(description="Pass as ?since= next time")
+
+
+class AuditEntryPublic(ResponseBody):
+    id: int
+    at: datetime
+    actor: str
+    org_id: str | None
+    partner_org_id: str | None
+    action: str
+    subject: str
+    before: str | None
+    after: str | None
+    detail: dict[str, Any] | None
+
+
+class AuditLog(ResponseBody):
+    items: list[AuditEntryPublic]
+
+
+class Health(ResponseBody):
+    status: str

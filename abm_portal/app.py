@@ -1,0 +1,35 @@
+"""The portal's ASGI app: REST API, OpenAPI at /docs, and the server-rendered web UI."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from abm_portal.api import OPENAPI_TAGS, api_router, install_problem_handlers
+from abm_portal.config import Settings
+from abm_portal.context import PortalContext
+from abm_portal.db import Database
+from abm_portal.web import mount_web
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """One portal app over the database of ``settings``; the schema must be migrated (``abm_portal.cli.prepare``)."""
+    settings = settings or Settings()
+    database = Database(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(title="ABM Portal", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,
+                  description="The Asset Brokering Manager: the marketplace and trust anchor of AAdSys. "
+                              "Connectors authenticate with OAuth2 client credentials; people's scripts with "
+                              "personal access tokens. Errors are RFC 9457 problem+json.")
+    app.state.portal = PortalContext(settings=settings, database=database)
+    install_problem_handlers(app)
+    app.include_router(api_router)
+    mount_web(app, settings, database.session)
+    return app

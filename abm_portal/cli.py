@@ -1,0 +1,191 @@
+"""The ``abm-portal`` command line: set up, run and operate the ABM Portal.
+
+Settings come from options, ``ABM_PORTAL_*`` environment variables and ``<data-dir>/portal.toml``.
+Commands that print a credential print it as their last line, so scripts can take it with ``tail -n1``.
+Bad input ends with exit code 2, a refused operation with 1; both with a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from sqlmodel import Session
+
+from abm_portal.config import CONFIG_FILE_NAME, Settings, load_settings
+from abm_portal.db import Database, migrate
+from abm_portal.errors import Conflict, PortalError
+from abm_portal.services import organisations, personal_tokens, signing_keys, users
+
+app = typer.Typer(help="ABM Portal: the marketplace and trust anchor of AAdSys.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+org_app = typer.Typer(help="Organisations.", no_args_is_help=True)
+token_app = typer.Typer(help="Personal access tokens.", no_args_is_help=True)
+keys_app = typer.Typer(help="The portal's token signing keys.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the SQLite database and portal.toml "
+                                              "[env ABM_PORTAL_DATA_DIR; default ./portal-data]")]
+PasswordFile = Annotated[Path | None, typer.Option(help="File whose first line is the password ('-': stdin)")]
+
+
+def prepare(settings: Settings) -> None:
+    """Migrate the schema to head and make sure a signing key exists: safe to repeat."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.resolved_database_url)
+    with _session(settings) as db:
+        signing_keys.current_key(db)  # makes the first key when there is none
+
+
+def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(data_dir=data_dir, **overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid settings: {problems}", 2)
+
+
+@contextmanager
+def _session(settings: Settings) -> Iterator[Session]:
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            yield session
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refused operation (the services' typed errors) as a message and exit code 1."""
+    try:
+        yield
+    except PortalError as exc:
+        _fail(exc.message, 1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _read_password(path: Path | None, option: str) -> str:
+    if path is None:
+        _fail(f"give the password in a file with {option} (a file, or - for stdin)", 2)
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+    except OSError as exc:
+        _fail(f"cannot read the password file {path}: {exc.strerror}", 2)
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        _fail(f"the password file {path} is empty; put the password on its first line", 2)
+    return lines[0]
+
+
+def _write_config(settings: Settings, **values: str | None) -> None:
+    """Keep the options ``init`` was given in ``portal.toml``, so later commands need only ``--data-dir``."""
+    given = {k: v for k, v in values.items() if v}
+    if not given:
+        return
+    path = settings.data_dir / CONFIG_FILE_NAME
+    kept = tomllib.loads(path.read_text()) if path.exists() else {}
+    merged = {**kept, **given}
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in merged.items()))
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data dir")] = None,
+    public_url: Annotated[str | None, typer.Option(help="The portal's external URL, e.g. https://portal.example")]
+    = None,
+    operator_email: Annotated[str | None, typer.Option(help="Email of the first portal operator")] = None,
+    operator_password_file: PasswordFile = None,
+) -> None:
+    """Make the data directory, run the migrations, make a signing key and the first operator."""
+    settings = _settings(data_dir, database_url=database_url, public_url=public_url, operator_email=operator_email)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _write_config(settings, database_url=database_url, public_url=public_url)
+    email = settings.operator_email
+    password = _read_password(operator_password_file, "--operator-password-file") if email else None
+    prepare(settings)
+    if email and password:
+        with _session(settings) as db, _refusals():
+            try:
+                user = users.create_operator(db, email=email, password=password)
+                typer.echo(f"portal operator {user.email} created")
+            except Conflict:  # init runs again: the operator is there already
+                typer.echo(f"portal operator {email} exists already; its password is unchanged")
+    typer.echo(f"ABM Portal initialised in {settings.data_dir} ({settings.resolved_database_url.split('://')[0]})")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port [default 8700]")] = None,
+) -> None:
+    """Run the portal (migrates the database first): REST API, web UI, OpenAPI at /docs."""
+    import uvicorn
+
+    from abm_portal.app import create_app
+
+    settings = _settings(data_dir, host=host, port=port)
+    prepare(settings)
+    typer.echo(f"ABM Portal on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="The organisation's name, as partners see it")],
+    admin_email: Annotated[str, typer.Option(help="Email of its first administrator")],
+    admin_password_file: PasswordFile = None,
+    description: Annotated[str, typer.Option(help="What the organisation offers or needs")] = "",
+    data_dir: DataDir = None,
+) -> None:
+    """Register an organisation with its first admin. The last line is JSON: org_id, client_id, client_secret."""
+    settings = _settings(data_dir)
+    password = _read_password(admin_password_file, "--admin-password-file")
+    with _session(settings) as db, _refusals():
+        org, admin, secret = organisations.register_organisation(db, name=name, description=description,
+                                                                 admin_email=admin_email, admin_password=password)
+    err.print(f"organisation “{org.name}” registered with admin {admin.email}; store the client secret now, "
+              "it is not shown again", highlight=False)
+    typer.echo(json.dumps({"org_id": org.id, "client_id": org.client_id, "client_secret": secret}))
+
+
+@token_app.command("create")
+def token_create(
+    user: Annotated[str, typer.Option(help="Email of the person the token acts as")],
+    name: Annotated[str, typer.Option(help="What the token is for")] = "cli",
+    data_dir: DataDir = None,
+) -> None:
+    """Make a personal access token; it is printed once, as the last line."""
+    settings = _settings(data_dir)
+    with _session(settings) as db, _refusals():
+        account = users.find_user(db, user)
+        value = personal_tokens.create_personal_token(db, users.actor_for_user(db, account), name)
+    err.print(f"personal token “{name}” for {account.email}: store it now, it is not shown again", highlight=False)
+    typer.echo(value)
+
+
+@keys_app.command("rotate")
+def keys_rotate(data_dir: DataDir = None) -> None:
+    """Sign with a new key from now on; the old one stays in the JWKS until its tokens have expired."""
+    settings = _settings(data_dir)
+    with _session(settings) as db:
+        key = signing_keys.rotate(db, "operator (abm-portal keys rotate)")
+    typer.echo(f"new signing key {key.kid}; retired keys stay published for "
+               f"{settings.longest_token_lifetime_seconds + settings.clock_skew_seconds} s")

@@ -1,0 +1,116 @@
+"""The state machines of DESIGN §6, each as ONE explicit transition table, and the one function per machine that
+moves a row along it. Every state change of a subscription or a transfer job goes through here, so every one
+is checked against its table, stamped, and written to the audit trail in the same transaction.
+
+Subscription::
+
+    requested ─┬─> approved ─┬─> active ─┬─> completed   (historical: the transfer job completed)
+               ├─> rejected  ├─> revoked ├─> expired     (real-time: validTo passed)
+               └─> cancelled ├─> expired ├─> revoked     (the provider ended it)
+                             └─> cancelled └─> cancelled (the consumer ended it)
+
+An approved subscription becomes ``active`` when it is first used: the provider's connector verifies the
+grant online within the window, or a transfer report arrives.
+
+Transfer job (historical mode)::
+
+    pending ─> running ─> provider_sent ─> completed
+       └──────────┴────────────┴─────────> failed (with a reason)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlmodel import Session, col, select
+
+from abm_portal.clock import utcnow
+from abm_portal.errors import InvalidTransition
+from abm_portal.models import Revocation, Subscription, TransferJob
+from abm_portal.services import audit
+from abm_portal.services.actors import Actor
+
+SUBSCRIPTION_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "requested": frozenset({"approved", "rejected", "cancelled"}),
+    "approved": frozenset({"active", "revoked", "expired", "cancelled"}),
+    "active": frozenset({"completed", "expired", "revoked", "cancelled"}),
+    "rejected": frozenset(),
+    "cancelled": frozenset(),
+    "revoked": frozenset(),
+    "expired": frozenset(),
+    "completed": frozenset(),
+}
+TRANSFER_TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "pending": frozenset({"running", "failed"}),
+    "running": frozenset({"provider_sent", "failed"}),
+    "provider_sent": frozenset({"completed", "failed"}),
+    "completed": frozenset(),
+    "failed": frozenset(),
+}
+SUBSCRIPTION_STATES = tuple(SUBSCRIPTION_TRANSITIONS)
+TRANSFER_STATES = tuple(TRANSFER_TRANSITIONS)
+# A grant is issued and honoured only in these states.
+GRANT_STATES = frozenset({"approved", "active"})
+OPEN_TRANSFER_STATES = frozenset(s for s, targets in TRANSFER_TRANSITIONS.items() if targets)
+MAX_EXPIRED_PER_SWEEP = 500
+
+
+def check_transition(table: Mapping[str, frozenset[str]], entity: str, current: str, target: str) -> None:
+    if target not in table.get(current, frozenset()):
+        raise InvalidTransition(entity, current, target)
+
+
+def move_subscription(db: Session, actor: Actor | str, sub: Subscription, target: str, *,
+                      reason: str | None = None) -> None:
+    """Change ``sub`` to ``target`` if the table allows it; the caller commits.
+
+    Leaving a grant state for a final one also publishes a revocation (connectors drop the channel) and fails
+    any transfer job still open.
+    """
+    check_transition(SUBSCRIPTION_TRANSITIONS, "subscription", sub.state, target)
+    before, now = sub.state, utcnow()
+    sub.state, sub.updated_at = target, now
+    if reason is not None:
+        sub.reason = reason
+    db.add(sub)
+    audit.record(db, actor, f"subscription.{target}", f"subscription {sub.id}", org_id=sub.provider_org_id,
+                 partner_org_id=sub.consumer_org_id, before=before, after=target,
+                 detail={"reason": reason} if reason else None)
+    if before in GRANT_STATES and not SUBSCRIPTION_TRANSITIONS[target]:
+        db.add(Revocation(at=now, subscription_id=sub.id, provider_org_id=sub.provider_org_id,
+                          consumer_org_id=sub.consumer_org_id, state=target, reason=reason))
+        for job in db.exec(select(TransferJob).where(TransferJob.subscription_id == sub.id,
+                                                     col(TransferJob.state).in_(OPEN_TRANSFER_STATES))).all():
+            move_transfer(db, actor, job, sub, "failed", reason=f"The subscription was {target}.")
+
+
+def move_transfer(db: Session, actor: Actor | str, job: TransferJob, sub: Subscription, target: str, *,
+                  reason: str | None = None) -> None:
+    """Change ``job`` to ``target`` if the table allows it; the caller commits."""
+    check_transition(TRANSFER_TRANSITIONS, "transfer", job.state, target)
+    before = job.state
+    job.state, job.updated_at = target, utcnow()
+    if reason is not None:
+        job.reason = reason
+    db.add(job)
+    audit.record(db, actor, f"transfer.{target}", f"transfer {job.id}", org_id=sub.provider_org_id,
+                 partner_org_id=sub.consumer_org_id, before=before, after=target,
+                 detail={"subscription": sub.id, **({"reason": reason} if reason else {})})
+
+
+def expire_due(db: Session) -> int:
+    """Real-time subscriptions whose window has closed become ``expired`` (DESIGN §5); returns how many.
+
+    Run before subscriptions are read, so what anyone sees (and every grant check) reflects the clock.
+    Rows another transaction holds are skipped: that one is changing them already.
+    """
+    due = db.exec(select(Subscription).where(Subscription.mode == "realtime",
+                                             col(Subscription.state).in_(GRANT_STATES),
+                                             col(Subscription.valid_to) <= utcnow())
+                  .limit(MAX_EXPIRED_PER_SWEEP).with_for_update(skip_locked=True)).all()
+    for sub in due:
+        move_subscription(db, audit.SYSTEM_ACTOR, sub, "expired", reason="The subscription's window ended.")
+    if due:
+        db.commit()
+    return len(due)
+

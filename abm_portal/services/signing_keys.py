@@ -1,0 +1,90 @@
+"""The portal's signing keys and their JWKS (RFC 7517), published at ``/.well-known/jwks.json``.
+
+Algorithm: ES256 (ECDSA on P-256 with SHA-256, RFC 7518 §3.4), marked "Recommended+" by JWA, so every JOSE
+library verifies it without opting in (joserfc, the JOSE library of authlib, treats EdDSA as not
+recommended). The key id (``kid``) is the key's RFC 7638 thumbprint.
+
+Rotation: a new key signs from the moment it is made; the retired one stays in the JWKS for as long as a
+token it signed may still be valid (the longest token lifetime plus the clock skew), so connectors that
+cached a grant keep verifying it offline. Keys that no token can need any more drop out of the JWKS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet
+from sqlmodel import Session, col, or_, select
+
+from abm_portal.clock import utcnow
+from abm_portal.config import Settings
+from abm_portal.models import SigningKey
+from abm_portal.services import audit
+
+ALGORITHM = "ES256"
+CURVE = "P-256"
+
+
+def current_key(db: Session) -> SigningKey:
+    """The key that signs now; made (and committed) on first use when ``abm-portal init`` has not made one."""
+    key = db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))
+                  .order_by(col(SigningKey.created_at).desc())).first()
+    if key is None:
+        key = _new_key(db, audit.SYSTEM_ACTOR, "signing_key.created")
+        db.commit()
+    return key
+
+
+def rotate(db: Session, actor: str) -> SigningKey:
+    """Retire the current key(s) and sign with a new one from now on."""
+    now = utcnow()
+    for old in db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))).all():
+        old.retired_at = now
+        db.add(old)
+        audit.record(db, actor, "signing_key.retired", f"signing key {old.kid}", org_id=None, before="active",
+                     after="retired")
+    key = _new_key(db, actor, "signing_key.created")
+    db.commit()
+    return key
+
+
+def _new_key(db: Session, actor: str, action: str) -> SigningKey:
+    jwk = ECKey.generate_key(CURVE, private=True)
+    kid = jwk.thumbprint()
+    row = SigningKey(kid=kid, algorithm=ALGORITHM, private_key_pem=jwk.as_pem(private=True).decode())
+    db.add(row)
+    audit.record(db, actor, action, f"signing key {kid}", org_id=None, after="active")
+    return row
+
+
+def published_keys(db: Session, settings: Settings, now: datetime | None = None) -> Sequence[SigningKey]:
+    """Keys a token may still be signed with: the current ones, and retired ones until their tokens expire."""
+    keep_after = (now or utcnow()) - timedelta(seconds=settings.longest_token_lifetime_seconds
+                                               + settings.clock_skew_seconds)
+    return db.exec(select(SigningKey).where(or_(col(SigningKey.retired_at).is_(None),
+                                                col(SigningKey.retired_at) > keep_after))
+                   .order_by(col(SigningKey.created_at).desc())).all()
+
+
+def jwk_of(key: SigningKey) -> ECKey:
+    """The key with its private part, as joserfc signs with it."""
+    return _parsed(key.kid, key.algorithm, key.private_key_pem)
+
+
+@lru_cache(maxsize=32)
+def _parsed(kid: str, algorithm: str, private_key_pem: str) -> ECKey:
+    # Every request with an access token needs the published keys; parse each PEM once per process.
+    return ECKey.import_key(private_key_pem, parameters={"kid": kid, "alg": algorithm, "use": "sig"})
+
+
+def key_set(db: Session, settings: Settings) -> KeySet:
+    """What tokens are verified against: exactly the published keys."""
+    return KeySet([jwk_of(k) for k in published_keys(db, settings)])
+
+
+def jwks(db: Session, settings: Settings) -> dict[str, Any]:
+    """The JWK Set document (public parts only)."""
+    return {"keys": [jwk_of(k).as_dict(private=False) for k in published_keys(db, settings)]}

@@ -1,0 +1,115 @@
+"""What pages show, as plain dicts built from the service layer's models (presentation only).
+
+Templates read only these shapes, so a change in a model touches one function here, not the templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from abm_portal.services.actors import Actor
+
+# Subscription states in which each side may still end the subscription (DESIGN §6).
+CANCELLABLE = frozenset({"requested", "approved", "active"})
+REVOCABLE = frozenset({"approved", "active"})
+
+
+def id_of(model: Any) -> str:
+    return str(model.id)
+
+
+def _value(v: Any) -> Any:
+    """Enum members as their value, everything else as is."""
+    return getattr(v, "value", v)
+
+
+def client_id_of(org: Any) -> str | None:
+    return getattr(org, "client_id", None)
+
+
+def organisation(org: Any) -> dict[str, Any]:
+    return {"id": id_of(org), "name": org.name, "description": org.description or "",
+            "endpoint_url": org.endpoint_url, "signing_key": org.signing_key, "encryption_key": org.encryption_key,
+            "client_id": client_id_of(org)}
+
+
+def organisation_summary(org: Any) -> dict[str, Any]:
+    return {"id": id_of(org), "name": org.name, "description": org.description or "",
+            "endpoint_url": org.endpoint_url}
+
+
+def token(t: Any) -> dict[str, Any]:
+    return {"id": id_of(t), "name": t.name, "created_at": t.created_at,
+            "last_used_at": getattr(t, "last_used_at", None),
+            "revoked": bool(getattr(t, "revoked_at", None) or getattr(t, "revoked", False))}
+
+
+def asset(a: Any, actor: Actor) -> dict[str, Any]:
+    return {"id": id_of(a), "name": a.name, "description": a.description or "", "org_id": str(a.org_id),
+            "org_name": a.org_name, "asset_type": a.asset_type, "semantic_ids": list(a.semantic_ids or []),
+            "submodels": [_submodel_name(sm) for sm in getattr(a, "submodels", None) or []],
+            "visibility": _value(a.visibility),
+            "own": str(a.org_id) == str(actor.org_id)}
+
+
+def _submodel_name(template: Any) -> str:
+    """A submodel template (AAS JSON) by its idShort, as the asset page lists them."""
+    if isinstance(template, dict):
+        return str(template.get("idShort") or template.get("id") or "submodel")
+    return str(template)
+
+
+def asset_publication(form: dict[str, str]) -> dict[str, Any]:
+    return {"name": form["name"], "description": form["description"], "asset_type": form["asset_type"],
+            "semantic_ids": [form["semantic_id"]] if form["semantic_id"] else [], "visibility": form["visibility"]}
+
+
+def transfers_by_subscription(jobs: Iterable[Any]) -> dict[str, Any]:
+    """The newest transfer job of each subscription."""
+    latest: dict[str, Any] = {}
+    for job in jobs:
+        key = str(job.subscription_id)
+        if key not in latest or job.created_at >= latest[key].created_at:
+            latest[key] = job
+    return latest
+
+
+def transfer(job: Any) -> dict[str, Any]:
+    sent, received = job.provider_count, job.consumer_count
+    expected = getattr(job, "expected_count", None) or sent
+    progress = None
+    if expected:
+        progress = min(100, round(100 * (received or 0) / expected))
+    return {"state": _value(job.state), "sent": sent, "received": received, "progress": progress,
+            "reason": getattr(job, "reason", None)}
+
+
+def grant_text(s: Any, state: str) -> str:
+    if state not in ("approved", "active"):
+        return "—"
+    now = datetime.now(UTC)
+    valid_to = s.valid_to if s.valid_to.tzinfo else s.valid_to.replace(tzinfo=UTC)
+    valid_from = s.valid_from if s.valid_from.tzinfo else s.valid_from.replace(tzinfo=UTC)
+    if now >= valid_to:
+        return "expired"
+    if now < valid_from:
+        return f"valid from {valid_from:%Y-%m-%d %H:%M}"
+    return f"valid until {valid_to:%Y-%m-%d %H:%M}"
+
+
+def subscription(s: Any, job: Any | None, role: str) -> dict[str, Any]:
+    state = str(_value(s.state))
+    return {"id": id_of(s), "asset_id": str(s.asset_id), "asset_name": s.asset_name,
+            "provider_name": s.provider_name, "consumer_name": s.consumer_name, "mode": str(_value(s.mode)),
+            "state": state, "valid_from": s.valid_from, "valid_to": s.valid_to, "requested_at": s.created_at,
+            "reason": s.reason, "grant_text": grant_text(s, state),
+            "transfer": transfer(job) if job is not None else None,
+            "can_cancel": role == "consumer" and state in CANCELLABLE,
+            "can_revoke": role == "provider" and state in REVOCABLE}
+
+
+def audit_entry(e: Any) -> dict[str, Any]:
+    return {"at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject,
+            "before": e.before, "after": e.after}
