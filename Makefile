@@ -38,6 +38,7 @@ demo: install
 
 bench: install
 	$(PY) bench/ingest.py
+	$(PY) bench/render.py
 
 lint: install
 	$(VENV)/bin/ruff check .

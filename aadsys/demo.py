@@ -97,7 +97,7 @@ def main(interactive: bool | None = None, port: int = 8080) -> None:
         f"  {base}/api/v3.0/shells              AAS Repository (send X-API-Key)\n"
         f"  {base}/api/v3.0/description         the profiles served\n\n"
         f"Try:\n"
-        f"  curl -H 'X-API-Key: {key}' {base}/api/v1/asset-types/sales-order/instances/SO-1001\n"
+        f"  curl -H 'X-API-Key: {key}' \\\n       {base}/api/v1/asset-types/sales-order/instances/SO-1001\n"
         f"  curl -H 'X-API-Key: {key}' -H 'Accept: application/aas+json' \\\n"
         f"       {base}/api/v1/asset-types/sales-order/instances/SO-1001",
         title="AAdSys PEC is running" if interactive else "demo complete"))
