@@ -1,4 +1,5 @@
-"""``make demo``: one AAdSys (PEC) on embedded defaults, fed with Sales Orders, read back through both APIs.
+"""``make demo``: PEC's AAdSys on embedded defaults, fed with Sales Orders and read back through both APIs;
+then the ABM Portal, where PEC publishes the Sales Order type and OMIS subscribes (``demo_portal``).
 
 Runs on SQLite in ./demo-data and loopback only. Interactive runs keep serving until Ctrl-C so the
 printed URLs can be opened; CI and other non-interactive runs stop after the walk-through.
@@ -18,12 +19,14 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from aadsys import demo_portal
 from aadsys.cli import prepare
 from aadsys.config import Settings
 from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from aadsys.samples import sales_order
+from aas_models import Owner
 
 console = Console(width=max(Console().width, 132))  # keep URLs and curl lines unwrapped in logs and CI
 DEMO_DIR = Path("demo-data")
@@ -49,7 +52,7 @@ def _serve(app: Any, port: int):  # type: ignore[no-untyped-def]
     return server, thread
 
 
-def main(interactive: bool | None = None, port: int = 8080) -> None:
+def main(interactive: bool | None = None, port: int = 8080, portal_port: int = 8700) -> None:
     if interactive is None:
         interactive = sys.stdin.isatty()
     shutil.rmtree(DEMO_DIR / "pec", ignore_errors=True)
@@ -91,11 +94,19 @@ def main(interactive: bool | None = None, port: int = 8080) -> None:
         console.print(f"7. submodel {sm_id} as $value: orderId={value.get('orderId')}, "
                       f"{len(value.get('items', []))} item(s)")
 
+    try:
+        portal = demo_portal.run(console, DEMO_DIR, Owner(settings.org, settings.base_iri), portal_port)
+    except BaseException:
+        server.should_exit = True
+        raise
     console.print(Panel.fit(
         f"Open next:\n"
         f"  {base}/docs                         OpenAPI of the business and AAS APIs\n"
         f"  {base}/api/v3.0/shells              AAS Repository (send X-API-Key)\n"
-        f"  {base}/api/v3.0/description         the profiles served\n\n"
+        f"  {base}/api/v3.0/description         the profiles served\n"
+        f"  {portal.url}/                            ABM Portal web UI; log in as admin@pec.example\n"
+        f"                                                   or admin@omis.example, password '{demo_portal.PASSWORD}'\n"
+        f"  {portal.url}/docs                        ABM Portal REST API\n\n"
         f"Try:\n"
         f"  curl -H 'X-API-Key: {key}' \\\n       {base}/api/v1/asset-types/sales-order/instances/SO-1001\n"
         f"  curl -H 'X-API-Key: {key}' -H 'Accept: application/aas+json' \\\n"
@@ -109,6 +120,7 @@ def main(interactive: bool | None = None, port: int = 8080) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        portal.stop()
         server.should_exit = True
         thread.join(timeout=10)
         ctx.db.dispose()
