@@ -60,33 +60,33 @@ def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Cal
 
     Shell = Annotated[Json, Depends(resolve_shell)]
 
-    def list_shells(repo: AasRepository, id_short: str | None, asset_ids: list[str] | None, limit: int | None,
-                    cursor: str | None) -> tuple[list[Json], str | None]:
+    AssetIds = Annotated[list[str] | None, Query(alias="assetIds", description="base64url-encoded SpecificAssetIds")]
+    IdShort = Annotated[str | None, Query(alias="idShort")]
+
+    def shell_page(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
+                   limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
+        """One page of shells, filtered by idShort and assetIds (each a base64url-encoded SpecificAssetId)."""
         wanted: list[dict[str, Any]] = []
-        for encoded in asset_ids or []:
+        for encoded in assetIds or []:
             decoded = decode_json_id(encoded, "assetIds")
             for item in decoded if isinstance(decoded, list) else [decoded]:
                 if not isinstance(item, dict) or "name" not in item or "value" not in item:
                     raise AasApiError(400, "assetIds must each be a base64url-encoded SpecificAssetId, "
                                            'e.g. {"name": "globalAssetId", "value": "urn:pec:sales-order:SO-1001"}')
                 wanted.append(item)
-        return repo.list_shells(id_short=id_short, asset_ids=wanted or None, cursor=cursor, limit=page_size(limit))
+        return repo.list_shells(id_short=idShort, asset_ids=wanted or None, cursor=cursor, limit=page_size(limit))
 
-    AssetIds = Annotated[list[str] | None, Query(alias="assetIds", description="base64url-encoded SpecificAssetIds")]
-    IdShort = Annotated[str | None, Query(alias="idShort")]
+    ShellPage = Annotated[tuple[list[Json], str | None], Depends(shell_page)]
 
     @router.get("/shells", operation_id="GetAllAssetAdministrationShells", tags=[SHELLS],
                 summary="All shells, paged; filter by idShort or assetIds")
-    def get_shells(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
-                   limit: Limit = None, cursor: Cursor = None) -> Response:
-        return paged(*list_shells(repo, idShort, assetIds, limit, cursor))
+    def get_shells(page: ShellPage) -> Response:
+        return paged(*page)
 
     @router.get("/shells/$reference", operation_id="GetAllAssetAdministrationShells-Reference", tags=[SHELLS],
                 summary="References to all shells, paged")
-    def get_shell_references(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
-                             limit: Limit = None, cursor: Cursor = None) -> Response:
-        shells, nxt = list_shells(repo, idShort, assetIds, limit, cursor)
-        return paged([shell_reference(s) for s in shells], nxt)
+    def get_shell_references(page: ShellPage) -> Response:
+        return paged([shell_reference(s) for s in page[0]], page[1])
 
     @router.get("/shells/{aasIdentifier}", operation_id="GetAssetAdministrationShellById", tags=[SHELLS],
                 summary="A shell")
@@ -122,47 +122,40 @@ def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Cal
 
     SemanticId = Annotated[str | None, Query(alias="semanticId", description="base64url-encoded semantic id")]
 
-    def list_submodels(repo: AasRepository, semantic_id: str | None, id_short: str | None, limit: int | None,
-                       cursor: str | None) -> tuple[list[Json], str | None]:
-        wanted = decode_id(semantic_id, "semanticId") if semantic_id else None
-        return repo.list_submodels(semantic_id=wanted, id_short=id_short, cursor=cursor, limit=page_size(limit))
+    def submodel_page(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                      limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
+        """One page of submodels, filtered by semanticId (base64url) and idShort: what every list variant serves."""
+        wanted = decode_id(semanticId, "semanticId") if semanticId else None
+        return repo.list_submodels(semantic_id=wanted, id_short=idShort, cursor=cursor, limit=page_size(limit))
+
+    SubmodelPage = Annotated[tuple[list[Json], str | None], Depends(submodel_page)]
 
     @router.get("/submodels", operation_id="GetAllSubmodels", tags=[SUBMODELS],
                 summary="All submodels, paged; filter by semanticId or idShort")
-    def get_submodels(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                      limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
+    def get_submodels(page: SubmodelPage, level: Level = Level.deep,
                       extent: Extent = Extent.withoutBlobValue) -> Response:
-        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
-        return paged([shaped(s, level, extent) for s in submodels], nxt)
+        return paged([shaped(s, level, extent) for s in page[0]], page[1])
 
     @router.get("/submodels/$metadata", operation_id="GetAllSubmodels-Metadata", tags=[SUBMODELS],
                 summary="All submodels without their elements, paged")
-    def get_submodels_metadata(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                               limit: Limit = None, cursor: Cursor = None) -> Response:
-        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
-        return paged([metadata(s) for s in submodels], nxt)
+    def get_submodels_metadata(page: SubmodelPage) -> Response:
+        return paged([metadata(s) for s in page[0]], page[1])
 
     @router.get("/submodels/$value", operation_id="GetAllSubmodels-ValueOnly", tags=[SUBMODELS],
                 summary="All submodels' values (ValueOnly), paged")
-    def get_submodels_value(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                            limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
+    def get_submodels_value(page: SubmodelPage, level: Level = Level.deep,
                             extent: Extent = Extent.withoutBlobValue) -> Response:
-        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
-        return paged([value_only(s, level, extent) for s in submodels], nxt)
+        return paged([value_only(s, level, extent) for s in page[0]], page[1])
 
     @router.get("/submodels/$reference", operation_id="GetAllSubmodels-Reference", tags=[SUBMODELS],
                 summary="References to all submodels, paged")
-    def get_submodels_reference(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                                limit: Limit = None, cursor: Cursor = None) -> Response:
-        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
-        return paged([submodel_reference(s) for s in submodels], nxt)
+    def get_submodels_reference(page: SubmodelPage) -> Response:
+        return paged([submodel_reference(s) for s in page[0]], page[1])
 
     @router.get("/submodels/$path", operation_id="GetAllSubmodels-Path", tags=[SUBMODELS],
                 summary="The idShortPaths of all submodels, paged")
-    def get_submodels_path(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                           limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep) -> Response:
-        submodels, nxt = list_submodels(repo, semanticId, idShort, limit, cursor)
-        return paged([paths(s, "", level) for s in submodels], nxt)
+    def get_submodels_path(page: SubmodelPage, level: Level = Level.deep) -> Response:
+        return paged([paths(s, "", level) for s in page[0]], page[1])
 
     add_submodel_routes(router, "/submodels/{submodelIdentifier}", resolve_submodel, repository_dep, SUBMODELS, "")
 

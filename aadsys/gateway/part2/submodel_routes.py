@@ -63,33 +63,32 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., J
     def get_submodel_path(submodel: Submodel, level: Level = Level.deep) -> Response:
         return ok(paths(submodel, "", level))
 
+    def element_page(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
+        return slice_page(children(submodel), limit, cursor)
+
+    ElementPage = Annotated[tuple[list[Json], str | None], Depends(element_page)]
+
     @get(elements, "GetAllSubmodelElements", "A submodel's elements, paged")
-    def get_elements(submodel: Submodel, limit: Limit = None, cursor: Cursor = None, level: Level = Level.deep,
-                     extent: Extent = Extent.withoutBlobValue) -> Response:
-        items, nxt = slice_page(children(submodel), limit, cursor)
-        return paged([shaped(e, level, extent) for e in items], nxt)
+    def get_elements(page: ElementPage, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+                     ) -> Response:
+        return paged([shaped(e, level, extent) for e in page[0]], page[1])
 
     @get(f"{elements}/$metadata", "GetAllSubmodelElements-Metadata", "Elements without their values, paged")
-    def get_elements_metadata(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> Response:
-        items, nxt = slice_page(children(submodel), limit, cursor)
-        return paged([metadata(e) for e in items], nxt)
+    def get_elements_metadata(page: ElementPage) -> Response:
+        return paged([metadata(e) for e in page[0]], page[1])
 
     @get(f"{elements}/$value", "GetAllSubmodelElements-ValueOnly", "Element values (ValueOnly), paged")
-    def get_elements_value(submodel: Submodel, limit: Limit = None, cursor: Cursor = None,
-                           level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue) -> Response:
-        items, nxt = slice_page(children(submodel), limit, cursor)
-        return paged([{e.get("idShort"): value_only(e, level, extent)} for e in items], nxt)
+    def get_elements_value(page: ElementPage, level: Level = Level.deep,
+                           extent: Extent = Extent.withoutBlobValue) -> Response:
+        return paged([{e.get("idShort"): value_only(e, level, extent)} for e in page[0]], page[1])
 
     @get(f"{elements}/$reference", "GetAllSubmodelElements-Reference", "References to the elements, paged")
-    def get_elements_reference(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> Response:
-        items, nxt = slice_page(children(submodel), limit, cursor)
-        return paged([element_reference(submodel["id"], [e], str(e.get("idShort"))) for e in items], nxt)
+    def get_elements_reference(submodel: Submodel, page: ElementPage) -> Response:
+        return paged([element_reference(submodel["id"], [e], str(e.get("idShort"))) for e in page[0]], page[1])
 
     @get(f"{elements}/$path", "GetAllSubmodelElements-Path", "The idShortPaths of the elements, paged")
-    def get_elements_path(submodel: Submodel, limit: Limit = None, cursor: Cursor = None,
-                          level: Level = Level.deep) -> Response:
-        items, nxt = slice_page(children(submodel), limit, cursor)
-        return paged([paths(e, str(e.get("idShort")), level) for e in items], nxt)
+    def get_elements_path(page: ElementPage, level: Level = Level.deep) -> Response:
+        return paged([paths(e, str(e.get("idShort")), level) for e in page[0]], page[1])
 
     @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
     def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
