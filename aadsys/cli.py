@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +16,7 @@ from aadsys.config import Settings, load_settings, write_config_file
 from aadsys.core import api_keys
 from aadsys.core.asset_types import register_asset_types
 from aadsys.core.db import Database, migrate
+from aadsys.extensions import discover
 from aas_models import Owner
 
 app = typer.Typer(help="AAdSys: an enterprise's Asset Administration System (gateway, core, connector).",
@@ -50,13 +54,50 @@ def init(
     org: Annotated[str, typer.Option(help="organisation slug, e.g. pec")] = ...,  # type: ignore[assignment]
     base_iri: Annotated[str, typer.Option("--base-iri", help="base of every id, e.g. https://pec.example")] = ...,  # type: ignore[assignment]
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data dir")] = None,
+    portal_url: Annotated[str | None, typer.Option(help="the ABM Portal, e.g. https://portal.example; "
+                                                        "with it, the connector runs")] = None,
+    client_id: Annotated[str | None, typer.Option(help="the connector's client id at the portal")] = None,
+    client_secret_file: Annotated[Path | None, typer.Option(
+        help="file whose first line is the connector's client secret ('-': stdin); copied into the data dir "
+             "with mode 0600")] = None,
+    public_url: Annotated[str | None, typer.Option(help="where partners' connectors reach this AAdSys "
+                                                        "[default http://<host>:<port>]")] = None,
 ) -> None:
     """Make the data directory and database, run the migrations, register the asset types."""
-    settings = _settings(data_dir, org=org, base_iri=base_iri, database_url=database_url)
+    if portal_url and not (client_id and client_secret_file):
+        err.print("[red]--portal-url needs --client-id and --client-secret-file[/red] (from `abm-portal org create` "
+                  "or the portal's organisation page)")
+        raise typer.Exit(2)
+    settings = _settings(data_dir, org=org, base_iri=base_iri, database_url=database_url, portal_url=portal_url,
+                         client_id=client_id, public_url=public_url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if client_secret_file is not None:
+        settings = settings.model_copy(update={
+            "client_secret_file": _keep_secret(client_secret_file, settings.data_dir / "client-secret")})
     path = write_config_file(settings)
     prepare(settings)
     typer.echo(f"initialised AAdSys '{settings.org}' in {settings.data_dir} (config {path})")
+
+
+def _log_to_console(names: list[str]) -> None:
+    """Our own loggers at INFO beside uvicorn's; libraries stay at WARNING (httpx logs every request at INFO)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)-9s %(name)s: %(message)s")
+    for name in names:
+        logging.getLogger(name).setLevel(logging.INFO)
+
+
+def _keep_secret(source: Path, target: Path) -> Path:
+    """Copy the first line of ``source`` (or stdin) to ``target``, readable by its owner only."""
+    try:
+        secret = (sys.stdin.readline() if str(source) == "-" else source.read_text()).strip().splitlines()[0]
+    except (OSError, IndexError):
+        err.print(f"[red]cannot read a client secret from {source}[/red]")
+        raise typer.Exit(2) from None
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(secret + "\n")
+    os.chmod(target, 0o600)
+    return target.resolve()
 
 
 @app.command()
@@ -72,6 +113,7 @@ def serve(
 
     settings = _settings(data_dir, host=host, port=port)
     prepare(settings)
+    _log_to_console(["aadsys", *(extension.name for extension in discover())])
     typer.echo(f"AAdSys '{settings.org}' on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                 ws_per_message_deflate=False)
@@ -123,3 +165,9 @@ def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_
     finally:
         db.dispose()
     typer.echo(f"revoked '{name}'")
+
+
+for _extension in discover():
+    _commands = _extension.commands()
+    if _commands is not None:
+        app.add_typer(_commands, name=_extension.name)

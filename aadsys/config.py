@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(50 * 1024 * 1024, description="Largest file upload accepted (HTTP 413 above)")
     aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
     event_poll_seconds: float = Field(2.0, description="How often event streams look for rows from other processes")
+    # Membership of an ABM Portal: with portal_url set, the connector extension runs beside the gateway.
+    portal_url: str | None = Field(None, description="The ABM Portal's base URL, e.g. https://portal.example; "
+                                                     "unset: no connector runs")
+    client_id: str | None = Field(None, description="This organisation's connector client id at the portal")
+    client_secret_file: Path | None = Field(None, description="File holding the connector's client secret")
+    public_url: str | None = Field(None, description="Where partners' connectors reach this AAdSys; "
+                                                     "default http://<host>:<port>")
+
+    @field_validator("portal_url", "public_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://portal.example")
+        return v.rstrip("/") if v else v
 
     @field_validator("base_iri")
     @classmethod
@@ -57,6 +71,11 @@ class Settings(BaseSettings):
     @property
     def files_dir(self) -> Path:
         return self.data_dir / "files"
+
+    @property
+    def advertised_url(self) -> str:
+        """The URL partners' connectors use to reach this AAdSys."""
+        return self.public_url or f"http://{self.host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(
@@ -83,11 +102,27 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
+PERSISTED = ("org", "base_iri", "database_url", "portal_url", "client_id", "client_secret_file", "public_url")
+
+
 def write_config_file(settings: Settings) -> Path:
-    """Persist the identity chosen at ``aadsys init`` so later commands need only ``--data-dir``."""
+    """Persist the identity chosen at ``aadsys init`` so later commands need only ``--data-dir``.
+
+    Tables another part keeps in the file (such as ``[connector]``) stay as they are.
+    """
     path = settings.data_dir / CONFIG_FILE_NAME
-    lines = [f'org = "{settings.org}"', f'base_iri = "{settings.base_iri}"']
-    if settings.database_url:
-        lines.append(f'database_url = "{settings.database_url}"')
-    path.write_text("\n".join(lines) + "\n")
+    kept = ""
+    if path.exists():
+        text = path.read_text()
+        start = text.find("\n[")
+        kept = text[start:] if start >= 0 else (text if text.startswith("[") else "")
+    lines = [f"{name} = {_toml_string(str(value))}" for name in PERSISTED
+             if (value := getattr(settings, name)) is not None]
+    kept = kept.strip("\n")
+    path.write_text("\n".join(lines) + "\n" + (f"\n{kept}\n" if kept else ""))
     return path
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+

@@ -5,9 +5,17 @@ on a fast path that tests prove equal to what basyx reads and writes.
 """
 
 from aas_models._errors import AasInvalid, AasModelError, RecordInvalid, UnknownAssetType
+from aas_models._ids import base_iri_of_type_shell
 from aas_models._metadata import asset_type_metadata, type_environment, type_objects
 from aas_models._owner import Owner
-from aas_models._render import RenderedInstance, business_json, canonical_record, instance_from_aas, render_instance
+from aas_models._render import (
+    RenderedInstance,
+    business_json,
+    canonical_record,
+    instance_from_aas,
+    referenced_files,
+    render_instance,
+)
 from aas_models._types import ASSET_TYPES, AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 
@@ -22,9 +30,11 @@ __all__ = [
     "UnknownAssetType",
     "asset_type",
     "asset_type_metadata",
+    "base_iri_of_type_shell",
     "business_json",
     "canonical_record",
     "instance_from_aas",
+    "referenced_files",
     "render_instance",
     "type_environment",
     "type_objects",

@@ -37,3 +37,11 @@ def global_asset_id(owner: Owner, slug: str, key: str | None = None) -> str:
 def instance_id_short(prefix: str, key: str) -> str:
     """Constraint AASd-002: an idShort starts with a letter and holds only letters, digits and '_'."""
     return f"{prefix}_{_NOT_ID_SHORT.sub('_', key)}"
+
+
+def base_iri_of_type_shell(type_shell: str, slug: str) -> str:
+    """The owner's IRI base, read back from its type shell's id; ``ValueError`` if the id is not of that form."""
+    suffix = f"/ids/aas/type/{slug}"
+    if not type_shell.endswith(suffix) or len(type_shell) == len(suffix):
+        raise ValueError(f"'{type_shell}' is not the type shell id of a {slug} asset type (<base>{suffix})")
+    return type_shell[: -len(suffix)]

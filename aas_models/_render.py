@@ -57,12 +57,17 @@ class RenderedInstance:
     @cached_property
     def file_digests(self) -> tuple[str, ...]:
         """sha256 of every file the instance refers to (File elements), in order of appearance, once each."""
-        return tuple(dict.fromkeys(m.decode() for m in _FILE_REFERENCE.findall(self.aas_json)))
+        return referenced_files(self.aas_json)
 
     @cached_property
     def record(self) -> Json:
         """The canonical business JSON (UTC times as Z, money as strings); made on first use only."""
         return self.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def referenced_files(aas_json: bytes) -> tuple[str, ...]:
+    """sha256 of every file an instance we rendered refers to, in order of appearance, once each."""
+    return tuple(dict.fromkeys(m.decode() for m in _FILE_REFERENCE.findall(aas_json)))
 
 
 def render_instance(slug: str, business: bytes | str | Json, owner: Owner, *, revision: int = 1

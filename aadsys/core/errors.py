@@ -8,10 +8,11 @@ class CoreError(Exception):
 
 
 class InstanceNotFound(CoreError):
-    def __init__(self, asset_type: str, key: str, revision: int | None = None) -> None:
-        self.asset_type, self.key, self.revision = asset_type, key, revision
+    def __init__(self, asset_type: str, key: str, revision: int | None = None, origin: str = "") -> None:
+        self.asset_type, self.key, self.revision, self.origin = asset_type, key, revision, origin
         which = f"revision {revision} of " if revision else ""
-        super().__init__(f"no {which}{asset_type} instance with key '{key}'")
+        whose = f" received from '{origin}'" if origin else ""
+        super().__init__(f"no {which}{asset_type} instance{whose} with key '{key}'")
 
 
 class InstanceConflict(CoreError):

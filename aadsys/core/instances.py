@@ -12,6 +12,7 @@ import binascii
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import anyio
@@ -46,11 +47,13 @@ _SUBMODELS = SubmodelRow.__table__  # type: ignore[attr-defined]
 _FILES = FileRow.__table__  # type: ignore[attr-defined]
 # Built once: the ingest path only binds parameters (building a statement per call costs more than running it).
 _LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _INSTANCES.c.created_at).where(
-    _INSTANCES.c.asset_type == bindparam("asset_type"), _INSTANCES.c.instance_key == bindparam("key"),
-    _INSTANCES.c.is_latest.is_(True))
+    _INSTANCES.c.origin == bindparam("origin", ""), _INSTANCES.c.asset_type == bindparam("asset_type"),
+    _INSTANCES.c.instance_key == bindparam("key"), _INSTANCES.c.is_latest.is_(True))
 _RETIRE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("row_id")).values(is_latest=False)
 _INSERT = insert(_INSTANCES).returning(_INSTANCES.c.id)
 _INSERT_SUBMODEL = insert(_SUBMODELS)
+
+OWN = ""  # the origin of this AAdSys's own records; received ones carry their provider's org slug
 
 # Serialises instance inserts on PostgreSQL so that sequence order equals commit order: a stream
 # that reads "after seq N" can then never miss a row that commits late with a lower id.
@@ -67,21 +70,30 @@ class StoredInstance:
     sha256: str
     shell_id: str
     aas_json: bytes
+    origin: str = OWN
 
     @classmethod
     def from_row(cls, row: InstanceRow) -> StoredInstance:
         assert row.id is not None
-        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
-        return cls(row.id, row.asset_type, row.instance_key, row.revision, created, row.sha256, row.shell_id,
-                   row.aas_json)
+        return cls(row.id, row.asset_type, row.instance_key, row.revision, aware(row.created_at), row.sha256,
+                   row.shell_id, row.aas_json, row.origin)
+
+    @property
+    def provider(self) -> str | None:
+        """The provider's org slug for a record received over a channel; None for our own."""
+        return self.origin or None
 
     def business(self) -> dict[str, Any]:
         return business_json(self.asset_type, self.aas_json)
 
-    def envelope(self) -> dict[str, Any]:
-        """Metadata plus business JSON: the list and event representation."""
+    def head(self) -> dict[str, Any]:
+        """Metadata without content: what receipts and events show."""
         return {"assetType": self.asset_type, "key": self.key, "revision": self.revision, "seq": self.seq,
-                "createdAt": iso(self.created_at), "sha256": self.sha256, "data": self.business()}
+                "createdAt": iso(self.created_at), "sha256": self.sha256, "provider": self.provider}
+
+    def envelope(self) -> dict[str, Any]:
+        """Metadata plus business JSON: the list representation."""
+        return {**self.head(), "data": self.business()}
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,11 @@ class Page:
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without a zone; every time in the store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class InstanceService:
@@ -128,8 +145,7 @@ class InstanceService:
         # Core statements, not the ORM unit of work: this is the ingest hot path, and the latest revision
         # is compared by digest without loading its (up to MBs of) JSON.
         with self.db.write_session() as session:
-            if self.db.is_postgres:
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
+            take_ingest_lock(self.db, session)
             latest = session.execute(_LATEST, {"asset_type": spec.slug, "key": rendered.key}).first()
             if latest is not None:
                 same = rendered if latest.revision == rendered.revision else self._render(
@@ -140,38 +156,18 @@ class InstanceService:
                     raise InstanceConflict(spec.slug, rendered.key, latest.sha256)
                 rendered = self._render(spec, payload, aas, revision=latest.revision + 1)
                 session.execute(_RETIRE, {"row_id": latest.id})
-            seq, created_at = self._insert(session, spec, rendered)
+            created_at = utcnow()
+            seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
             session.commit()
         self.events.notify()
         return _stored(seq, rendered, created_at), True
 
-    @staticmethod
-    def _insert(session: Session, spec: AssetTypeSpec, rendered: RenderedInstance) -> tuple[int, datetime]:
-        if rendered.file_digests:
-            stored = set(session.execute(select(_FILES.c.sha256).where(
-                _FILES.c.sha256.in_(rendered.file_digests))).scalars())
-            missing = [d for d in rendered.file_digests if d not in stored]
-            if missing:
-                raise MissingFiles(missing)
-        created_at = utcnow()
-        seq = session.execute(_INSERT, {
-            "asset_type": spec.slug, "instance_key": rendered.key, "revision": rendered.revision, "is_latest": True,
-            "created_at": created_at, "sha256": rendered.sha256, "shell_id": rendered.shell_id,
-            "shell_id_short": rendered.shell_id_short, "global_asset_id": rendered.global_asset_id,
-            "aas_json": rendered.aas_json,
-        }).scalar_one()
-        if rendered.revision == 1:  # submodel ids are stable across revisions
-            session.execute(_INSERT_SUBMODEL, [
-                {"submodel_id": sm.id, "shell_id": rendered.shell_id, "asset_type": spec.slug,
-                 "instance_key": rendered.key, "semantic_id": sm.semantic_id, "id_short": sm.id_short,
-                 "first_seen": seq}
-                for sm in rendered.submodels])
-        return seq, created_at
-
     # -- read -----------------------------------------------------------------------------------
-    def get(self, slug: str, key: str, revision: int | None = None) -> StoredInstance:
+    def get(self, slug: str, key: str, revision: int | None = None, *, origin: str = OWN) -> StoredInstance:
+        """Our own record (``origin`` "") or one received from the provider ``origin``."""
         self._spec(slug)
-        query = select(InstanceRow).where(InstanceRow.asset_type == slug, InstanceRow.instance_key == key)
+        query = select(InstanceRow).where(InstanceRow.origin == origin, InstanceRow.asset_type == slug,
+                                          InstanceRow.instance_key == key)
         if revision is None:
             query = query.where(col(InstanceRow.is_latest).is_(True))
         else:
@@ -179,17 +175,17 @@ class InstanceService:
         with self.db.session() as session:
             row = session.exec(query).first()
         if row is None:
-            raise InstanceNotFound(slug, key, revision)
+            raise InstanceNotFound(slug, key, revision, origin)
         return StoredInstance.from_row(row)
 
     def page(self, slug: str, *, created_from: datetime | None = None, created_to: datetime | None = None,
-             cursor: str | None = None, limit: int = 100, latest_only: bool = False) -> Page:
-        """Instances created in [created_from, created_to], oldest first, by stable keyset cursor."""
+             cursor: str | None = None, limit: int = 100, latest_only: bool = False, origin: str = OWN) -> Page:
+        """Instances of one origin created in [created_from, created_to], oldest first, by stable keyset cursor."""
         self._spec(slug)
         created_from, created_to = _aware(created_from), _aware(created_to)
         if created_from and created_to and created_to < created_from:
             raise InvalidRange("'to' is before 'from'; give a range with from <= to")
-        query = select(InstanceRow).where(InstanceRow.asset_type == slug)
+        query = select(InstanceRow).where(InstanceRow.asset_type == slug, InstanceRow.origin == origin)
         if created_from:
             query = query.where(InstanceRow.created_at >= created_from)
         if created_to:
@@ -207,11 +203,14 @@ class InstanceService:
         nxt = encode_cursor(items[-1].created_at, items[-1].seq) if len(rows) > limit else None
         return Page(items, nxt)
 
-    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None) -> list[StoredInstance]:
-        """Instances stored after sequence number ``seq``, in storage order."""
+    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None, *,
+              origin: str | None = None) -> list[StoredInstance]:
+        """Instances stored after sequence number ``seq``, in storage order; of one origin, or all (None)."""
         query = select(InstanceRow).where(col(InstanceRow.id) > seq)
         if asset_types:
             query = query.where(col(InstanceRow.asset_type).in_(list(asset_types)))
+        if origin is not None:
+            query = query.where(InstanceRow.origin == origin)
         with self.db.session() as session:
             rows = session.exec(query.order_by(col(InstanceRow.id)).limit(limit)).all()
         return [StoredInstance.from_row(r) for r in rows]
@@ -221,12 +220,12 @@ class InstanceService:
             row = session.exec(select(InstanceRow.id).order_by(col(InstanceRow.id).desc()).limit(1)).first()
         return row or 0
 
-    async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *,
+    async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *, origin: str | None = None,
                      poll_seconds: float = 2.0, batch: int = 500) -> AsyncIterator[StoredInstance]:
         """Every instance stored after ``after_seq``, then each new one as it is stored; never ends."""
         while True:
             generation = self.events.generation()
-            rows = await anyio.to_thread.run_sync(self.after, after_seq, batch, asset_types)
+            rows = await anyio.to_thread.run_sync(partial(self.after, after_seq, batch, asset_types, origin=origin))
             for instance in rows:
                 yield instance
                 after_seq = instance.seq
@@ -243,11 +242,12 @@ class InstanceService:
         return self._spec(slug)
 
     def _spec(self, slug: str) -> AssetTypeSpec:
-        if slug not in self._registered_slugs():
-            raise AssetTypeNotRegistered(slug, sorted(self._registered_slugs()))
+        if slug not in self.registered_slugs():
+            raise AssetTypeNotRegistered(slug, sorted(self.registered_slugs()))
         return asset_type(slug)
 
-    def _registered_slugs(self) -> frozenset[str]:
+    def registered_slugs(self) -> frozenset[str]:
+        """The slugs of the asset types this AAdSys holds."""
         cached = getattr(self, "_slugs", None)
         if cached is None:
             cached = frozenset(r.slug for r in self.registered_types())
@@ -256,10 +256,54 @@ class InstanceService:
         return cached
 
 
+def take_ingest_lock(db: Database, session: Session) -> None:
+    """Every transaction that inserts instances takes this first (see ``_PG_INGEST_LOCK``)."""
+    if db.is_postgres:
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
+
+
+def latest_revision(session: Session, origin: str, slug: str, key: str) -> Any:
+    """(id, revision, sha256, created_at) of the latest revision of one record, or None."""
+    return session.execute(_LATEST, {"origin": origin, "asset_type": slug, "key": key}).first()
+
+
+def retire(session: Session, row_id: int) -> None:
+    session.execute(_RETIRE, {"row_id": row_id})
+
+
+def insert_instance(session: Session, rendered: RenderedInstance, *, created_at: datetime, with_submodels: bool,
+                    origin: str = OWN, is_latest: bool = True, subscription_id: str | None = None,
+                    received_at: datetime | None = None) -> int:
+    """Insert one revision (the one way rows enter ``instances``); returns its seq. The caller commits.
+
+    Refuses with ``MissingFiles`` a record that refers to files not stored here. ``with_submodels`` indexes
+    the submodel ids for the Part 2 API: once per record, as they are stable across revisions.
+    """
+    if rendered.file_digests:
+        stored = set(session.execute(select(_FILES.c.sha256).where(
+            _FILES.c.sha256.in_(rendered.file_digests))).scalars())
+        missing = [d for d in rendered.file_digests if d not in stored]
+        if missing:
+            raise MissingFiles(missing)
+    seq: int = session.execute(_INSERT, {
+        "asset_type": rendered.asset_type, "instance_key": rendered.key, "revision": rendered.revision,
+        "is_latest": is_latest, "created_at": created_at, "sha256": rendered.sha256, "shell_id": rendered.shell_id,
+        "shell_id_short": rendered.shell_id_short, "global_asset_id": rendered.global_asset_id,
+        "aas_json": rendered.aas_json, "origin": origin, "subscription_id": subscription_id,
+        "received_at": received_at,
+    }).scalar_one()
+    if with_submodels:
+        session.execute(_INSERT_SUBMODEL, [
+            {"submodel_id": sm.id, "shell_id": rendered.shell_id, "asset_type": rendered.asset_type,
+             "instance_key": rendered.key, "semantic_id": sm.semantic_id, "id_short": sm.id_short,
+             "first_seen": seq}
+            for sm in rendered.submodels])
+    return seq
+
+
 def _stored(seq: int, rendered: RenderedInstance, created_at: datetime) -> StoredInstance:
-    created = created_at if created_at.tzinfo else created_at.replace(tzinfo=UTC)
-    return StoredInstance(seq, rendered.asset_type, rendered.key, rendered.revision, created, rendered.sha256,
-                          rendered.shell_id, rendered.aas_json)
+    return StoredInstance(seq, rendered.asset_type, rendered.key, rendered.revision, aware(created_at),
+                          rendered.sha256, rendered.shell_id, rendered.aas_json)
 
 
 def _first_key(reference: dict[str, Any] | None) -> str | None:

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from aadsys import __version__
 from aadsys.config import Settings, load_settings
+from aadsys.extensions import Extension, Running, discover
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
 from aadsys.gateway.routes import asset_types, events, files, health, instances
 
 
-def create_app(settings: Settings | None = None, context: AadsysContext | None = None) -> FastAPI:
-    """Build the gateway. The database must be migrated already (``aadsys init`` or ``aadsys serve``)."""
+def create_app(settings: Settings | None = None, context: AadsysContext | None = None, *,
+               extensions: Sequence[Extension] | None = None) -> FastAPI:
+    """Build the gateway, with every extension that applies (default: the installed ones, ``discover()``).
+
+    The database must be migrated already (``aadsys init`` or ``aadsys serve``).
+    """
     ctx = context or AadsysContext.build(settings or load_settings())
+    running: list[Running] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.events.bind(asyncio.get_running_loop())
-        yield
+        async with AsyncExitStack() as stack:
+            for part in running:
+                await part.start()
+                stack.push_async_callback(part.stop)
+            yield
         if context is None:
             ctx.db.dispose()
 
@@ -39,6 +49,10 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     _mount_aas_api(app)
+    for extension in discover() if extensions is None else extensions:
+        attached = extension.attach(app, ctx)
+        if attached is not None:
+            running.append(attached)
     return app
 
 

@@ -9,6 +9,7 @@ from aadsys.core.aas_repository import SqlAasRepository
 from aadsys.core.db import Database
 from aadsys.core.events import InstanceEvents
 from aadsys.core.files import FileStore
+from aadsys.core.inbox import Inbox
 from aadsys.core.instances import InstanceService
 from aas_models import Owner
 
@@ -21,6 +22,7 @@ class AadsysContext:
     instances: InstanceService
     files: FileStore
     aas: SqlAasRepository
+    inbox: Inbox
 
     @classmethod
     def build(cls, settings: Settings) -> AadsysContext:
@@ -28,4 +30,5 @@ class AadsysContext:
         events = InstanceEvents()
         owner = Owner(org=settings.org, base_iri=settings.base_iri)
         files = FileStore(db, settings.files_dir)
-        return cls(settings, db, events, InstanceService(db, owner, events), files, SqlAasRepository(db, files))
+        return cls(settings, db, events, InstanceService(db, owner, events), files, SqlAasRepository(db, files),
+                   Inbox(db, events))

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from aadsys.core.instances import iso
 from aadsys.gateway.deps import ContextDep, Instances, Reader
 from aadsys.gateway.problems import ProblemError
+from aadsys.gateway.routes.instances import self_url
 
 router = APIRouter(tags=["events"])
 
@@ -35,10 +35,10 @@ def start_seq(instances: Instances, asset_type: AssetTypeFilter = None,
 async def instance_events(ctx: ContextDep, instances: Instances, _: Reader,
                           start: Annotated[int, Depends(start_seq)],
                           asset_type: AssetTypeFilter = None) -> AsyncIterator[ServerSentEvent]:
-    """Each event has `id` = the instance's seq; a reconnecting client sends it back as Last-Event-ID."""
+    """Each event has `id` = the instance's seq; a reconnecting client sends it back as Last-Event-ID.
+
+    Records received from partners over a connector channel appear here too, with `provider` set."""
     async for instance in instances.stream(start, asset_type, poll_seconds=ctx.settings.event_poll_seconds):
+        href = self_url(instance)
         yield ServerSentEvent(id=str(instance.seq), event="instance", data={
-            "assetType": instance.asset_type, "key": instance.key, "revision": instance.revision,
-            "seq": instance.seq, "createdAt": iso(instance.created_at), "sha256": instance.sha256,
-            "href": f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}?revision={instance.revision}",
-        })
+            **instance.head(), "href": f"{href}{'&' if '?' in href else '?'}revision={instance.revision}"})

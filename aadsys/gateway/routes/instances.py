@@ -21,18 +21,24 @@ router = APIRouter(tags=["instances"])
 AssetTypeSlug = Annotated[str, Path(alias="type", description="asset type slug, e.g. sales-order",
                                     pattern=r"^[a-z][a-z0-9-]{0,63}$")]
 InstanceKey = Annotated[str, Path(description="the business key, e.g. an orderId", max_length=64)]
+ProviderFilter = Annotated[str | None, Query(
+    description="records received from this provider (its org slug, e.g. pec) over a connector channel; "
+                "default: this AAdSys's own records", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 
 
 def _b64(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
+def self_url(instance: StoredInstance) -> str:
+    url = f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}"
+    return f"{url}?provider={instance.origin}" if instance.origin else url
+
+
 def receipt(instance: StoredInstance) -> dict[str, Any]:
     """What a client gets back on create: where the instance lives, without echoing its content."""
-    self_url = f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}"
-    return {"assetType": instance.asset_type, "key": instance.key, "revision": instance.revision,
-            "seq": instance.seq, "createdAt": iso(instance.created_at), "sha256": instance.sha256,
-            "links": {"self": self_url, "aas": f"/api/v3.0/shells/{_b64(instance.shell_id)}"}}
+    return {**instance.head(), "links": {"self": self_url(instance),
+                                         "aas": f"/api/v3.0/shells/{_b64(instance.shell_id)}"}}
 
 
 @router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance",
@@ -66,12 +72,17 @@ async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep
             responses={200: {"content": {BUSINESS_JSON: {}, AAS_JSON: {}}}})
 def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _: Reader,
                  revision: Annotated[int | None, Query(ge=1, description="a past revision; default latest")] = None,
+                 provider: ProviderFilter = None,
                  format: Annotated[str | None, Query(pattern="^(business|aas)$")] = None,
                  accept: Annotated[str | None, Header()] = None) -> Response:
-    """Business JSON by default; AAS JSON with `Accept: application/aas+json` or `?format=aas`."""
-    instance = instances.get(slug, key, revision)
+    """Business JSON by default; AAS JSON with `Accept: application/aas+json` or `?format=aas`.
+
+    With `provider`, the record received from that provider (kept under its identifiers)."""
+    instance = instances.get(slug, key, revision, origin=provider or "")
     headers = {"ETag": f'"{instance.sha256}"', "X-Revision": str(instance.revision),
                "X-Created-At": iso(instance.created_at)}
+    if instance.origin:
+        headers["X-Provider"] = instance.origin
     if format == "aas" or (format is None and accept and AAS_JSON in accept):
         return Response(instance.aas_json, media_type=AAS_JSON, headers=headers)
     return Response(orjson.dumps(instance.business()), media_type=BUSINESS_JSON, headers=headers)
@@ -84,8 +95,11 @@ def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
                    cursor: Annotated[str | None, Query(max_length=200)] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
                    latest: Annotated[bool, Query(description="only the latest revision of each key")] = False,
-                   ) -> Response:
-    """Oldest first; follow `nextCursor` until it is null. A time without offset is read as UTC."""
-    page = instances.page(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest)
+                   provider: ProviderFilter = None) -> Response:
+    """Oldest first; follow `nextCursor` until it is null. A time without offset is read as UTC.
+
+    Own records by default; with `provider`, those received from that provider."""
+    page = instances.page(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest,
+                          origin=provider or "")
     return Response(orjson.dumps({"items": [i.envelope() for i in page.items], "nextCursor": page.next_cursor}),
                     media_type=BUSINESS_JSON)

@@ -1,0 +1,94 @@
+"""The connector's own key pairs (DESIGN §4): Ed25519 to sign, X25519 to agree keys.
+
+Made on first start and kept in ``<data-dir>/connector/`` as PKCS #8 PEM files readable by their owner only
+(directory 0700, files 0600). Private keys never leave the enterprise: only the public halves go to the portal.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+)
+
+from connector._encoding import b64url, unb64url
+from connector.errors import ConfigurationError
+
+K = TypeVar("K", Ed25519PrivateKey, X25519PrivateKey)
+SIGNING_FILE = "signing-key.pem"
+ENCRYPTION_FILE = "encryption-key.pem"
+
+
+@dataclass(frozen=True)
+class Identity:
+    signing: Ed25519PrivateKey
+    encryption: X25519PrivateKey
+
+    @property
+    def signing_key(self) -> str:
+        """The Ed25519 public key as unpadded base64url of its 32 raw bytes (the portal's form)."""
+        return b64url(self.signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    @property
+    def encryption_key(self) -> str:
+        """The X25519 public key as unpadded base64url of its 32 raw bytes."""
+        return b64url(self.encryption.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    def sign(self, message: bytes) -> bytes:
+        return self.signing.sign(message)
+
+
+def load_or_create(directory: Path) -> Identity:
+    """The key pairs kept in ``directory``; those missing are made now."""
+    directory.mkdir(parents=True, exist_ok=True)
+    os.chmod(directory, 0o700)
+    signing = _load(directory / SIGNING_FILE, Ed25519PrivateKey)  # type: ignore[type-abstract]
+    if signing is None:
+        signing = Ed25519PrivateKey.generate()
+        _save(directory / SIGNING_FILE, signing)
+    encryption = _load(directory / ENCRYPTION_FILE, X25519PrivateKey)  # type: ignore[type-abstract]
+    if encryption is None:
+        encryption = X25519PrivateKey.generate()
+        _save(directory / ENCRYPTION_FILE, encryption)
+    return Identity(signing, encryption)
+
+
+def signing_public_key(value: str) -> Ed25519PublicKey:
+    """A partner's Ed25519 public key from its base64url form; ``ValueError`` if it is not one."""
+    return Ed25519PublicKey.from_public_bytes(unb64url(value))
+
+
+def _load(path: Path, kind: type[K]) -> K | None:
+    if not path.exists():
+        return None
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(f"{path} is not a readable private key ({exc}); restore it from a backup, or "
+                                 "remove it to make a new one (and re-register at the portal)") from None
+    if not isinstance(key, kind):
+        raise ConfigurationError(f"{path} holds a {type(key).__name__}, not an {kind.__name__}")
+    return key
+
+
+def _save(path: Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)

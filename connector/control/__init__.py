@@ -1,0 +1,1 @@
+"""The control plane: portal client, trust (JWKS, grants), subscription bookkeeping, reports."""

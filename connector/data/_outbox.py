@@ -1,0 +1,216 @@
+"""The provider's outbox (DESIGN §5.4): one delivery per (subscription, instance), numbered 1, 2, 3 … per
+subscription, moved only along ``DELIVERY_TRANSITIONS``. Blocking database work: callers run it in a thread.
+
+Which instances a subscription gets: this AAdSys's own records (never ones it received) of the subscription's
+asset type, created inside its window, every revision. Real-time deliveries are made in storage order as
+records commit; a historical range is made in createdAt order, in batches, resumable where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlmodel import Session
+
+from aadsys.core.db import Database
+from aadsys.core.instances import OWN, aware
+from aadsys.core.tables import DeliveryRow, InstanceRow, utcnow
+from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
+
+_OUT = DeliveryRow.__table__  # type: ignore[attr-defined]
+_INS = InstanceRow.__table__  # type: ignore[attr-defined]
+D = DeliveryState
+
+
+def _may_become(target: DeliveryState) -> tuple[str, ...]:
+    return origins(DELIVERY_TRANSITIONS, target)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One delivery with its record, ready to seal."""
+
+    seq: int
+    attempts: int
+    instance_id: int
+    asset_type: str
+    key: str
+    revision: int
+    created_at: datetime
+    sha256: str
+    aas_json: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFigures:
+    made: int
+    last_seq_made: int
+    pending: int
+    sent: int  # out of the door: sent, stored or expired
+    last_seq_sent: int
+    stored: int
+    last_seq_stored: int
+    expired: int
+
+
+_OUTGOING = (select(_OUT.c.seq, _OUT.c.attempts, _INS.c.id, _INS.c.asset_type, _INS.c.instance_key, _INS.c.revision,
+                    _INS.c.created_at, _INS.c.sha256, _INS.c.aas_json)
+             .join(_INS, _INS.c.id == _OUT.c.instance_id))
+
+
+class Outbox:
+    def __init__(self, db: Database, ttl_seconds: float) -> None:
+        self.db = db
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    # -- making deliveries ------------------------------------------------------------------------------------------
+    def make_realtime(self, subscription_id: str, asset_type: str, valid_from: datetime, valid_to: datetime,
+                      limit: int = 1000) -> int:
+        """Deliveries for records stored since the last call; returns how many were made."""
+        with self.db.write_session() as session:
+            watermark, last_seq = session.execute(
+                select(func.coalesce(func.max(_OUT.c.instance_id), 0), func.coalesce(func.max(_OUT.c.seq), 0))
+                .where(_OUT.c.subscription_id == subscription_id)).one()
+            ids = session.execute(
+                select(_INS.c.id).where(_INS.c.asset_type == asset_type, _INS.c.origin == OWN,
+                                        _INS.c.id > watermark, _INS.c.created_at >= valid_from,
+                                        _INS.c.created_at <= valid_to)
+                .order_by(_INS.c.id).limit(limit)).scalars().all()
+            self._insert(session, subscription_id, last_seq, ids)
+            session.commit()
+        return len(ids)
+
+    def make_history(self, subscription_id: str, asset_type: str, range_from: datetime, range_to: datetime,
+                     limit: int = 2000) -> int:
+        """The next batch of deliveries for a historical range, in createdAt order; 0 when the range is done."""
+        with self.db.write_session() as session:
+            last = session.execute(
+                select(_OUT.c.seq, _INS.c.created_at, _INS.c.id).join(_INS, _INS.c.id == _OUT.c.instance_id)
+                .where(_OUT.c.subscription_id == subscription_id).order_by(_OUT.c.seq.desc()).limit(1)).first()
+            query = select(_INS.c.id).where(_INS.c.asset_type == asset_type, _INS.c.origin == OWN,
+                                            _INS.c.created_at >= range_from, _INS.c.created_at <= range_to)
+            if last is not None:
+                query = query.where(or_(_INS.c.created_at > last.created_at,
+                                        and_(_INS.c.created_at == last.created_at, _INS.c.id > last.id)))
+            ids = session.execute(query.order_by(_INS.c.created_at, _INS.c.id).limit(limit)).scalars().all()
+            self._insert(session, subscription_id, last.seq if last else 0, ids)
+            session.commit()
+        return len(ids)
+
+    def _insert(self, session: Session, subscription_id: str, last_seq: int, ids: Sequence[int]) -> None:
+        if not ids:
+            return
+        now = utcnow()
+        session.execute(insert(_OUT), [
+            {"subscription_id": subscription_id, "seq": last_seq + n, "instance_id": instance_id,
+             "state": D.PENDING.value, "attempts": 0, "created_at": now, "expires_at": now + self.ttl}
+            for n, instance_id in enumerate(ids, start=1)])
+
+    # -- sending ----------------------------------------------------------------------------------------------------
+    def reopen(self, subscription_id: str, after_seq: int) -> int:
+        """A consumer (re)attached, having stored up to ``after_seq``: whatever it has not confirmed goes again.
+
+        Returns how many deliveries are pending now.
+        """
+        with self.db.write_session() as session:
+            session.execute(update(_OUT).where(
+                _OUT.c.subscription_id == subscription_id,
+                or_(_OUT.c.state == D.SENT.value, and_(_OUT.c.state == D.STORED.value, _OUT.c.seq > after_seq)),
+                _OUT.c.state.in_(_may_become(D.PENDING))).values(state=D.PENDING.value))
+            pending = session.execute(select(func.count()).where(_OUT.c.subscription_id == subscription_id,
+                                                                 _OUT.c.state == D.PENDING.value)).scalar_one()
+            session.commit()
+        return int(pending)
+
+    def claim(self, subscription_id: str, after_seq: int, limit: int) -> list[Outgoing]:
+        """The next pending deliveries after ``after_seq``, in seq order, now marked sent."""
+        with self.db.write_session() as session:
+            rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
+                                                   _OUT.c.state == D.PENDING.value, _OUT.c.seq > after_seq)
+                                   .order_by(_OUT.c.seq).limit(limit)).all()
+            if rows:
+                session.execute(update(_OUT).where(
+                    _OUT.c.subscription_id == subscription_id, _OUT.c.seq.in_([r.seq for r in rows]),
+                    _OUT.c.state.in_(_may_become(D.SENT))).values(
+                    state=D.SENT.value, attempts=_OUT.c.attempts + 1, sent_at=utcnow()))
+            session.commit()
+        return [_outgoing(r) for r in rows]
+
+    def again(self, subscription_id: str, seqs: Sequence[int]) -> list[Outgoing]:
+        """Deliveries to send once more (no confirmation in time, or the consumer asked): still sent, not stored."""
+        with self.db.write_session() as session:
+            rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
+                                                   _OUT.c.seq.in_(list(seqs)), _OUT.c.state == D.SENT.value)
+                                   .order_by(_OUT.c.seq)).all()
+            if rows:
+                session.execute(update(_OUT).where(_OUT.c.subscription_id == subscription_id,
+                                                   _OUT.c.seq.in_([r.seq for r in rows]))
+                                .values(attempts=_OUT.c.attempts + 1, sent_at=utcnow()))
+            session.commit()
+        return [_outgoing(r) for r in rows]
+
+    def confirm(self, subscription_id: str, seqs: Sequence[int]) -> int:
+        """Tier 2: the consumer stored these; returns how many moved to ``stored``."""
+        with self.db.write_session() as session:
+            moved = session.execute(update(_OUT).where(
+                _OUT.c.subscription_id == subscription_id, _OUT.c.seq.in_(list(seqs)),
+                _OUT.c.state.in_(_may_become(D.STORED))).values(state=D.STORED.value, stored_at=utcnow()))
+            session.commit()
+        return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+
+    def expire_due(self, now: datetime | None = None) -> dict[str, int]:
+        """Deliveries past their TTL become ``expired``; returns how many per subscription."""
+        now = now or utcnow()
+        due = and_(_OUT.c.state.in_(_may_become(D.EXPIRED)), _OUT.c.expires_at <= now)
+        with self.db.write_session() as session:
+            counts = dict(session.execute(select(_OUT.c.subscription_id, func.count()).where(due)
+                                          .group_by(_OUT.c.subscription_id)).tuples().all())
+            if counts:
+                session.execute(update(_OUT).where(due).values(state=D.EXPIRED.value))
+            session.commit()
+        return {k: int(v) for k, v in counts.items()}
+
+    # -- figures ----------------------------------------------------------------------------------------------------
+    def figures(self, subscription_id: str) -> ProviderFigures:
+        with self.db.session() as session:
+            by_state = {state: (int(n), int(top or 0)) for state, n, top in session.execute(
+                select(_OUT.c.state, func.count(), func.max(_OUT.c.seq))
+                .where(_OUT.c.subscription_id == subscription_id).group_by(_OUT.c.state)).all()}
+        def n(*states: DeliveryState) -> int:
+            return sum(by_state.get(s.value, (0, 0))[0] for s in states)
+        def top(*states: DeliveryState) -> int:
+            return max((by_state.get(s.value, (0, 0))[1] for s in states), default=0)
+        out = (D.SENT, D.STORED, D.EXPIRED)
+        return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
+                               last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
+                               expired=n(D.EXPIRED))
+
+    def digest(self, subscription_id: str) -> tuple[int, str]:
+        """(count, digest) of what the consumer confirmed stored: sha256 over "seq:key:sha256" lines in seq order."""
+        with self.db.session() as session:
+            rows = session.execute(select(_OUT.c.seq, _INS.c.instance_key, _INS.c.sha256)
+                                   .join(_INS, _INS.c.id == _OUT.c.instance_id)
+                                   .where(_OUT.c.subscription_id == subscription_id,
+                                          _OUT.c.state == D.STORED.value).order_by(_OUT.c.seq)
+                                   .execution_options(yield_per=5000))
+            return transfer_digest((r.seq, r.instance_key, r.sha256) for r in rows)
+
+
+def transfer_digest(lines: Iterable[tuple[int, str, str]]) -> tuple[int, str]:
+    """The digest both sides of a historical transfer report (DESIGN §5.5), over (seq, key, sha256) in seq order."""
+    digest, count = hashlib.sha256(), 0
+    for seq, key, sha in lines:
+        digest.update(f"{seq}:{key}:{sha}\n".encode())
+        count += 1
+    return count, f"sha256:{digest.hexdigest()}"
+
+
+def _outgoing(row: Row[Any]) -> Outgoing:
+    return Outgoing(row.seq, row.attempts, row.id, row.asset_type, row.instance_key, row.revision,
+                    aware(row.created_at), row.sha256, row.aas_json)
+

@@ -1,0 +1,35 @@
+"""What a consumer has stored per subscription, read off the inbox: its resume point and its figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from aadsys.core.db import Database
+from aadsys.core.tables import InboxRow
+from connector.data._outbox import transfer_digest
+
+_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerFigures:
+    stored: int
+    last_seq: int
+
+
+def figures(db: Database, subscription_id: str) -> ConsumerFigures:
+    with db.session() as session:
+        count, top = session.execute(select(func.count(), func.coalesce(func.max(_INBOX.c.seq), 0))
+                                     .where(_INBOX.c.subscription_id == subscription_id)).one()
+    return ConsumerFigures(int(count), int(top))
+
+
+def digest(db: Database, subscription_id: str) -> tuple[int, str]:
+    """(count, digest) over what this subscription stored, as the provider computes it over what it sent."""
+    with db.session() as session:
+        rows = session.execute(select(_INBOX.c.seq, _INBOX.c.instance_key, _INBOX.c.sha256)
+                               .where(_INBOX.c.subscription_id == subscription_id).order_by(_INBOX.c.seq)
+                               .execution_options(yield_per=5000))
+        return transfer_digest((r.seq, r.instance_key, r.sha256) for r in rows)
