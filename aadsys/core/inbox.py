@@ -28,14 +28,18 @@ from aadsys.core.instances import (
     retire,
     take_ingest_lock,
 )
-from aadsys.core.tables import InboxRow, utcnow
-from aas_models import AasModelError, Owner, RenderedInstance, business_json, render_instance
+from aadsys.core.tables import InboxRow, InstanceRow, utcnow
+from aas_models import AasModelError, Owner, RenderedInstance, asset_type, business_json, render_instance
 
 _INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+_INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
 _SEEN = select(_INBOX.c.instance_id).where(
     _INBOX.c.subscription_id == bindparam("subscription_id"), _INBOX.c.instance_key == bindparam("key"),
     _INBOX.c.sha256 == bindparam("sha256"))
 _RECORD = insert(_INBOX)
+_REVISION = select(_INSTANCES.c.id, _INSTANCES.c.sha256).where(
+    _INSTANCES.c.origin == bindparam("origin"), _INSTANCES.c.asset_type == bindparam("asset_type"),
+    _INSTANCES.c.instance_key == bindparam("key"), _INSTANCES.c.revision == bindparam("revision"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,9 @@ class Inbox:
 
     def check(self, provenance: Provenance, arrival: Arrival) -> RenderedInstance:
         """The record re-rendered under the provider's ids, if it is exactly what arrived; else ``RecordRefused``."""
+        if arrival.revision != 1 and not asset_type(arrival.asset_type).versioned:
+            raise RecordRefused(arrival.seq, f"{arrival.asset_type} records have one revision only, not "
+                                             f"{arrival.revision}")
         try:
             record = business_json(arrival.asset_type, arrival.aas_json)
             rendered = render_instance(arrival.asset_type, record, provenance.provider, revision=arrival.revision)
@@ -132,12 +139,14 @@ class Inbox:
                                        "sha256": rendered.sha256}).scalar()
         if seen is not None:
             return Receipt(arrival.seq, Outcome.DUPLICATE, seen)
+        same_revision = session.execute(_REVISION, {"origin": origin, "asset_type": rendered.asset_type,
+                                                     "key": rendered.key, "revision": rendered.revision}).first()
         latest = latest_revision(session, origin, rendered.asset_type, rendered.key)
-        if latest is not None and latest.revision == rendered.revision:
-            if latest.sha256 != rendered.sha256:
+        if same_revision is not None:
+            if same_revision.sha256 != rendered.sha256:
                 raise RecordRefused(arrival.seq, f"revision {rendered.revision} of {rendered.asset_type} "
                                                  f"'{rendered.key}' is stored here with other content")
-            instance_seq = latest.id  # the same record, come by another subscription of the same provider
+            instance_seq = same_revision.id  # the same record, come by another subscription of the same provider
         else:
             newest = latest is None or latest.revision < rendered.revision
             if newest and latest is not None:

@@ -9,6 +9,7 @@ records commit; a historical range is made in createdAt order, in batches, resum
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -79,7 +80,7 @@ class Outbox:
             ids = session.execute(
                 select(_INS.c.id).where(_INS.c.asset_type == asset_type, _INS.c.origin == OWN,
                                         _INS.c.id > watermark, _INS.c.created_at >= valid_from,
-                                        _INS.c.created_at <= valid_to)
+                                        _INS.c.created_at < valid_to)
                 .order_by(_INS.c.id).limit(limit)).scalars().all()
             self._insert(session, subscription_id, last_seq, ids)
             session.commit()
@@ -166,14 +167,12 @@ class Outbox:
     def expire_due(self, now: datetime | None = None) -> dict[str, int]:
         """Deliveries past their TTL become ``expired``; returns how many per subscription."""
         now = now or utcnow()
-        due = and_(_OUT.c.state.in_(_may_become(D.EXPIRED)), _OUT.c.expires_at <= now)
         with self.db.write_session() as session:
-            counts = dict(session.execute(select(_OUT.c.subscription_id, func.count()).where(due)
-                                          .group_by(_OUT.c.subscription_id)).tuples().all())
-            if counts:
-                session.execute(update(_OUT).where(due).values(state=D.EXPIRED.value))
+            moved = session.execute(update(_OUT).where(_OUT.c.state.in_(_may_become(D.EXPIRED)),
+                                                       _OUT.c.expires_at <= now)
+                                    .values(state=D.EXPIRED.value).returning(_OUT.c.subscription_id)).scalars().all()
             session.commit()
-        return {k: int(v) for k, v in counts.items()}
+        return dict(Counter(moved))
 
     # -- figures ----------------------------------------------------------------------------------------------------
     def figures(self, subscription_id: str) -> ProviderFigures:

@@ -1,0 +1,57 @@
+"""Fixtures for the connector's parts: real key pairs on disk, real AAdSys databases (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aadsys.cli import prepare
+from aadsys.config import Settings
+from aadsys.gateway.context import AadsysContext
+from connector._identity import Identity, load_or_create
+
+PEC_IRI = "https://pec.example"
+OMIS_IRI = "https://omis.example"
+
+
+@pytest.fixture
+def provider(tmp_path: Path) -> Identity:
+    """The provider connector's key pairs (PEC)."""
+    return load_or_create(tmp_path / "provider-keys")
+
+
+@pytest.fixture
+def consumer(tmp_path: Path) -> Identity:
+    """The consumer connector's key pairs (OMIS)."""
+    return load_or_create(tmp_path / "consumer-keys")
+
+
+@pytest.fixture
+def stranger(tmp_path: Path) -> Identity:
+    """Key pairs of a connector no subscription names."""
+    return load_or_create(tmp_path / "stranger-keys")
+
+
+def open_aadsys(data_dir: Path, database_url: str, org: str, base_iri: str) -> AadsysContext:
+    """A migrated AAdSys with its asset types registered, as ``aadsys init`` leaves it."""
+    settings = Settings(data_dir=data_dir, org=org, base_iri=base_iri, database_url=database_url)
+    prepare(settings)
+    return AadsysContext.build(settings)
+
+
+@pytest.fixture
+def pec(database_url: str, tmp_path: Path) -> Iterator[AadsysContext]:
+    """The provider's AAdSys, on each supported database."""
+    ctx = open_aadsys(tmp_path / "pec", database_url, "pec", PEC_IRI)
+    yield ctx
+    ctx.db.dispose()
+
+
+@pytest.fixture
+def omis_sqlite(tmp_path: Path) -> Iterator[AadsysContext]:
+    """A consumer's AAdSys in its own SQLite file, beside the provider's database."""
+    ctx = open_aadsys(tmp_path / "omis", f"sqlite:///{tmp_path / 'omis' / 'omis.db'}", "omis", OMIS_IRI)
+    yield ctx
+    ctx.db.dispose()
