@@ -19,7 +19,7 @@ def test_migrations_build_the_tables_schema_from_empty_and_downgrade_removes_it(
     migrate(database_url)
     engine = sa.create_engine(database_url)
     try:
-        assert TABLES <= set(sa.inspect(engine).get_table_names())
+        assert set(sa.inspect(engine).get_table_names()) >= TABLES
         with engine.connect() as conn:
             differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                            SQLModel.metadata)

@@ -4,9 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0002'
 down_revision = '0001'
@@ -87,8 +86,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('received_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.drop_index(batch_op.f('ix_instances_type_created'))
         batch_op.drop_constraint(batch_op.f('uq_instances_type_key_revision'), type_='unique')
-        batch_op.create_index('ix_instances_type_origin_created', ['asset_type', 'origin', 'created_at', 'id'], unique=False)
-        batch_op.create_unique_constraint('uq_instances_origin_type_key_rev', ['origin', 'asset_type', 'instance_key', 'revision'])
+        batch_op.create_index('ix_instances_type_origin_created', ['asset_type', 'origin', 'created_at', 'id'],
+                              unique=False)
+        batch_op.create_unique_constraint('uq_instances_origin_type_key_rev',
+                                          ['origin', 'asset_type', 'instance_key', 'revision'])
 
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('seq', sa.Integer(), nullable=False))
@@ -110,7 +111,8 @@ def downgrade() -> None:
     with op.batch_alter_table('instances', schema=None) as batch_op:
         batch_op.drop_constraint('uq_instances_origin_type_key_rev', type_='unique')
         batch_op.drop_index('ix_instances_type_origin_created')
-        batch_op.create_unique_constraint(batch_op.f('uq_instances_type_key_revision'), ['asset_type', 'instance_key', 'revision'])
+        batch_op.create_unique_constraint(batch_op.f('uq_instances_type_key_revision'),
+                                          ['asset_type', 'instance_key', 'revision'])
         batch_op.create_index(batch_op.f('ix_instances_type_created'), ['asset_type', 'created_at', 'id'], unique=False)
         batch_op.drop_column('received_at')
         batch_op.drop_column('subscription_id')
