@@ -45,7 +45,7 @@ from connector.spi import Role
 
 app = typer.Typer(help="The ABM Connector: subscriptions, channels and transfers with partners.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
-out = Console()
+out = Console(width=max(Console().width, 132))  # tables stay readable in logs and pipes
 err = Console(stderr=True)
 T = TypeVar("T")
 
@@ -132,13 +132,13 @@ def status(data_dir: DataDir = None, as_json: AsJson = False) -> None:
     portal = report["portal"]
     out.print(f"[bold]{report['org']}[/bold] at {report['publicUrl']} · portal {portal['url']} "
               + ("[green]reachable[/green]" if portal["reachable"] else "[red]unreachable[/red]"))
-    table = Table("subscription", "role", "peer", "asset type", "mode", "state", "window", "grant until",
+    table = Table("subscription", "role", "peer", "asset type", "mode", "state", "window (UTC)", "grant until",
                   "sent", "stored", "lag", "expired", title="subscriptions")
     for sub in report["subscriptions"]:
         table.add_row(sub["id"][:8], sub["role"], sub["peer"], sub["assetType"], sub["mode"], sub["state"],
-                      f"{sub['validFrom'][:16]} → {sub['validTo'][:16]}", (sub["grantExpiresAt"] or "–")[:16],
-                      str(sub.get("lastSeqSent", "–")), str(sub["lastSeqStored"]), str(sub.get("lag", "–")),
-                      str(sub.get("expired", "–")))
+                      f"{sub['validFrom'][:16]} → {sub['validTo'][:16]}".replace("T", " "),
+                      (sub["grantExpiresAt"] or "–")[:16].replace("T", " "), str(sub.get("lastSeqSent", "–")),
+                      str(sub["lastSeqStored"]), str(sub.get("lag", "–")), str(sub.get("expired", "–")))
     out.print(table)
     refused = report["refused"]
     out.print("refused: " + (", ".join(f"{code} {n}" for code, n in sorted(refused.items())) or "none"))

@@ -1,4 +1,4 @@
-"""``make demo`` runs end to end: PEC's AAdSys through both APIs, then PEC and OMIS at the portal."""
+"""``make demo`` runs end to end: the portal, PEC's and OMIS's AAdSys as processes, records crossing both ways."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from aadsys import demo
 from tests.support.postgres import free_port
 
 
-def test_demo_walks_through_gateway_and_portal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_exchanges_orders_and_status_between_pec_and_omis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    demo.main(interactive=False, port=free_port(), portal_port=free_port())
+    demo.main(interactive=False, port=free_port(), omis_port=free_port(), portal_port=free_port())
     out = capsys.readouterr().out
-    assert "SO-1001 again" in out and "idempotent" in out
-    assert "Instance https://pec.example/ids/aas/sales-order/SO-1003" in out
-    assert "PEC's administrator approved it (personal access token): approved" in out
-    assert "mode realtime, asset type sales-order" in out and "demo complete" in out
+    assert "OMIS → PEC's Sales Orders, real time" in out and "approved by PEC's admin" in out
+    assert out.count("✓") == 3 and "not sent twice" in out
+    assert "3 orders, keys SO-1001, SO-1002, SO-1003" in out
+    assert "PEC received revision 3: completed at packaging" in out
+    assert "demo complete" in out
