@@ -13,11 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from aadsys.config import Settings, load_settings, write_config_file
-from aadsys.core import api_keys
-from aadsys.core.asset_types import register_asset_types
-from aadsys.core.db import Database, migrate
 from aadsys.extensions import discover
-from aas_models import Owner
+
+# Heavier parts (SQLAlchemy, alembic, basyx) are imported by the commands that need them: `aadsys keys list`
+# or `aadsys connector status` should answer in a second, not after importing the whole product.
 
 app = typer.Typer(help="AAdSys: an enterprise's Asset Administration System (gateway, core, connector).",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -39,6 +38,10 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
 
 def prepare(settings: Settings) -> None:
     """Migrate the schema to head and register the asset types: safe to repeat."""
+    from aadsys.core.asset_types import register_asset_types
+    from aadsys.core.db import Database, migrate
+    from aas_models import Owner
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     migrate(settings.resolved_database_url)
     db = Database(settings.resolved_database_url)
@@ -126,6 +129,9 @@ def keys_create(
     data_dir: DataDir = None,
 ) -> None:
     """Make an API key; it is printed once, as the last line."""
+    from aadsys.core import api_keys
+    from aadsys.core.db import Database
+
     settings = _settings(data_dir)
     db = Database(settings.resolved_database_url)
     try:
@@ -142,6 +148,9 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data_dir: DataDir = None) -> None:
     """List API keys (names and scopes; never the secrets)."""
+    from aadsys.core import api_keys
+    from aadsys.core.db import Database
+
     settings = _settings(data_dir)
     db = Database(settings.resolved_database_url)
     table = Table("name", "id", "scopes", "created", "revoked")
@@ -155,6 +164,9 @@ def keys_list(data_dir: DataDir = None) -> None:
 @keys_app.command("revoke")
 def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_dir: DataDir = None) -> None:
     """Revoke an API key at once."""
+    from aadsys.core import api_keys
+    from aadsys.core.db import Database
+
     settings = _settings(data_dir)
     db = Database(settings.resolved_database_url)
     try:

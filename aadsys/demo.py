@@ -17,6 +17,7 @@ import shutil
 import socket
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,7 @@ def _exchange(portal: Portal, pec: Member, omis: Member, orgs: dict[str, Organis
         for record in orders:
             started = time.perf_counter()
             posted = api.post("/api/v1/asset-types/sales-order/instances", json=record).raise_for_status().json()
-            arrived = wait_for(lambda r=record: _arrived(omis, "sales-order", "pec", r["orderId"]),
+            arrived = wait_for(partial(_arrived, omis, "sales-order", "pec", record["orderId"]),
                                f"{record['orderId']} at OMIS", 60, 0.005)
             table.add_row(record["orderId"], f"{len(str(record)) / 1000:.1f} kB", "201",
                           f"{(time.perf_counter() - started) * 1000:.0f} ms",
@@ -122,8 +123,11 @@ def _exchange(portal: Portal, pec: Member, omis: Member, orgs: dict[str, Organis
             api.post("/api/v1/asset-types/sales-order-status/instances", json={
                 "orderId": "SO-1001", "status": status, "currentStation": station, "rfidTag": "E200-3412-0001",
                 "trace": [], "updatedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).raise_for_status()
-    revisions = wait_for(lambda: len(statuses := pec.received("sales-order-status", "omis")) == 3 and statuses,
-                         "three status revisions at PEC")
+    def three_revisions() -> list[dict[str, Any]] | None:
+        statuses = pec.received("sales-order-status", "omis")
+        return statuses if len(statuses) == 3 else None
+
+    revisions = wait_for(three_revisions, "three status revisions at PEC")
     for revision in revisions:
         console.print(f"   PEC received revision {revision['revision']}: {revision['data']['status']} at "
                       f"{revision['data']['currentStation']}")

@@ -216,7 +216,9 @@ class Member(Process):
         cursor = None
         with self.api() as api:
             while True:
-                params = {"provider": provider, "limit": 500, **({"cursor": cursor} if cursor else {})}
+                params: dict[str, str | int] = {"provider": provider, "limit": 500}
+                if cursor:
+                    params["cursor"] = cursor
                 page = api.get(f"/api/v1/asset-types/{asset_type}/instances", params=params).raise_for_status()
                 items += page.json()["items"]
                 cursor = page.json()["nextCursor"]

@@ -22,7 +22,7 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Header
 from fastapi.security import APIKeyHeader
 from sqlmodel import select
 from starlette.responses import Response, StreamingResponse
@@ -54,6 +54,7 @@ from connector.spi import DataFlows
 log = logging.getLogger("connector")
 PROBLEM_BASE = "https://aadsys.dev/problems/"
 EXPIRY_SWEEP_SECONDS = 10.0
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key with the read scope")
 
 
 def connector_dir(data_dir: Path) -> Path:
@@ -134,7 +135,6 @@ class Connector:
     # -- HTTP ---------------------------------------------------------------------------------------------------
     def router(self) -> APIRouter:
         router = APIRouter(tags=["connector"])
-        api_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
         @router.post(CHALLENGE_ROUTE, status_code=201, summary="A fresh nonce for the channel handshake",
                      responses={401: {"description": "the grant is refused (problem+json with its `code`)"}})
@@ -179,7 +179,7 @@ class Connector:
                                      headers={"Cache-Control": "no-store"})
 
         @router.get("/connector/v1/status", summary="The connector's state (as `aadsys connector status`)")
-        async def status(request: Request, key: Annotated[str | None, Depends(api_key)] = None) -> Response:
+        async def status(key: Annotated[str | None, Depends(API_KEY)] = None) -> Response:
             scopes = await anyio.to_thread.run_sync(scopes_of, self.context.db, key or "") if key else None
             if scopes is None or "read" not in scopes:
                 return _problem(401 if scopes is None else 403, "unauthenticated",

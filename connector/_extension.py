@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import socketio
-
-from connector._wire import SOCKETIO_PATH
-
 if TYPE_CHECKING:
     import typer
     from fastapi import FastAPI
@@ -23,7 +19,10 @@ class ConnectorExtension:
         """The connector runs when the AAdSys is a member of a portal (``portal_url`` set)."""
         if not context.settings.portal_url:
             return None
+        import socketio
+
         from connector._connector import Connector
+        from connector._wire import SOCKETIO_PATH
 
         connector = Connector(context)
         app.mount("/" + SOCKETIO_PATH, socketio.ASGIApp(connector.provider.sio, socketio_path=SOCKETIO_PATH))

@@ -1,0 +1,211 @@
+"""PEC and OMIS as portal members with connectors, and the steps the connector tests share.
+
+Everything here goes through the processes' command lines and HTTP APIs: ``aadsys connector …`` for the
+operator's view, the business API for records, the portal's REST API for decisions.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from aadsys.samples import sales_order
+from tests.e2e.harness import (
+    AadsysFactory,
+    AadsysProcess,
+    HarnessError,
+    OrgCredentials,
+    PortalProcess,
+    list_instances,
+    received,
+    wait_for,
+)
+
+POLL_SECONDS = 0.5
+# Tests wait for seconds, not minutes: quick portal rounds, quick re-sends and reconnects.
+CONNECTOR_ENV = {"AADSYS_CONNECTOR_POLL_SECONDS": str(POLL_SECONDS), "AADSYS_CONNECTOR_RESEND_AFTER_SECONDS": "2",
+                 "AADSYS_CONNECTOR_RECONNECT_MAX_SECONDS": "2"}
+
+
+@dataclass
+class Exchange:
+    """A portal, PEC (publishes Sales Orders) and OMIS (publishes Sales Order Status), both serving.
+
+    The two organisations are registered for this exchange alone (``names``), so tests may share a portal.
+    """
+
+    portal: PortalProcess
+    pec: AadsysProcess
+    omis: AadsysProcess
+    names: dict[str, str]
+    subscriptions: list[str] = field(default_factory=list)
+
+    def credentials(self, org: str) -> OrgCredentials:
+        return self.portal.orgs[self.names[org]]
+
+    def member(self, org: str) -> AadsysProcess:
+        return {"pec": self.pec, "omis": self.omis}[org]
+
+    def connector(self, org: str, *args: str) -> Any:
+        """``aadsys connector <args> --json`` of one member, parsed."""
+        return json.loads(self.member(org).cli_result("connector", *args, "--json"))
+
+    def subscribe(self, asset_type: str = "sales-order", mode: str = "realtime", *, start: datetime | None = None,
+                  end: datetime | None = None, approve: bool = True, cli: bool = False) -> str:
+        """The consumer asks (with ``aadsys connector request``, or the portal's REST API as a script would);
+        the provider's administrator approves it."""
+        consumer, provider = ("omis", "pec") if asset_type == "sales-order" else ("pec", "omis")
+        asset = wait_for(lambda: self._published(provider, asset_type), 30, what=f"{provider} to publish {asset_type}")
+        if cli:
+            args = ["request", "--asset", asset["id"], "--mode", mode]
+            if start is not None:
+                args += ["--from", start.isoformat()]
+            if end is not None:
+                args += ["--to", end.isoformat()]
+            subscription_id = self.member(consumer).cli_result("connector", *args)
+        else:
+            start = start or now()
+            end = end or start + timedelta(days=30)
+            with self.portal.api(self.credentials(consumer).admin_token) as api:
+                subscription_id = api.post("/api/v1/subscriptions", json={
+                    "assetId": asset["id"], "mode": mode, "validFrom": start.isoformat(),
+                    "validTo": end.isoformat()}).raise_for_status().json()["id"]
+        if approve:
+            self.portal.approve(subscription_id, self.credentials(provider).admin_token)
+        self.subscriptions.append(subscription_id)
+        return subscription_id
+
+    def _published(self, provider: str, asset_type: str) -> dict[str, Any] | None:
+        """The provider's asset, once its connector has published it (the catalog, over the portal's API)."""
+        publisher = self.credentials(provider)
+        with self.portal.api(publisher.admin_token) as api:
+            assets = api.get("/api/v1/assets", params={"org": publisher.org_id}).raise_for_status().json()["items"]
+        return next((a for a in assets if a["assetType"] == asset_type), None)
+
+    def live(self, org: str) -> dict[str, Any]:
+        """``GET /connector/v1/status`` of a running member: what the CLI shows plus each channel's state."""
+        with self.member(org).api() as api:
+            response = api.get("/connector/v1/status")
+        if response.status_code != 200:
+            raise HarnessError(f"connector status of {org}: {response.status_code} {response.text}")
+        return dict(response.json())
+
+    def subscription(self, org: str, subscription_id: str) -> dict[str, Any]:
+        """The member's view of one subscription; empty until its connector has seen it at the portal."""
+        return next((s for s in self.live(org)["subscriptions"] if s["id"] == subscription_id), {})
+
+    def channel_open(self, subscription_id: str) -> bool:
+        return bool(self.subscription("pec", subscription_id).get("channel", {}).get("connected"))
+
+    def portal_view(self, subscription_id: str, org: str = "omis") -> dict[str, Any]:
+        with self.portal.api(self.credentials(org).admin_token) as api:
+            return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
+
+
+def start_exchange(portal: PortalProcess, make: AadsysFactory, *, database_urls: tuple[str | None, str | None] =
+                   (None, None), pec_public_url: Callable[[str], str] | None = None,
+                   env: dict[str, str] | None = None) -> Exchange:
+    """Register PEC and OMIS (names of their own) at ``portal``, and initialise and start their AAdSys as members,
+    each with a write key. The slow command lines run side by side."""
+    run = uuid.uuid4().hex[:6]
+    names = {"pec": f"PEC {run}", "omis": f"OMIS {run}"}
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda org: portal.register(names[org], f"admin-{run}@{org}.example"), names))
+    settings = {"pec": (database_urls[0], '["sales-order"]'), "omis": (database_urls[1], '["sales-order-status"]')}
+
+    def member(org: str) -> AadsysProcess:
+        database_url, publish = settings[org]
+        process = make(org, org, f"https://{org}.example", portal.orgs[names[org]], database_url=database_url,
+                       public_url=pec_public_url(org) if pec_public_url and org == "pec" else None,
+                       env={**CONNECTOR_ENV, "AADSYS_CONNECTOR_PUBLISH": publish, **(env or {})})
+        process.create_key()
+        process.start(wait=False)
+        return process
+
+    with ThreadPoolExecutor(2) as pool:
+        pec, omis = pool.map(member, ("pec", "omis"))
+    pec.wait_ready()
+    omis.wait_ready()
+    return Exchange(portal, pec, omis, names)
+
+
+def post_orders_concurrently(aadsys: AadsysProcess, order_ids: Sequence[str], *, clients: int = 4,
+                             size: int | None = None, retry_seconds: float = 60.0) -> None:
+    """Post Sales Orders from ``clients`` threads, as an e-shop would; a refused connection (the provider being
+    restarted) is retried with the same order, which the AAdSys takes idempotently."""
+    def post(chunk: Sequence[str]) -> None:
+        with aadsys.api() as api:
+            for order_id in chunk:
+                body = sales_order(order_id) if size is None else sales_order(order_id, target_bytes=size)
+                deadline = time.monotonic() + retry_seconds
+                while True:
+                    try:
+                        response = api.post("/api/v1/asset-types/sales-order/instances", json=body)
+                        if response.status_code in (200, 201):
+                            break
+                        raise HarnessError(f"{order_id}: {response.status_code} {response.text}")
+                    except httpx.TransportError:
+                        if time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.2)
+
+    chunks = [list(order_ids[i::clients]) for i in range(clients)]
+    with ThreadPoolExecutor(clients) as pool:
+        for done in [pool.submit(post, chunk) for chunk in chunks]:
+            done.result()
+
+
+class Poster(threading.Thread):
+    """Posts orders in the background while a test kills and restarts processes."""
+
+    def __init__(self, aadsys: AadsysProcess, order_ids: Sequence[str]) -> None:
+        super().__init__(daemon=True)
+        self.aadsys, self.order_ids, self.error = aadsys, order_ids, None
+
+    def run(self) -> None:
+        try:
+            post_orders_concurrently(self.aadsys, self.order_ids, clients=2)
+        except BaseException as exc:  # handed to the test in finish()
+            self.error = exc
+
+    def finish(self, timeout: float = 180.0) -> None:
+        self.join(timeout)
+        if self.is_alive():
+            raise HarnessError("posting did not finish in time")
+        if self.error is not None:
+            raise self.error
+
+
+def keys_in_storage_order(items: Sequence[dict[str, Any]]) -> list[str]:
+    return [item["key"] for item in sorted(items, key=lambda item: item["seq"])]
+
+
+def assert_exactly_once_in_order(exchange: Exchange, order_ids: Sequence[str], timeout: float = 120.0) -> None:
+    """Every Sales Order PEC stored arrived at OMIS once, with the same content, stored in PEC's order."""
+    expected = len(order_ids)
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= expected, timeout,
+             what=f"{expected} orders at OMIS")
+    time.sleep(POLL_SECONDS * 2)  # a duplicate would show up now
+    wanted = set(order_ids)
+    at_pec = [i for i in list_instances(exchange.pec, "sales-order") if i["key"] in wanted]
+    at_omis = received(exchange.omis, "sales-order", "pec")
+    assert len(at_omis) == expected, f"{len(at_omis)} stored at OMIS for {expected} posted"
+    assert keys_in_storage_order(at_omis) == keys_in_storage_order(at_pec)
+    assert {i["key"]: i["sha256"] for i in at_omis} == {i["key"]: i["sha256"] for i in at_pec}
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def refused(exchange: Exchange, org: str) -> dict[str, int]:
+    return dict(exchange.connector(org, "status")["refused"])
