@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, Text, TypeDecorator, text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Dialect, Index, Text, TypeDecorator, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -177,6 +177,23 @@ class TransferJob(PortalTable, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
     created_at: datetime = _when(default_factory=utcnow)
     updated_at: datetime = _when(default_factory=utcnow)
+
+
+class SubscriptionProgress(PortalTable, table=True):
+    """One side's latest cumulative figures for a real-time subscription, as its connector reported them.
+
+    The provider reports what it sent, the consumer what it stored; a report never moves ``count`` or
+    ``last_seq`` back (``abm_portal.services.progress``).
+    """
+
+    __tablename__ = "subscription_progress"
+
+    subscription_id: str = Field(foreign_key="subscriptions.id", primary_key=True, max_length=36)
+    side: str = Field(primary_key=True, max_length=16, description="provider | consumer")
+    count: int = Field(sa_type=BigInteger, description="Deliveries sent (provider) or instances stored (consumer)")
+    last_seq: int = Field(sa_type=BigInteger, description="The highest delivery sequence number sent or stored")
+    expired: int = Field(sa_type=BigInteger, description="Deliveries that passed their TTL unstored (provider)")
+    reported_at: datetime = _when(default_factory=utcnow)
 
 
 class Revocation(PortalTable, table=True):

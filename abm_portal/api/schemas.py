@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
 from pydantic.alias_generators import to_camel
+
+from abm_portal.services.progress import MAX_FIGURE
 
 
 class RequestBody(BaseModel):
@@ -120,6 +122,22 @@ class TransferPublic(ResponseBody):
     updated_at: datetime
 
 
+class SideProgress(ResponseBody):
+    count: int = Field(description="provider: deliveries sent; consumer: instances stored")
+    last_seq: int = Field(description="The highest delivery sequence number sent (provider) or stored (consumer)")
+    expired: int = Field(description="Deliveries that passed their TTL unstored (provider; 0 for the consumer)")
+    reported_at: datetime = Field(description="When these figures arrived")
+
+
+class ProgressPublic(ResponseBody):
+    """A real-time subscription's progress: each side's latest cumulative report."""
+
+    provider: SideProgress | None = Field(description="What the provider's connector sent; null until it reports")
+    consumer: SideProgress | None = Field(description="What the consumer's connector stored; null until it reports")
+    reconciled: bool = Field(description="Both reported, their lastSeq are equal and the provider's count is the "
+                                         "consumer's count plus the provider's expired")
+
+
 class SubscriptionPublic(ResponseBody):
     id: str
     asset_id: str
@@ -141,6 +159,8 @@ class SubscriptionPublic(ResponseBody):
     decided_at: datetime | None
     updated_at: datetime
     transfer: TransferPublic | None = Field(None, description="The newest transfer job (historical mode)")
+    progress: ProgressPublic | None = Field(None, description="The connectors' reports (real-time mode); null for "
+                                                              "historical subscriptions")
 
 
 class SubscriptionList(ResponseBody):
@@ -170,6 +190,16 @@ class TransferReportBody(RequestBody):
     side: Literal["provider", "consumer"] = Field(description="provider: what was sent; consumer: what was stored")
     count: int = Field(ge=0, description="How many instances")
     digest: str = Field(min_length=1, max_length=200, description="The digest over those instances")
+
+
+class ProgressReportBody(RequestBody):
+    side: Literal["provider", "consumer"] = Field(description="provider: what was sent; consumer: what was stored")
+    count: StrictInt = Field(ge=0, le=MAX_FIGURE, description="Deliveries sent (provider) or instances stored "
+                                                              "(consumer), cumulative")
+    last_seq: StrictInt = Field(ge=0, le=MAX_FIGURE, description="The highest delivery sequence number sent or "
+                                                                 "stored")
+    expired: StrictInt = Field(0, ge=0, le=MAX_FIGURE, description="Deliveries that passed their TTL unstored "
+                                                                   "(provider); 0 or left out for the consumer")
 
 
 # --- revocations, audit -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Subscription::
                              └─> cancelled └─> cancelled (the consumer ended it)
 
 An approved subscription becomes ``active`` when it is first used: the provider's connector verifies the
-grant online within the window, or a transfer report arrives.
+grant online within the window, or a transfer report or a real-time progress report arrives.
 
 Transfer job (historical mode)::
 

@@ -11,8 +11,10 @@ from abm_portal.models import PortalTable
 T = TypeVar("T", bound=PortalTable)
 
 
-def locked(db: Session, model: type[T], key: str) -> T | None:
+def locked(db: Session, model: type[T], key: str | tuple[str, ...]) -> T | None:
     """The row, locked until the transaction ends, so two concurrent changes of it run one after the other.
+
+    ``key`` is the primary key; a tuple in the column order for a composite one.
 
     (On SQLite every portal transaction holds the write lock already; see ``abm_portal.db``.)
     """

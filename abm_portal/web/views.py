@@ -86,6 +86,19 @@ def transfer(job: Any) -> dict[str, Any]:
             "reason": getattr(job, "reason", None)}
 
 
+def progress(p: Any) -> dict[str, Any]:
+    """A real-time subscription's reports: sent (provider), stored (consumer), expired, and whether they agree."""
+    provider, consumer = p.provider, p.consumer
+    reported = [side.reported_at for side in (provider, consumer) if side is not None]
+    return {"reported": bool(reported),
+            "sent": provider.count if provider else None, "stored": consumer.count if consumer else None,
+            "expired": provider.expired if provider else None,
+            "last_seq_sent": provider.last_seq if provider else None,
+            "last_seq_stored": consumer.last_seq if consumer else None,
+            "waiting_for": None if provider and consumer else ("consumer" if provider else "provider"),
+            "reconciled": bool(p.reconciled), "reported_at": max(reported) if reported else None}
+
+
 def grant_text(s: Any, state: str) -> str:
     if state not in ("approved", "active"):
         return "—"
@@ -99,13 +112,14 @@ def grant_text(s: Any, state: str) -> str:
     return f"valid until {valid_to:%Y-%m-%d %H:%M}"
 
 
-def subscription(s: Any, job: Any | None, role: str) -> dict[str, Any]:
+def subscription(s: Any, job: Any | None, role: str, reports: Any | None = None) -> dict[str, Any]:
     state = str(_value(s.state))
     return {"id": id_of(s), "asset_id": str(s.asset_id), "asset_name": s.asset_name,
             "provider_name": s.provider_name, "consumer_name": s.consumer_name, "mode": str(_value(s.mode)),
             "state": state, "valid_from": s.valid_from, "valid_to": s.valid_to, "requested_at": s.created_at,
             "reason": s.reason, "grant_text": grant_text(s, state),
             "transfer": transfer(job) if job is not None else None,
+            "progress": progress(reports) if reports is not None else None,
             "can_cancel": role == "consumer" and state in CANCELLABLE,
             "can_revoke": role == "provider" and state in REVOCABLE}
 

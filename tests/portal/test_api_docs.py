@@ -15,7 +15,8 @@ ENDPOINTS = {("post", "/oauth/token"), ("get", "/.well-known/jwks.json"), ("put"
              ("post", "/api/v1/subscriptions/{subscription_id}/cancel"), ("get", "/api/v1/subscriptions"),
              ("get", "/api/v1/subscriptions/{subscription_id}"),
              ("get", "/api/v1/subscriptions/{subscription_id}/grant"),
-             ("post", "/api/v1/subscriptions/{subscription_id}/verify"), ("get", "/api/v1/revocations"),
+             ("post", "/api/v1/subscriptions/{subscription_id}/verify"),
+             ("post", "/api/v1/subscriptions/{subscription_id}/progress"), ("get", "/api/v1/revocations"),
              ("post", "/api/v1/transfers/{transfer_id}/reports"), ("get", "/api/v1/transfers/{transfer_id}"),
              ("get", "/api/v1/audit"), ("get", "/healthz")}
 

@@ -1,4 +1,4 @@
-"""Subscriptions: request, decide, end, list; and the grant that an approval yields."""
+"""Subscriptions: request, decide, end, list; the grant that an approval yields; real-time progress reports."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ from abm_portal.api.schemas import (
     GrantCheckPublic,
     GrantPublic,
     GrantVerificationBody,
+    ProgressPublic,
+    ProgressReportBody,
     RejectionBody,
     SubscriptionBody,
     SubscriptionList,
     SubscriptionPublic,
     TransferPublic,
 )
-from abm_portal.services import grants, subscriptions, transfers
+from abm_portal.services import grants, progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
 from abm_portal.services.subscriptions import SubscriptionView
 
@@ -27,11 +29,14 @@ router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
 
 
 def _shown(db: Session, actor: Actor, views: list[SubscriptionView]) -> list[SubscriptionPublic]:
-    """Each subscription with its newest transfer job."""
+    """Each subscription with its newest transfer job (historical) or its progress (real-time)."""
     newest: dict[str, TransferPublic] = {}
     for job in transfers.list_transfers(db, actor):  # newest first
         newest.setdefault(job.subscription_id, TransferPublic.model_validate(job))
-    return [SubscriptionPublic.model_validate(v).model_copy(update={"transfer": newest.get(v.id)}) for v in views]
+    reports = progress.progress_by_subscription(db, views)
+    return [SubscriptionPublic.model_validate(v).model_copy(update={
+        "transfer": newest.get(v.id),
+        "progress": ProgressPublic.model_validate(reports[v.id]) if v.id in reports else None}) for v in views]
 
 
 def _one(db: Session, actor: Actor, view: SubscriptionView) -> SubscriptionPublic:
@@ -102,3 +107,15 @@ def verify_grant(subscription_id: str, body: GrantVerificationBody, db: DbSessio
     subscription, or the subscription is no longer approved or active (revoked, cancelled, expired…).
     The provider's successful check makes an approved subscription active."""
     return GrantCheckPublic.model_validate(grants.verify_grant(db, actor, subscription_id, body.grant, settings))
+
+
+@router.post("/{subscription_id}/progress", summary="Report what your side sent or stored (real-time)")
+def report_progress(subscription_id: str, body: ProgressReportBody, db: DbSession,
+                    actor: CurrentActor) -> ProgressPublic:
+    """Cumulative figures: the provider's connector reports what it sent, the consumer's what it stored. A report
+    with a lower ``count`` or ``lastSeq`` than the last one is stale and ignored; the answer is always the current
+    progress. Also after the subscription ended (figures held back by a portal outage); historical subscriptions
+    report with ``POST /api/v1/transfers/{id}/reports`` instead."""
+    return ProgressPublic.model_validate(progress.report(db, actor, subscription_id, side=body.side,
+                                                         count=body.count, last_seq=body.last_seq,
+                                                         expired=body.expired))

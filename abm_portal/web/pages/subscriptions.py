@@ -1,4 +1,5 @@
-"""The provider's approval queue, and my subscriptions as consumer and provider (with a live JSON fingerprint)."""
+"""The provider's approval queue, and my subscriptions as consumer and provider, with transfer jobs and real-time
+progress (and a live JSON fingerprint)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import JSONResponse, Response
 
 from abm_portal.errors import InvalidTransition, ValidationFailed
-from abm_portal.services import subscriptions, transfers
+from abm_portal.services import progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
 from abm_portal.web import views
 from abm_portal.web.deps import CurrentActor, DbSession
@@ -25,9 +26,12 @@ FormText = Annotated[str, Form()]
 
 def _rows(db: Any, actor: Actor) -> dict[str, list[dict[str, Any]]]:
     jobs = views.transfers_by_subscription(transfers.list_transfers(db, actor))
-    return {role: [views.subscription(s, jobs.get(views.id_of(s)), role)
-                   for s in subscriptions.list_subscriptions(db, actor, role=role, state=None)]
-            for role in ("consumer", "provider")}
+    listed = {role: subscriptions.list_subscriptions(db, actor, role=role, state=None)
+              for role in ("consumer", "provider")}
+    reports = progress.progress_by_subscription(db, [s for subs in listed.values() for s in subs])
+    return {role: [views.subscription(s, jobs.get(views.id_of(s)), role, reports.get(views.id_of(s)))
+                   for s in subs]
+            for role, subs in listed.items()}
 
 
 def _version(rows: dict[str, list[dict[str, Any]]]) -> str:

@@ -79,3 +79,8 @@ def request_subscription(page: Page, mode: str, valid_from: str, valid_to: str) 
 def subscription_state(page: Page, role: str, asset_name: str):  # noqa: ANN201 (a Playwright Locator)
     """The state cell of the subscription to ``asset_name`` in the consumer or provider table."""
     return page.locator(f"tr[id^='{role}-']", has_text=asset_name).locator("td.state")
+
+
+def subscription_progress(page: Page, role: str, asset_name: str):  # noqa: ANN201 (a Playwright Locator)
+    """The progress cell (transfer job or real-time reports) of the subscription to ``asset_name``."""
+    return page.locator(f"tr[id^='{role}-']", has_text=asset_name).locator("td.progress")
