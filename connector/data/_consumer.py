@@ -412,8 +412,11 @@ class ConsumerChannel(socketio.AsyncClientNamespace):
         self.gone.set()
 
     async def on_connect_error(self, data: Any) -> None:
-        info = data if isinstance(data, dict) else {"message": str(data)}
-        self.refusal = _ConnectRefused(str(info.get("code", "refused")), str(info.get("reason") or info))
+        info: dict[str, Any] = data if isinstance(data, dict) else {"message": str(data)}
+        nested = info.get("data")
+        detail: dict[str, Any] = nested if isinstance(nested, dict) else info
+        self.refusal = _ConnectRefused(str(detail.get("code", "refused")),
+                                       str(detail.get("reason") or info.get("message") or info))
 
     async def on_instance(self, data: Any) -> dict[str, Any]:
         return self.reception.receive(data)

@@ -376,6 +376,11 @@ class ProviderPlane:
             await delivery.close("shutting-down", "the provider is shutting down")
 
 
+def _refusal(code: str, reason: str) -> socketio.exceptions.ConnectionRefusedError:
+    """Refuses a connect; the consumer's ``connect_error`` gets ``{message, data: {code, reason}}``."""
+    return socketio.exceptions.ConnectionRefusedError(reason, {"code": code, "reason": reason})
+
+
 class ProviderChannel(socketio.AsyncNamespace):
     """The protocol of DESIGN §5 as one handler per event; each returns the event's ack."""
 
@@ -390,7 +395,7 @@ class ProviderChannel(socketio.AsyncNamespace):
             presented = ChannelAuth.model_validate(auth or {})
         except ValidationError:
             await plane.refuse("malformed-auth", "connect auth is not {grant, nonce, proof}", peer=peer)
-            raise ConnectionRefusedError({"code": "malformed-auth", "reason": "send {grant, nonce, proof}"}) from None
+            raise _refusal("malformed-auth", "send {grant, nonce, proof} as the connect auth") from None
         subscription_id = None
         try:
             claims = await plane.admit(presented.grant)
@@ -406,7 +411,7 @@ class ProviderChannel(socketio.AsyncNamespace):
         except GrantRefused as exc:
             await plane.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id or subscription_id,
                                peer=peer)
-            raise ConnectionRefusedError({"code": exc.code, "reason": exc.reason}) from None
+            raise _refusal(exc.code, exc.reason) from None
         await self.save_session(sid, {"subscription": claims.subscription_id})
         await plane.delivery(claims).attach(sid, claims)
         log.info("channel open: subscription %s (%s, %s) from %s", claims.subscription_id, claims.mode,

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -112,10 +112,11 @@ class Exchange:
 
 
 def start_exchange(portal: PortalProcess, make: AadsysFactory, *, database_urls: tuple[str | None, str | None] =
-                   (None, None), pec_public_url: Callable[[str], str] | None = None,
+                   (None, None), pec_public_url: str | None = None, pec_port: int | None = None,
                    env: dict[str, str] | None = None) -> Exchange:
     """Register PEC and OMIS (names of their own) at ``portal``, and initialise and start their AAdSys as members,
-    each with a write key. The slow command lines run side by side."""
+    each with a write key. The slow command lines run side by side. ``pec_public_url`` and ``pec_port`` put
+    something (a proxy) between OMIS and PEC: OMIS learns PEC's public URL from the portal."""
     run = uuid.uuid4().hex[:6]
     names = {"pec": f"PEC {run}", "omis": f"OMIS {run}"}
     with ThreadPoolExecutor(2) as pool:
@@ -125,10 +126,10 @@ def start_exchange(portal: PortalProcess, make: AadsysFactory, *, database_urls:
     def member(org: str) -> AadsysProcess:
         database_url, publish = settings[org]
         process = make(org, org, f"https://{org}.example", portal.orgs[names[org]], database_url=database_url,
-                       public_url=pec_public_url(org) if pec_public_url and org == "pec" else None,
+                       public_url=pec_public_url if org == "pec" else None,
                        env={**CONNECTOR_ENV, "AADSYS_CONNECTOR_PUBLISH": publish, **(env or {})})
         process.create_key()
-        process.start(wait=False)
+        process.start(pec_port if org == "pec" else None, wait=False)
         return process
 
     with ThreadPoolExecutor(2) as pool:

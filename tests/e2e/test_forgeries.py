@@ -1,0 +1,150 @@
+"""Forgeries and replays are refused, counted, and never stored (DESIGN §4).
+
+PEC's connector is reached through a man in the middle (``ChannelProxy``): OMIS learns the proxy as PEC's
+endpoint from the portal, so the test can corrupt what travels and replay what it saw. An attacker that has
+only what an eavesdropper or a portal member could have is played by the test itself over HTTP and Socket.IO.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import socketio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+from aadsys.samples import sales_order
+from tests.e2e.exchange import Exchange, refused, start_exchange
+from tests.e2e.harness import AadsysFactory, PortalProcess, http_client, received, running_portal, wait_for
+from tests.e2e.mitm import ChannelProxy
+from tests.support.postgres import free_port
+
+CHALLENGES = "/connector/v1/challenges"  # the channel protocol's public surface (connector/README.md)
+SOCKETIO_PATH = "connector/socket.io"
+NAMESPACE = "/channel"
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
+    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
+        yield process
+
+
+@pytest.fixture
+def proxied(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Iterator[tuple[Exchange, ChannelProxy, str]]:
+    """PEC behind a proxy, OMIS subscribed to PEC's Sales Orders through it, channel open."""
+    pec_port = free_port()
+    with ChannelProxy(f"http://127.0.0.1:{pec_port}") as proxy:
+        exchange = start_exchange(portal, aadsys_factory, pec_public_url=proxy.url, pec_port=pec_port)
+        subscription = exchange.subscribe()
+        wait_for(lambda: exchange.channel_open(subscription), 30, what="the channel to open through the proxy")
+        yield exchange, proxy, subscription
+
+
+def grant_of(exchange: Exchange, subscription: str) -> str:
+    """OMIS's real grant, as OMIS's connector fetches it (anyone who steals it has this much)."""
+    with exchange.portal.api(exchange.credentials("omis").admin_token) as api:
+        return str(api.get(f"/api/v1/subscriptions/{subscription}/grant").raise_for_status().json()["grant"])
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def connect_as_attacker(url: str, grant: str) -> dict[str, Any]:
+    """Ask for a nonce with ``grant``, then connect with a proof signed by a key of the attacker's own."""
+    with http_client(url) as client:
+        nonce = client.post(CHALLENGES, headers={"Authorization": f"Bearer {grant}"}).raise_for_status().json()["nonce"]
+    grant_digest = hashlib.sha256(grant.encode()).hexdigest()
+    proof = b64url(Ed25519PrivateKey.generate().sign(b"aadsys/v1/proof\n" + f"channel\n{nonce}\n{grant_digest}"
+                                                     .encode()))
+
+    async def attempt() -> dict[str, Any]:
+        refusal: dict[str, Any] = {}
+        client = socketio.AsyncClient(reconnection=False)
+
+        @client.on("connect_error", namespace=NAMESPACE)  # type: ignore[misc]
+        async def refused_with(data: Any) -> None:
+            refusal.update(data if isinstance(data, dict) else {"reason": data})
+
+        try:
+            await client.connect(url, socketio_path=SOCKETIO_PATH, namespaces=[NAMESPACE], transports=["websocket"],
+                                 auth={"grant": grant, "nonce": nonce, "proof": proof}, wait_timeout=10)
+        except socketio.exceptions.ConnectionError:
+            return refusal
+        await client.disconnect()
+        return {"connected": True}
+
+    return asyncio.run(attempt())
+
+
+def test_a_forged_grant_is_refused_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
+    exchange, _, subscription = proxied
+    real = grant_of(exchange, subscription)
+    forged = jwt.encode(_part(real, 0), {**_part(real, 1), "consumerKeys": {"signing": "x", "encryption": "y"}},
+                        ECKey.generate_key("P-256"), algorithms=["ES256"])  # the portal's kid, another key
+
+    with http_client(exchange.pec.url) as client:
+        answer = client.post(CHALLENGES, headers={"Authorization": f"Bearer {forged}"})
+
+    assert answer.status_code == 401 and answer.json()["code"] == "bad-signature", answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert refused(exchange, "pec").get("bad-signature", 0) >= 1
+
+
+def test_the_grant_of_another_consumer_is_refused_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
+    exchange, _, subscription = proxied
+
+    outcome = connect_as_attacker(exchange.pec.url, grant_of(exchange, subscription))
+
+    assert outcome.get("data", {}).get("code") == "bad-proof", outcome
+    assert refused(exchange, "pec").get("bad-proof", 0) >= 1
+
+
+def test_a_tampered_ciphertext_is_refused_counted_and_never_stored(
+        proxied: tuple[Exchange, ChannelProxy, str]) -> None:
+    exchange, proxy, _ = proxied
+    proxy.tamper_binary(1)  # one byte of the next message's first attachment; the re-send goes through intact
+
+    with exchange.pec.api() as api:
+        posted = api.post("/api/v1/asset-types/sales-order/instances", json=sales_order("T-1")).json()
+
+    stored = wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 30, what="T-1 after the re-sends")
+    assert proxy.tampered == 1
+    assert [(i["key"], i["sha256"]) for i in stored] == [("T-1", posted["sha256"])]
+    counts = refused(exchange, "omis")
+    assert sum(counts.get(code, 0) for code in ("bad-signature", "undecryptable")) == 1, counts
+
+
+def test_a_replayed_one_time_link_is_gone_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
+    exchange, proxy, _ = proxied
+    label = os.urandom(32 * 1024)
+    with exchange.pec.api() as api:
+        file = api.post("/api/v1/files", content=label, headers={"Content-Type": "image/png"}).json()
+        order = sales_order("L-1")
+        order["items"][0]["labelImage"] = {"sha256": file["sha256"], "contentType": "image/png"}
+        api.post("/api/v1/asset-types/sales-order/instances", json=order).raise_for_status()
+    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 30, what="L-1 with its label at OMIS")
+    download = next(e for e in proxy.http_log if e.path.startswith("/connector/v1/links/"))
+
+    again = proxy.replay(download.method, download.path, download.headers)
+
+    assert download.status == 200 and again.status_code == 410, again.text
+    with exchange.omis.api() as api:
+        assert api.get(f"/api/v1/files/{file['sha256']}").content == label
+    assert refused(exchange, "pec").get("link-410", 0) == 1
+    assert len(received(exchange.omis, "sales-order", "pec")) == 1
+
+
+def _part(token: str, index: int) -> dict[str, Any]:
+    """The header (0) or claims (1) of a JWT, read without checking anything."""
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
