@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -96,11 +97,14 @@ def test_delivery_goes_on_while_the_portal_is_down_and_reports_reconcile_when_it
                     what="OMIS to see the portal down")
 
     portal.start()
-    def reconciled() -> dict[str, object] | None:
-        progress = exchange.portal_view(subscription).get("progress") or {}
-        return progress if progress.get("reconciled") else None
-    progress = wait_for(reconciled, 30, what="both sides' reports to reconcile at the portal")
-    assert progress["provider"]["count"] == progress["consumer"]["count"] == 50  # type: ignore[index]
+
+    def reconciled_on_everything() -> dict[str, Any] | None:
+        progress: dict[str, Any] = exchange.portal_view(subscription).get("progress") or {}
+        sides = progress.get("provider"), progress.get("consumer")
+        return progress if progress.get("reconciled") and all(s and s["count"] == 50 for s in sides) else None
+
+    progress = wait_for(reconciled_on_everything, 30, what="both sides' reports of 50 to reconcile at the portal")
+    assert progress["provider"]["lastSeq"] == progress["consumer"]["lastSeq"] == 50
 
 
 @pytest.mark.parametrize("exchange", ["sqlite"], indirect=True)
