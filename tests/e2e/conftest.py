@@ -47,6 +47,27 @@ def aadsys_factory(e2e_dir: Path, request: pytest.FixtureRequest) -> Iterator[Aa
         yield make
 
 
+@pytest.fixture(scope="module")
+def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+                          ) -> Iterator[AadsysFactory]:
+    """As ``aadsys_factory``, for processes a whole module shares (tests that leave nothing behind that another
+    test of the module could trip over); members of the module's ``portal``."""
+    root = tmp_path_factory.mktemp("members")
+    with ExitStack() as cleanup:
+
+        def make(name: str, org: str, base_iri: str, credentials: OrgCredentials | None,
+                 database_url: str | None = None, env: Mapping[str, str] | None = None,
+                 public_url: str | None = None) -> AadsysProcess:
+            process = AadsysProcess(root / name, env=env)
+            cleanup.callback(process.stop)
+            portal_url = request.getfixturevalue("portal").url if credentials else None
+            process.init(org, base_iri, portal_url=portal_url, credentials=credentials,
+                         database_url=database_url, public_url=public_url)
+            return process
+
+        yield make
+
+
 @pytest.fixture
 def channel_proxy() -> Iterator[Callable[[str], ChannelProxy]]:
     """Makes running :class:`ChannelProxy` instances in front of an upstream URL; all stopped at teardown."""

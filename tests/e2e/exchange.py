@@ -209,4 +209,5 @@ def now() -> datetime:
 
 
 def refused(exchange: Exchange, org: str) -> dict[str, int]:
-    return dict(exchange.connector(org, "status")["refused"])
+    """Refusals so far by code, from the member's status endpoint (what `aadsys connector status` shows)."""
+    return dict(exchange.live(org)["refused"])

@@ -38,12 +38,14 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
         yield process
 
 
-@pytest.fixture
-def proxied(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Iterator[tuple[Exchange, ChannelProxy, str]]:
-    """PEC behind a proxy, OMIS subscribed to PEC's Sales Orders through it, channel open."""
+@pytest.fixture(scope="module")
+def proxied(portal: PortalProcess, module_aadsys_factory: AadsysFactory
+            ) -> Iterator[tuple[Exchange, ChannelProxy, str]]:
+    """PEC behind a proxy, OMIS subscribed to PEC's Sales Orders through it, channel open; shared by the module's
+    tests, each of which posts orders of its own and counts refusals as differences."""
     pec_port = free_port()
     with ChannelProxy(f"http://127.0.0.1:{pec_port}") as proxy:
-        exchange = start_exchange(portal, aadsys_factory, pec_public_url=proxy.url, pec_port=pec_port)
+        exchange = start_exchange(portal, module_aadsys_factory, pec_public_url=proxy.url, pec_port=pec_port)
         subscription = exchange.subscribe()
         wait_for(lambda: exchange.channel_open(subscription), 30, what="the channel to open through the proxy")
         yield exchange, proxy, subscription
@@ -88,6 +90,7 @@ def connect_as_attacker(url: str, grant: str) -> dict[str, Any]:
 
 def test_a_forged_grant_is_refused_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, _, subscription = proxied
+    before = refused(exchange, "pec").get("bad-signature", 0)
     real = grant_of(exchange, subscription)
     forged = jwt.encode(_part(real, 0), {**_part(real, 1), "consumerKeys": {"signing": "x", "encryption": "y"}},
                         ECKey.generate_key("P-256"), algorithms=["ES256"])  # the portal's kid, another key
@@ -97,42 +100,45 @@ def test_a_forged_grant_is_refused_and_counted(proxied: tuple[Exchange, ChannelP
 
     assert answer.status_code == 401 and answer.json()["code"] == "bad-signature", answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
-    assert refused(exchange, "pec").get("bad-signature", 0) >= 1
+    assert refused(exchange, "pec").get("bad-signature", 0) == before + 1
 
 
 def test_the_grant_of_another_consumer_is_refused_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, _, subscription = proxied
+    before = refused(exchange, "pec").get("bad-proof", 0)
 
     outcome = connect_as_attacker(exchange.pec.url, grant_of(exchange, subscription))
 
     assert outcome.get("data", {}).get("code") == "bad-proof", outcome
-    assert refused(exchange, "pec").get("bad-proof", 0) >= 1
+    assert refused(exchange, "pec").get("bad-proof", 0) == before + 1
+    assert exchange.channel_open(subscription)  # OMIS's own channel is untouched
 
 
 def test_a_tampered_ciphertext_is_refused_counted_and_never_stored(
         proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, proxy, _ = proxied
+    before, tampered = _broken_seals(exchange), proxy.tampered
     proxy.tamper_binary(1)  # one byte of the next message's first attachment; the re-send goes through intact
 
     with exchange.pec.api() as api:
         posted = api.post("/api/v1/asset-types/sales-order/instances", json=sales_order("T-1")).json()
 
-    stored = wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 30, what="T-1 after the re-sends")
-    assert proxy.tampered == 1
+    stored = wait_for(lambda: _arrived(exchange, "T-1"), 30, what="T-1 after the re-send")
+    assert proxy.tampered == tampered + 1
     assert [(i["key"], i["sha256"]) for i in stored] == [("T-1", posted["sha256"])]
-    counts = refused(exchange, "omis")
-    assert sum(counts.get(code, 0) for code in ("bad-signature", "undecryptable")) == 1, counts
+    assert _broken_seals(exchange) == before + 1
 
 
 def test_a_replayed_one_time_link_is_gone_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, proxy, _ = proxied
+    before = refused(exchange, "pec").get("link-410", 0)
     label = os.urandom(32 * 1024)
     with exchange.pec.api() as api:
         file = api.post("/api/v1/files", content=label, headers={"Content-Type": "image/png"}).json()
         order = sales_order("L-1")
         order["items"][0]["labelImage"] = {"sha256": file["sha256"], "contentType": "image/png"}
         api.post("/api/v1/asset-types/sales-order/instances", json=order).raise_for_status()
-    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 30, what="L-1 with its label at OMIS")
+    wait_for(lambda: _arrived(exchange, "L-1"), 30, what="L-1 with its label at OMIS")
     download = next(e for e in proxy.http_log if e.path.startswith("/connector/v1/links/"))
 
     again = proxy.replay(download.method, download.path, download.headers)
@@ -140,8 +146,17 @@ def test_a_replayed_one_time_link_is_gone_and_counted(proxied: tuple[Exchange, C
     assert download.status == 200 and again.status_code == 410, again.text
     with exchange.omis.api() as api:
         assert api.get(f"/api/v1/files/{file['sha256']}").content == label
-    assert refused(exchange, "pec").get("link-410", 0) == 1
-    assert len(received(exchange.omis, "sales-order", "pec")) == 1
+    assert refused(exchange, "pec").get("link-410", 0) == before + 1
+    assert len(_arrived(exchange, "L-1")) == 1
+
+
+def _arrived(exchange: Exchange, key: str) -> list[dict[str, Any]]:
+    return [i for i in received(exchange.omis, "sales-order", "pec") if i["key"] == key]
+
+
+def _broken_seals(exchange: Exchange) -> int:
+    counts = refused(exchange, "omis")
+    return sum(counts.get(code, 0) for code in ("bad-signature", "undecryptable"))
 
 
 def _part(token: str, index: int) -> dict[str, Any]:
