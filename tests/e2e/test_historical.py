@@ -3,9 +3,11 @@ transfer only when both connectors report the same count and digest."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -45,6 +47,35 @@ def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_com
     jobs = {job["role"]: job for side in ("pec", "omis") for job in exchange.connector(side, "transfers")}
     assert jobs["provider"]["state"] == jobs["consumer"]["state"] == "reported"
     assert jobs["provider"]["done"] == jobs["consumer"]["done"] == jobs["consumer"]["total"] == 6
+
+
+def test_received_records_appear_in_the_consumers_aas_api_and_event_stream_under_the_providers_ids(
+        exchange: Exchange) -> None:
+    post_orders_concurrently(exchange.pec, ["A-1"], clients=1)
+    (stored,) = list_instances(exchange.pec, "sales-order")
+    moment = datetime.fromisoformat(stored["createdAt"])
+    subscription = exchange.subscribe(mode="historical", start=moment, end=moment + timedelta(seconds=1))
+    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 60, what="A-1 at OMIS")
+
+    shell_id = base64.urlsafe_b64encode(b"https://pec.example/ids/aas/sales-order/A-1").decode().rstrip("=")
+    with exchange.omis.api() as api:
+        shell = api.get(f"/api/v3.0/shells/{shell_id}")
+        own = api.get("/api/v1/asset-types/sales-order/instances/A-1")
+        with api.stream("GET", "/api/v1/events", params={"after": 0}) as events:
+            line = next(line for line in events.iter_lines() if line.startswith("data:"))
+    assert shell.status_code == 200 and shell.json()["assetInformation"]["globalAssetId"] == "urn:pec:sales-order:A-1"
+    assert own.status_code == 404  # OMIS holds no order A-1 of its own: PEC's is kept apart
+    event = json.loads(line.removeprefix("data:"))
+    assert (event["key"], event["provider"], event["sha256"]) == ("A-1", "pec", stored["sha256"])
+    listed = {s["id"]: s["state"] for s in exchange.connector("omis", "subscriptions")}
+    assert listed[subscription] in ("active", "completed")
+
+
+def test_publishing_again_makes_nothing_new(exchange: Exchange) -> None:
+    first = exchange.pec.cli_result("connector", "publish")
+    again = exchange.pec.cli_result("connector", "publish", "--type", "sales-order")
+    catalog = [a for a in exchange.connector("omis", "catalog") if a["orgName"] == exchange.names["pec"]]
+    assert first == again == f"sales-order {catalog[0]['id']}" and len(catalog) == 1
 
 
 def test_consumer_killed_during_a_historical_transfer_resumes_where_it_stopped(exchange: Exchange) -> None:
