@@ -22,8 +22,9 @@ class ConnectorSettings(BaseSettings):
                                                           "provider waits (bounds memory on both sides)")
     window_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Unacknowledged payload bytes per channel "
                                                                      "before the provider waits")
-    resend_after_seconds: float = Field(10.0, gt=0, description="A delivery not confirmed stored this long "
-                                                                "after it was sent is sent again")
+    resend_after_seconds: float = Field(10.0, gt=0, description="A delivery the consumer received "
+                                                                "(tier 1) this long ago but has not confirmed "
+                                                                "stored (tier 2) is sent again")
     delivery_ttl_seconds: float = Field(7 * 86_400, gt=0, description="A delivery not stored by then becomes "
                                                                       "'expired', is counted and reported")
     inline_limit_bytes: int = Field(4 * 1024 * 1024, ge=0, description="Payloads above this travel as "

@@ -3,15 +3,16 @@
 ``ProviderChannel`` is the Socket.IO namespace ``/channel``; its handlers are thin and hand each event to
 the ``Delivery`` of the subscription concerned. One ``Delivery`` runs per subscription: it makes outbox
 rows as records commit (real-time) or for a range (historical), sends them in seq order within a window of
-unconfirmed messages, sends again what is not confirmed stored in time, and closes the channel when the
-window ends, the grant runs out unrefreshed, or the subscription is revoked. Deliveries are independent:
-a slow or dead consumer fills only its own window.
+unconfirmed messages, sends again what the consumer received but did not confirm stored in time, and closes
+the channel when the window ends, the grant runs out unrefreshed, or the subscription is revoked. Deliveries
+are independent: a slow or dead consumer fills only its own window.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import secrets
@@ -86,8 +87,9 @@ class Challenges:
 
 @dataclass
 class _InFlight:
-    sent_at: float
     size: int
+    received_at: float | None = None  # tier 1 came: the consumer holds this copy
+    passed: bool = False  # a later seq was confirmed stored: the consumer refused or lost this copy
 
 
 @dataclass
@@ -106,6 +108,7 @@ class Delivery:
     made_all: bool = False
     completing: bool = False
     expires_at: datetime | None = None
+    progress_at: float = 0.0  # when tier 2 last came
 
     @property
     def id(self) -> str:
@@ -180,18 +183,32 @@ class Delivery:
                 if self.history is not None and not self.inflight:
                     await self._complete_history()
             timeout = settings.resend_after_seconds
-            if self.inflight:
-                oldest = min(f.sent_at for f in self.inflight.values())
-                timeout = max(0.01, oldest + settings.resend_after_seconds - time.monotonic())
+            due = [d for f in self.inflight.values() if (d := self._resend_due(f)) is not None]
+            if due:
+                timeout = max(0.01, min(due) - time.monotonic())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout)
 
     async def _resend_overdue(self) -> None:
-        limit = time.monotonic() - self.plane.settings.resend_after_seconds
-        overdue = sorted(seq for seq, f in self.inflight.items() if f.sent_at <= limit)
+        """Send again what the consumer received (tier 1) but has not confirmed stored (tier 2) in time.
+
+        A copy without tier 1 is still on its way: sending it again on the same connection would only queue
+        another copy behind it (a hung consumer would pile up copies here). If the connection is dead, the
+        transport's heartbeat ends it, and the consumer's next ``subscribe`` replays everything unconfirmed.
+        While the consumer keeps confirming, a received copy is only waiting its turn (it stores in seq
+        order), unless a later seq was confirmed before it.
+        """
+        now = time.monotonic()
+        overdue = sorted(seq for seq, f in self.inflight.items() if (due := self._resend_due(f)) and due <= now)
         if overdue:
             log.info("subscription %s: sending %d unconfirmed deliveries again", self.id, len(overdue))
             await self.resend(overdue)
+
+    def _resend_due(self, flight: _InFlight) -> float | None:
+        if flight.received_at is None:
+            return None
+        since = flight.received_at if flight.passed else max(flight.received_at, self.progress_at)
+        return since + self.plane.settings.resend_after_seconds
 
     async def resend(self, seqs: Sequence[int]) -> None:
         again = await anyio.to_thread.run_sync(self.plane.outbox.again, self.id, list(seqs))
@@ -208,9 +225,15 @@ class Delivery:
             return
         messages = await anyio.to_thread.run_sync(self._seal_all, batch)
         for outgoing, message in zip(batch, messages, strict=True):
-            self.inflight[outgoing.seq] = _InFlight(time.monotonic(), len(outgoing.aas_json))
+            flight = self.inflight[outgoing.seq] = _InFlight(len(outgoing.aas_json))
             self.position = max(self.position, outgoing.seq)
-            await self.plane.sio.emit("instance", message, to=sid, namespace=NAMESPACE)
+            await self.plane.sio.emit("instance", message, to=sid, namespace=NAMESPACE,
+                                      callback=functools.partial(self._received, outgoing.seq, flight))
+
+    def _received(self, seq: int, flight: _InFlight, *answer: Any) -> None:
+        """Tier 1 for one copy; a copy of an earlier connection or an earlier send no longer counts."""
+        if self.inflight.get(seq) is flight:
+            flight.received_at = time.monotonic()
 
     def _seal_all(self, batch: Sequence[Outgoing]) -> list[dict[str, Any]]:
         """Seal a batch (CPU and link rows: runs in a worker thread)."""
@@ -251,6 +274,10 @@ class Delivery:
         await anyio.to_thread.run_sync(plane.links.delivered, self.id, list(seqs))
         for seq in seqs:
             self.inflight.pop(seq, None)
+        if seqs:
+            self.progress_at, top = time.monotonic(), max(seqs)
+            for seq, flight in self.inflight.items():
+                flight.passed = flight.passed or seq < top
         self.wake.set()
 
     async def _complete_history(self) -> None:

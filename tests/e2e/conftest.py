@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.exchange import Exchange, start_exchange
 from tests.e2e.harness import AadsysFactory, AadsysProcess, OrgCredentials, PortalProcess, running_portal
 from tests.e2e.mitm import ChannelProxy
-
-ORGANISATIONS = ("PEC", "OMIS")
 
 
 @pytest.fixture
@@ -22,50 +21,51 @@ def e2e_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def portal(e2e_dir: Path) -> Iterator[PortalProcess]:
-    """A serving ABM Portal of this test alone, where PEC and OMIS are registered (``portal.orgs["PEC"]``)."""
-    with running_portal(e2e_dir / "portal", ORGANISATIONS) as process:
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
+    """One serving ABM Portal per module, as it costs seconds of imports; tests register organisations of their
+    own there (``start_exchange`` names them per test), so none trips over another's traces."""
+    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
         yield process
 
 
 @pytest.fixture
+def exchange(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Exchange:
+    """PEC and OMIS, initialised and serving, each registered at the module's portal under names of this test."""
+    return start_exchange(portal, aadsys_factory)
+
+
+def _member_factory(root: Path, request: pytest.FixtureRequest, cleanup: ExitStack) -> AadsysFactory:
+    """Makes initialised AAdSys processes below ``root``, each stopped by ``cleanup``; they are members of the
+    ``portal`` fixture's portal, which is started only for one that is given credentials."""
+
+    def make(name: str, org: str, base_iri: str, credentials: OrgCredentials | None,
+             database_url: str | None = None, env: Mapping[str, str] | None = None,
+             public_url: str | None = None) -> AadsysProcess:
+        process = AadsysProcess(root / name, env=env)
+        cleanup.callback(process.stop)
+        portal_url = request.getfixturevalue("portal").url if credentials else None
+        process.init(org, base_iri, portal_url=portal_url, credentials=credentials,
+                     database_url=database_url, public_url=public_url)
+        return process
+
+    return make
+
+
+@pytest.fixture
 def aadsys_factory(e2e_dir: Path, request: pytest.FixtureRequest) -> Iterator[AadsysFactory]:
-    """Makes initialised AAdSys processes; the portal is started only for one that is given credentials."""
+    """Makes AAdSys processes of this test alone."""
     with ExitStack() as cleanup:  # runs every stop, even when one of them raises
-
-        def make(name: str, org: str, base_iri: str, credentials: OrgCredentials | None,
-                 database_url: str | None = None, env: Mapping[str, str] | None = None,
-                 public_url: str | None = None) -> AadsysProcess:
-            process = AadsysProcess(e2e_dir / name, env=env)
-            cleanup.callback(process.stop)
-            portal_url = request.getfixturevalue("portal").url if credentials else None
-            process.init(org, base_iri, portal_url=portal_url, credentials=credentials,
-                         database_url=database_url, public_url=public_url)
-            return process
-
-        yield make
+        yield _member_factory(e2e_dir, request, cleanup)
 
 
 @pytest.fixture(scope="module")
 def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
                           ) -> Iterator[AadsysFactory]:
     """As ``aadsys_factory``, for processes a whole module shares (tests that leave nothing behind that another
-    test of the module could trip over); members of the module's ``portal``."""
-    root = tmp_path_factory.mktemp("members")
+    test of the module could trip over)."""
     with ExitStack() as cleanup:
-
-        def make(name: str, org: str, base_iri: str, credentials: OrgCredentials | None,
-                 database_url: str | None = None, env: Mapping[str, str] | None = None,
-                 public_url: str | None = None) -> AadsysProcess:
-            process = AadsysProcess(root / name, env=env)
-            cleanup.callback(process.stop)
-            portal_url = request.getfixturevalue("portal").url if credentials else None
-            process.init(org, base_iri, portal_url=portal_url, credentials=credentials,
-                         database_url=database_url, public_url=public_url)
-            return process
-
-        yield make
+        yield _member_factory(tmp_path_factory.mktemp("members"), request, cleanup)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,33 +38,65 @@ CONNECTOR_ENV = {"AADSYS_CONNECTOR_POLL_SECONDS": str(POLL_SECONDS), "AADSYS_CON
 
 @dataclass
 class Exchange:
-    """A portal, PEC (publishes Sales Orders) and OMIS (publishes Sales Order Status), both serving.
+    """A portal, PEC (publishes Sales Orders) and OMIS (publishes Sales Order Status), both serving; others may
+    ``join``.
 
-    The two organisations are registered for this exchange alone (``names``), so tests may share a portal.
+    The organisations are registered for this exchange alone (``names``), so tests may share a portal.
     """
 
     portal: PortalProcess
-    pec: AadsysProcess
-    omis: AadsysProcess
-    names: dict[str, str]
+    make: AadsysFactory
+    run: str  # what makes this exchange's organisation names its own
+    members: dict[str, AadsysProcess] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
     subscriptions: list[str] = field(default_factory=list)
+
+    @property
+    def pec(self) -> AadsysProcess:
+        return self.members["pec"]
+
+    @property
+    def omis(self) -> AadsysProcess:
+        return self.members["omis"]
 
     def credentials(self, org: str) -> OrgCredentials:
         return self.portal.orgs[self.names[org]]
 
     def member(self, org: str) -> AadsysProcess:
-        return {"pec": self.pec, "omis": self.omis}[org]
+        return self.members[org]
+
+    def register(self, org: str) -> None:
+        self.names[org] = f"{org.upper()} {self.run}"
+        self.portal.register(self.names[org], f"admin-{self.run}@{org}.example")
+
+    def join(self, org: str, publish: Sequence[str] = (), *, database_url: str | None = None,
+             public_url: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None,
+             wait: bool = True) -> AadsysProcess:
+        """Register ``org`` (unless it is already) and start its AAdSys as a member with a write key, publishing
+        ``publish`` at the portal."""
+        if org not in self.names:
+            self.register(org)
+        process = self.make(org, org, f"https://{org}.example", self.credentials(org), database_url=database_url,
+                            public_url=public_url,
+                            env={**CONNECTOR_ENV, "AADSYS_CONNECTOR_PUBLISH": json.dumps(list(publish)),
+                                 **(env or {})})
+        process.create_key()
+        process.start(port, wait=wait)
+        self.members[org] = process
+        return process
 
     def connector(self, org: str, *args: str) -> Any:
         """``aadsys connector <args> --json`` of one member, parsed."""
         return json.loads(self.member(org).cli_result("connector", *args, "--json"))
 
     def subscribe(self, asset_type: str = "sales-order", mode: str = "realtime", *, start: datetime | None = None,
-                  end: datetime | None = None, approve: bool = True, cli: bool = False) -> str:
-        """The consumer asks (with ``aadsys connector request``, or the portal's REST API as a script would);
-        the provider's administrator approves it."""
+                  end: datetime | None = None, approve: bool = True, cli: bool = False, by: str | None = None
+                  ) -> str:
+        """The consumer (OMIS for orders, PEC for status, else ``by``) asks (with ``aadsys connector request``, or
+        the portal's REST API as a script would); the provider's administrator approves it."""
         consumer, provider = ("omis", "pec") if asset_type == "sales-order" else ("pec", "omis")
-        asset = wait_for(lambda: self._published(provider, asset_type), 30, what=f"{provider} to publish {asset_type}")
+        consumer = by or consumer
+        asset = wait_for(lambda: self.published(provider, asset_type), 30, what=f"{provider} to publish {asset_type}")
         if cli:
             args = ["request", "--asset", asset["id"], "--mode", mode]
             if start is not None:
@@ -84,7 +116,7 @@ class Exchange:
         self.subscriptions.append(subscription_id)
         return subscription_id
 
-    def _published(self, provider: str, asset_type: str) -> dict[str, Any] | None:
+    def published(self, provider: str, asset_type: str) -> dict[str, Any] | None:
         """The provider's asset, once its connector has published it (the catalog, over the portal's API)."""
         publisher = self.credentials(provider)
         with self.portal.api(publisher.admin_token) as api:
@@ -117,26 +149,18 @@ def start_exchange(portal: PortalProcess, make: AadsysFactory, *, database_urls:
     """Register PEC and OMIS (names of their own) at ``portal``, and initialise and start their AAdSys as members,
     each with a write key. The slow command lines run side by side. ``pec_public_url`` and ``pec_port`` put
     something (a proxy) between OMIS and PEC: OMIS learns PEC's public URL from the portal."""
-    run = uuid.uuid4().hex[:6]
-    names = {"pec": f"PEC {run}", "omis": f"OMIS {run}"}
+    exchange = Exchange(portal, make, run=uuid.uuid4().hex[:6])
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda org: portal.register(names[org], f"admin-{run}@{org}.example"), names))
-    settings = {"pec": (database_urls[0], '["sales-order"]'), "omis": (database_urls[1], '["sales-order-status"]')}
-
-    def member(org: str) -> AadsysProcess:
-        database_url, publish = settings[org]
-        process = make(org, org, f"https://{org}.example", portal.orgs[names[org]], database_url=database_url,
-                       public_url=pec_public_url if org == "pec" else None,
-                       env={**CONNECTOR_ENV, "AADSYS_CONNECTOR_PUBLISH": publish, **(env or {})})
-        process.create_key()
-        process.start(pec_port if org == "pec" else None, wait=False)
-        return process
-
-    with ThreadPoolExecutor(2) as pool:
-        pec, omis = pool.map(member, ("pec", "omis"))
-    pec.wait_ready()
-    omis.wait_ready()
-    return Exchange(portal, pec, omis, names)
+        list(pool.map(exchange.register, ("pec", "omis")))
+        joining = [pool.submit(exchange.join, "pec", ["sales-order"], database_url=database_urls[0],
+                               public_url=pec_public_url, port=pec_port, env=env, wait=False),
+                   pool.submit(exchange.join, "omis", ["sales-order-status"], database_url=database_urls[1],
+                               env=env, wait=False)]
+        for started in joining:
+            started.result()
+    exchange.pec.wait_ready()
+    exchange.omis.wait_ready()
+    return exchange
 
 
 def post_orders_concurrently(aadsys: AadsysProcess, order_ids: Sequence[str], *, clients: int = 4,

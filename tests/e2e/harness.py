@@ -174,6 +174,18 @@ class ServerProcess:
             self._process.wait(timeout=STOP_TIMEOUT)
         self._close_log()
 
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """SIGSTOP for the duration, then SIGCONT: the process hangs with its sockets open, as a stuck one would."""
+        if not self.running or self._process is None:
+            raise HarnessError(f"{self!r} is not running, so it cannot be paused")
+        self._process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            if self._process.poll() is None:
+                self._process.send_signal(signal.SIGCONT)
+
     def restart(self) -> None:
         """Stop (if still running) and start again on the same port, until healthy."""
         self.stop()

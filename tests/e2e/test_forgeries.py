@@ -23,19 +23,13 @@ from joserfc.jwk import ECKey
 
 from aadsys.samples import sales_order
 from tests.e2e.exchange import Exchange, refused, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, http_client, received, running_portal, wait_for
+from tests.e2e.harness import AadsysFactory, PortalProcess, http_client, received, wait_for
 from tests.e2e.mitm import ChannelProxy
 from tests.support.postgres import free_port
 
 CHALLENGES = "/connector/v1/challenges"  # the channel protocol's public surface (connector/README.md)
 SOCKETIO_PATH = "connector/socket.io"
 NAMESPACE = "/channel"
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
-        yield process
 
 
 @pytest.fixture(scope="module")

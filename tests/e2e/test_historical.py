@@ -6,24 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import pytest
-
-from tests.e2e.exchange import Exchange, post_orders_concurrently, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, list_instances, received, running_portal, wait_for
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
-        yield process
-
-
-@pytest.fixture
-def exchange(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Exchange:
-    return start_exchange(portal, aadsys_factory)
+from tests.e2e.exchange import Exchange, post_orders_concurrently
+from tests.e2e.harness import list_instances, received, wait_for
 
 
 def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_completes_at_the_portal(

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
 
 import pytest
 
 from aadsys.samples import sales_order
 from tests.e2e.exchange import Exchange, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, received, running_portal, wait_for
+from tests.e2e.harness import AadsysFactory, PortalProcess, received, wait_for
 
 MB = 1024 * 1024
 FILE_BYTES = 20 * MB
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
-        yield process
 
 
 @pytest.fixture

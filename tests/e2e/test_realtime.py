@@ -20,15 +20,8 @@ from tests.e2e.exchange import (
     post_orders_concurrently,
     start_exchange,
 )
-from tests.e2e.harness import AadsysFactory, PortalProcess, received, running_portal, wait_for
+from tests.e2e.harness import AadsysFactory, PortalProcess, received, wait_for
 from tests.support.postgres import PostgresServer
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    """One portal for the module; each test registers organisations of its own there."""
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
-        yield process
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

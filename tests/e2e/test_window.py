@@ -3,24 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from tests.e2e.exchange import Exchange, now, post_orders_concurrently, refused, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, received, running_portal, wait_for
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
-        yield process
-
-
-@pytest.fixture
-def exchange(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Exchange:
-    return start_exchange(portal, aadsys_factory)
+from tests.e2e.exchange import Exchange, now, post_orders_concurrently, refused
+from tests.e2e.harness import received, wait_for
 
 
 def test_a_channel_asked_for_before_the_window_opens_is_refused_counted_and_stores_nothing(
