@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import Row, and_, func, insert, or_, select, text, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
@@ -24,6 +24,8 @@ from aadsys.core.tables import DeliveryRow, InstanceRow, utcnow
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
 
 _OUT = DeliveryRow.__table__  # type: ignore[attr-defined]
+# PostgreSQL advisory locks (namespace, hashtext(subscription id)) that make one maker per subscription at a time.
+_PG_MAKE_LOCKS = 0x0A0D
 _INS = InstanceRow.__table__  # type: ignore[attr-defined]
 D = DeliveryState
 
@@ -74,6 +76,7 @@ class Outbox:
                       limit: int = 1000) -> int:
         """Deliveries for records stored since the last call; returns how many were made."""
         with self.db.write_session() as session:
+            self._lock_making(session, subscription_id)
             watermark, last_seq = session.execute(
                 select(func.coalesce(func.max(_OUT.c.instance_id), 0), func.coalesce(func.max(_OUT.c.seq), 0))
                 .where(_OUT.c.subscription_id == subscription_id)).one()
@@ -90,6 +93,7 @@ class Outbox:
                      limit: int = 2000) -> int:
         """The next batch of deliveries for a historical range, in createdAt order; 0 when the range is done."""
         with self.db.write_session() as session:
+            self._lock_making(session, subscription_id)
             last = session.execute(
                 select(_OUT.c.seq, _INS.c.created_at, _INS.c.id).join(_INS, _INS.c.id == _OUT.c.instance_id)
                 .where(_OUT.c.subscription_id == subscription_id).order_by(_OUT.c.seq.desc()).limit(1)).first()
@@ -102,6 +106,14 @@ class Outbox:
             self._insert(session, subscription_id, last.seq if last else 0, ids)
             session.commit()
         return len(ids)
+
+    def _lock_making(self, session: Session, subscription_id: str) -> None:
+        """Making reads the last seq and watermark, then inserts after them: two makers of one subscription (the
+        commit follower and a consumer's ``subscribe``) must not both read before either inserts. SQLite's write
+        session is serialised already."""
+        if self.db.is_postgres:
+            session.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:subscription))"),
+                            {"space": _PG_MAKE_LOCKS, "subscription": subscription_id})
 
     def _insert(self, session: Session, subscription_id: str, last_seq: int, ids: Sequence[int]) -> None:
         if not ids:

@@ -60,6 +60,7 @@ from connector.errors import GrantRefused
 from connector.spi import Admissions, GrantClaims, Mode, Role, SubscriptionView
 
 log = logging.getLogger("connector.provider")
+INTERNAL = "internal"  # refusal code of a handler that failed: the consumer retries after its backoff
 NONCE_SECONDS = 60
 MAX_NONCES = 10_000
 
@@ -414,6 +415,19 @@ class ProviderChannel(socketio.AsyncNamespace):
     def __init__(self, plane: ProviderPlane) -> None:
         super().__init__(NAMESPACE)
         self.plane = plane
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        """Every event gets its answer: a handler that fails unexpectedly is logged and answered with a refusal
+        that the consumer retries after, rather than left unanswered until the consumer's call times out."""
+        try:
+            return await super().trigger_event(event, *args)
+        except socketio.exceptions.ConnectionRefusedError:
+            raise
+        except Exception:
+            log.exception("channel: handling %r failed", event)
+            if event == "connect":
+                raise _refusal(INTERNAL, "the provider failed to admit this connection and logged why") from None
+            return refused(INTERNAL, f"the provider failed on {event!r} and logged why; ask again")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         plane = self.plane

@@ -3,6 +3,8 @@ the delivery table, so that nothing is sent twice as new and nothing is lost sil
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -114,6 +116,30 @@ def test_each_subscription_numbers_its_deliveries_from_one(pec: AadsysContext, o
 
     assert delivered(outbox.claim("sub-a", 0, 10)) == [(1, "SO-1"), (2, "SO-2")]
     assert delivered(outbox.claim("sub-b", 0, 10)) == [(1, "SO-1"), (2, "SO-2")]
+
+
+def test_makers_running_at_once_for_one_subscription_neither_collide_nor_skip(
+        pec: AadsysContext, outbox: Outbox) -> None:
+    """The commit follower and a consumer's ``subscribe`` both make deliveries, on PostgreSQL in parallel."""
+    order_ids = [f"SO-{n:03d}" for n in range(60)]
+    start = threading.Barrier(4)
+
+    def follow() -> None:
+        start.wait()
+        for _ in range(30):
+            make_all(outbox)
+
+    def post() -> None:
+        start.wait()
+        for order_id in order_ids:
+            create(pec, order_id)
+
+    with ThreadPoolExecutor(4) as pool:
+        for done in [pool.submit(post)] + [pool.submit(follow) for _ in range(3)]:
+            done.result()
+    make_all(outbox)
+
+    assert delivered(outbox.claim(SUB, 0, 100)) == [(n, order_id) for n, order_id in enumerate(order_ids, 1)]
 
 
 # -- sending and confirming ---------------------------------------------------------------------------------------
