@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from aadsys.config import Settings, load_settings
 from aadsys.core.db import Database
@@ -105,6 +106,10 @@ def _time(value: str | None, option: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+def _minute(moment: str | None) -> str:
+    return moment[:16].replace("T", " ") if moment else "–"
+
+
 def status(data_dir: Path | None, as_json: bool) -> None:
     with _member(data_dir) as member:
         s = member.settings
@@ -119,12 +124,13 @@ def status(data_dir: Path | None, as_json: bool) -> None:
     portal = report["portal"]
     out.print(f"[bold]{report['org']}[/bold] at {report['publicUrl']} · portal {portal['url']} "
               + ("[green]reachable[/green]" if portal["reachable"] else "[red]unreachable[/red]"))
-    table = Table("subscription", "role", "peer", "asset type", "mode", "state", "window (UTC)", "grant until",
-                  "sent", "stored", "lag", "expired", title="subscriptions")
+    table = Table(*(Column(name, no_wrap=True) for name in (
+        "id", "role", "peer", "asset type", "mode", "state", "window (UTC)", "grant until", "sent", "stored", "lag",
+        "expired")), title="subscriptions", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
     for sub in report["subscriptions"]:
         table.add_row(sub["id"][:8], sub["role"], sub["peer"], sub["assetType"], sub["mode"], sub["state"],
-                      f"{sub['validFrom'][:16]} → {sub['validTo'][:16]}".replace("T", " "),
-                      (sub["grantExpiresAt"] or "–")[:16].replace("T", " "), str(sub.get("lastSeqSent", "–")),
+                      f"{_minute(sub['validFrom'])}\n{_minute(sub['validTo'])}",
+                      _minute(sub["grantExpiresAt"]).replace(" ", "\n"), str(sub.get("lastSeqSent", "–")),
                       str(sub["lastSeqStored"]), str(sub.get("lag", "–")), str(sub.get("expired", "–")))
     out.print(table)
     refused = report["refused"]

@@ -50,7 +50,7 @@ def collect_status(settings: Settings, ledger: Ledger, outbox: Outbox, jobs: His
             entry["channel"] = channels.get(view.id, {"connected": False})
         subscriptions.append(entry)
     return {
-        "org": settings.org, "publicUrl": settings.advertised_url,
+        "org": settings.org, "publicUrl": trust.trust.endpoint_url or settings.advertised_url,
         "portal": {"url": settings.portal_url, "reachable": portal_reachable, "orgId": trust.trust.org_id},
         "keys": {"signing": identity.signing_key, "encryption": identity.encryption_key},
         "subscriptions": subscriptions, "refused": refusals.counts(),

@@ -138,6 +138,7 @@ class ControlPlane:
             await self.portal.register_connector(self.public_url, self.identity.signing_key,
                                                  self.identity.encryption_key)
             log.info("registered the connector at the portal: %s", self.public_url)
+        await anyio.to_thread.run_sync(partial(self.trust.update, endpoint_url=self.public_url))
         self._registered = True
 
     async def publish(self, org_id: str, slugs: frozenset[str]) -> dict[str, str]:

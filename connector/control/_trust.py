@@ -34,6 +34,7 @@ class Trust:
     org_id: str | None = None
     jwks: dict[str, Any] = field(default_factory=lambda: {"keys": []})
     revocations_since: int = 0
+    endpoint_url: str | None = None  # what the portal shows partners as this connector's endpoint
 
 
 class TrustStore:
@@ -46,7 +47,7 @@ class TrustStore:
             return Trust()
         raw = orjson.loads(self.path.read_bytes())
         return Trust(raw.get("issuer"), raw.get("orgId"), raw.get("jwks") or {"keys": []},
-                     int(raw.get("revocationsSince", 0)))
+                     int(raw.get("revocationsSince", 0)), raw.get("endpointUrl"))
 
     def save(self) -> None:
         """Atomically: a crash leaves the old file or the new one, never half of one."""
@@ -54,6 +55,7 @@ class TrustStore:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(orjson.dumps({"issuer": self.trust.issuer, "orgId": self.trust.org_id,
                                       "jwks": self.trust.jwks, "revocationsSince": self.trust.revocations_since,
+                                      "endpointUrl": self.trust.endpoint_url,
                                       "savedAt": datetime.now(UTC).isoformat()}, option=orjson.OPT_INDENT_2))
         os.replace(tmp, self.path)
 

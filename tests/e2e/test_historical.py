@@ -55,6 +55,11 @@ def test_received_records_appear_in_the_consumers_aas_api_and_event_stream_under
     assert (event["key"], event["provider"], event["sha256"]) == ("A-1", "pec", stored["sha256"])
     listed = {s["id"]: s["state"] for s in exchange.connector("omis", "subscriptions")}
     assert listed[subscription] in ("active", "completed")
+    shown = exchange.omis.cli("connector", "status").stdout
+    row = next(line for line in shown.splitlines() if line.strip().startswith(subscription[:8]))
+    assert f"consumer  {exchange.names['pec']}  sales-order  historical" in row, shown
+    assert f"omis at {exchange.omis.url} · portal {exchange.portal.url} reachable" in shown
+    assert "refused: none" in shown
 
 
 def test_publishing_again_makes_nothing_new(exchange: Exchange) -> None:
