@@ -37,6 +37,7 @@ demo: install
 	$(PY) -m aadsys.demo
 
 bench: install
+	$(PY) -m aadsys bench connectivity --json bench/results/connectivity.json --plot bench/results/connectivity.png
 	$(PY) bench/ingest.py
 	$(PY) bench/render.py
 

@@ -22,6 +22,8 @@ app = typer.Typer(help="AAdSys: an enterprise's Asset Administration System (gat
                   no_args_is_help=True, pretty_exceptions_enable=False)
 keys_app = typer.Typer(help="API keys for internal clients (ERP, e-shop, scripts).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+bench_app = typer.Typer(help="Benchmarks of whole AAdSys processes on loopback.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 err = Console(stderr=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, files and aadsys.toml "
@@ -177,6 +179,33 @@ def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_
     finally:
         db.dispose()
     typer.echo(f"revoked '{name}'")
+
+
+@bench_app.command("connectivity")
+def bench_connectivity(
+    runs: Annotated[int, typer.Option(min=1, max=100_000, help="Sequential runs per direction")] = 1000,
+    size: Annotated[str, typer.Option(help="AAS JSON per record, e.g. 100KB, 2KB, 1.5MB")] = "100KB",
+    warmup: Annotated[int, typer.Option(min=0, max=1000, help="Runs per direction before measuring")] = 5,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here")] = None,
+    plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a latency CDF and histogram (PNG)")] = None,
+    pec_database_url: Annotated[str | None, typer.Option(help="PEC's database [default: SQLite in its data dir]")
+                                ] = None,
+    omis_database_url: Annotated[str | None, typer.Option(help="OMIS's database [default: SQLite]")] = None,
+    keep: Annotated[Path | None, typer.Option(help="Keep the processes' data dirs and logs here")] = None,
+) -> None:
+    """The paper's 1000-run test: a record each run, PEC → OMIS and OMIS → PEC, against a websocket floor."""
+    from aadsys.benchmark import connectivity
+    from aadsys.benchmark.records import parse_size
+
+    try:
+        size_bytes = parse_size(size)
+    except ValueError as exc:
+        err.print(f"[red]--size: {exc}[/red]")
+        raise typer.Exit(2) from None
+    code = connectivity.run(runs=runs, size=size_bytes, warmup=warmup, database_urls=(pec_database_url,
+                            omis_database_url), json_path=json_path, plot_path=plot_path, keep=keep,
+                            console=Console(width=max(Console().width, 132)))  # the table stays whole in logs
+    raise typer.Exit(code)
 
 
 for _extension in discover():

@@ -1,0 +1,341 @@
+"""``aadsys bench connectivity``: the reference paper's test (its Table 1), against a floor measured in the same run.
+
+A portal and two AAdSys (PEC and OMIS) run as real processes on loopback, with approved real-time
+subscriptions both ways. Each run posts a fresh record through the provider's business API and ends when the
+consumer's own event stream (``/api/v1/events``) reports it stored: that is the latency a partner's ERP sees.
+Its parts: the provider's POST (until it answered, i.e. committed), and the rest (provider commit → consumer
+commit, as the consumer's event stream reports it). The floor is a raw websocket round trip of the same number
+of bytes on loopback, compression off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import queue
+import random
+import shutil
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from aadsys.benchmark.records import SIZED, aas_size
+from aadsys.demo_processes import Member, Portal, wait_for
+from aas_models import Owner
+
+PAPER_MEAN_MS = {("PEC", "OMIS"): 121.0, ("OMIS", "PEC"): 114.0}  # Table 1: 1000 runs of 100 KB
+ARRIVAL_TIMEOUT = 30.0  # a run whose record has not arrived by then counts as lost
+QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}
+
+
+@dataclass
+class Side:
+    """One company's AAdSys in the benchmark."""
+
+    name: str
+    member: Member
+    publishes: str
+    owner: Owner
+
+
+@dataclass
+class Direction:
+    provider: Side
+    consumer: Side
+    latency_ms: list[float] = field(default_factory=list)
+    post_ms: list[float] = field(default_factory=list)
+    aas_bytes: list[int] = field(default_factory=list)
+    lost: int = 0
+    corrupted: int = 0
+    duplicated: int = 0
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.name} → {self.consumer.name}"
+
+    def report(self, runs: int) -> dict[str, Any]:
+        figures = summary(self.latency_ms)
+        transit = [total - post for total, post in zip(self.latency_ms, self.post_ms, strict=True)]
+        return {"from": self.provider.name, "to": self.consumer.name, "assetType": self.provider.publishes,
+                "runs": runs, "ok": len(self.latency_ms), "lost": self.lost, "duplicated": self.duplicated,
+                "corrupted": self.corrupted, **{f"{k}_ms": v for k, v in figures.items()},
+                "post_mean_ms": _mean(self.post_ms), "transit_mean_ms": _mean(transit),
+                "aas_bytes_mean": round(statistics.fmean(self.aas_bytes)) if self.aas_bytes else 0,
+                "paper_mean_ms": PAPER_MEAN_MS.get((self.provider.name, self.consumer.name))}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return round(statistics.fmean(values), 2) if values else None
+
+
+def summary(values: Sequence[float]) -> dict[str, float | None]:
+    """mean, p50, p95, p99 and max in ms (nearest-rank percentiles); None for no values."""
+    if not values:
+        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return ordered[max(0, min(len(ordered) - 1, int(-(-p * len(ordered) // 100)) - 1))]
+
+    return {"mean": round(statistics.fmean(ordered), 2), "p50": round(rank(50), 2), "p95": round(rank(95), 2),
+            "p99": round(rank(99), 2), "max": round(ordered[-1], 2)}
+
+
+class Arrivals(threading.Thread):
+    """Follows the consumer's own event stream and notes when each record of the provider arrives."""
+
+    def __init__(self, member: Member, asset_type: str, provider: str) -> None:
+        super().__init__(daemon=True, name=f"events of {member.name}")
+        self.member, self.asset_type, self.provider = member, asset_type, provider
+        self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+        self.listening = threading.Event()
+        self.error: BaseException | None = None
+        self._client = httpx.Client(base_url=member.url, headers={"X-API-Key": member.key},
+                                    timeout=httpx.Timeout(10.0, read=None))
+
+    def run(self) -> None:
+        try:
+            with self._client.stream("GET", "/api/v1/events", params={"assetType": self.asset_type}) as response:
+                response.raise_for_status()
+                self.listening.set()
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        event = json.loads(line[5:])
+                        if event.get("provider") == self.provider:
+                            self.events.put((time.perf_counter(), event))
+        except BaseException as exc:  # ends the thread; the runner sees it as lost runs and the error
+            self.error = exc
+            self.listening.set()
+
+    def next_for(self, key: str, timeout: float) -> tuple[float, dict[str, Any], int] | None:
+        """The arrival of ``key`` (time, event, how many other events came before it), or None if lost."""
+        deadline = time.perf_counter() + timeout
+        others = 0
+        while (left := deadline - time.perf_counter()) > 0:
+            try:
+                at, event = self.events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if event["key"] == key:
+                return at, event, others
+            others += 1
+        return None
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def websocket_floor(size: int, runs: int) -> list[float]:
+    """Round trips (ms) of ``size`` random bytes over a raw websocket on loopback, compression off."""
+    from websockets.sync.client import connect
+    from websockets.sync.server import ServerConnection, serve
+
+    def echo(connection: ServerConnection) -> None:
+        for message in connection:
+            connection.send(message)
+
+    times = []
+    with serve(echo, "127.0.0.1", 0, compression=None, max_size=None) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.socket.getsockname()[1]
+        with connect(f"ws://127.0.0.1:{port}", compression=None, max_size=None) as client:
+            for _ in range(runs):
+                payload = os.urandom(size)
+                start = time.perf_counter()
+                client.send(payload)
+                if client.recv() != payload:
+                    raise RuntimeError("the websocket echo came back different")
+                times.append((time.perf_counter() - start) * 1000)
+        server.shutdown()
+    return times
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def partners(root: Path, database_urls: tuple[str | None, str | None], console: Console) -> Iterator[
+        tuple[Side, Side]]:
+    """A portal, PEC and OMIS serving on free loopback ports, subscribed to each other in real time."""
+    portal = Portal(root / "portal", free_port())
+    pec = Member("pec", root / "pec", free_port(), org="pec", base_iri="https://pec.example",
+                 database_url=database_urls[0], env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'})
+    omis = Member("omis", root / "omis", free_port(), org="omis", base_iri="https://omis.example",
+                  database_url=database_urls[1],
+                  env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'})
+    try:
+        with console.status("starting the portal, PEC and OMIS, and subscribing both ways …"):
+            portal.init()
+            orgs = {"PEC": portal.register("PEC", "admin@pec.example", "bench " + os.urandom(8).hex()),
+                    "OMIS": portal.register("OMIS", "admin@omis.example", "bench " + os.urandom(8).hex())}
+            portal.start()
+            for member, name in ((pec, "PEC"), (omis, "OMIS")):
+                member.init(portal, orgs[name])
+                member.start()
+            for consumer, provider, asset_type in ((omis, pec, "sales-order"), (pec, omis, "sales-order-status")):
+                name = provider.name.upper()
+                subscription = consumer.request(consumer.find_asset(asset_type, name)["id"])
+                portal.decide(subscription, orgs[name])
+                wait_for(partial(_channel_open, provider, subscription), f"the channel of {subscription}")
+        yield (Side("PEC", pec, "sales-order", Owner("pec", pec.base_iri)),
+               Side("OMIS", omis, "sales-order-status", Owner("omis", omis.base_iri)))
+    finally:
+        for process in (pec, omis, portal):
+            process.stop()
+
+
+def _channel_open(provider: Member, subscription_id: str) -> bool:
+    with provider.api() as api:
+        status = api.get("/connector/v1/status").raise_for_status().json()
+    return any(s["id"] == subscription_id and s.get("channel", {}).get("connected") for s in status["subscriptions"])
+
+
+def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random.Random, progress: Progress,
+            tag: str) -> None:
+    provider, consumer = direction.provider, direction.consumer
+    arrivals = Arrivals(consumer.member, provider.publishes, provider.owner.org)
+    arrivals.start()
+    arrivals.listening.wait(10)
+    task = progress.add_task(direction.label, total=runs)
+    try:
+        with provider.member.api() as api:
+            for n in range(-warmup, runs):
+                key = f"BENCH-{tag}-{provider.name}-{n + warmup:05d}"
+                record = SIZED[provider.publishes](key, size, provider.owner, rng)
+                aas_bytes = aas_size(provider.publishes, record, provider.owner)
+                start = time.perf_counter()
+                answer = api.post(f"/api/v1/asset-types/{provider.publishes}/instances", json=record)
+                posted = time.perf_counter()
+                answer.raise_for_status()
+                arrival = arrivals.next_for(key, ARRIVAL_TIMEOUT)
+                if n < 0:
+                    continue
+                progress.advance(task)
+                if arrival is None:
+                    direction.lost += 1
+                    continue
+                at, event, _ = arrival
+                if event["sha256"] != answer.json()["sha256"]:
+                    direction.corrupted += 1
+                    continue
+                direction.latency_ms.append((at - start) * 1000)
+                direction.post_ms.append((posted - start) * 1000)
+                direction.aas_bytes.append(aas_bytes)
+        time.sleep(1.0)  # a duplicate would show up now
+        while not arrivals.events.empty():
+            _, event = arrivals.events.get_nowait()
+            direction.duplicated += event["key"].startswith(f"BENCH-{tag}-")
+    finally:
+        arrivals.close()
+
+
+def run(*, runs: int, size: int, warmup: int, database_urls: tuple[str | None, str | None], json_path: Path | None,
+        plot_path: Path | None, keep: Path | None, console: Console) -> int:
+    """Runs the benchmark, prints the table, writes the files; returns the exit code (1 if anything was lost,
+    duplicated or corrupted)."""
+    rng = random.Random()
+    tag = os.urandom(3).hex()
+    root = keep or Path(tempfile.mkdtemp(prefix="aadsys-bench-"))
+    try:
+        with partners(root, database_urls, console) as (pec, omis):
+            directions = [Direction(pec, omis), Direction(omis, pec)]
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                          console=console) as progress:
+                for direction in directions:
+                    measure(direction, runs, warmup, size, rng, progress, tag)
+                floor_task = progress.add_task("websocket floor", total=None)
+                floor = websocket_floor(size, runs)
+                progress.update(floor_task, total=1, completed=1)
+    finally:
+        if keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+    report = build_report(directions, runs, size, floor, database_urls)
+    console.print(table(report))
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2) + "\n")
+        console.print(f"wrote {json_path}")
+    if plot_path is not None:
+        plot(directions, report, plot_path)
+        console.print(f"wrote {plot_path}")
+    failed = [d for d in report["directions"] if d["lost"] or d["duplicated"] or d["corrupted"]]
+    for d in failed:
+        console.print(f"[red]{d['from']} → {d['to']}: {d['lost']} lost, {d['duplicated']} duplicated, "
+                      f"{d['corrupted']} corrupted[/red]")
+    return 1 if failed else 0
+
+
+def build_report(directions: Sequence[Direction], runs: int, size: int, floor: Sequence[float],
+                 database_urls: tuple[str | None, str | None]) -> dict[str, Any]:
+    reports = [d.report(runs) for d in directions]
+    floor_ms = round(statistics.fmean(floor), 3)
+    means = [r["mean_ms"] for r in reports if r["mean_ms"] is not None]
+    databases = sorted({"postgresql" if url and url.startswith("postgresql") else "sqlite" for url in database_urls})
+    return {"directions": reports, "floor_ms": floor_ms,
+            "ratio": round(max(means) / floor_ms, 1) if means and floor_ms else None, "size_bytes": size,
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform(), "database": "+".join(databases)}}
+
+
+def table(report: dict[str, Any]) -> Table:
+    out = Table("direction", "runs", "ok", "lost", "mean ms", "p50", "p95", "p99", "max", "POST", "transit",
+                "paper (Table 1)", title=f"connectivity, {report['size_bytes'] / 1000:.0f} KB of AAS JSON per run")
+    for d in report["directions"]:
+        out.add_row(f"{d['from']} → {d['to']}", str(d["runs"]), str(d["ok"]), str(d["lost"]),
+                    *(_ms(d[f"{k}_ms"]) for k in ("mean", "p50", "p95", "p99", "max", "post_mean", "transit_mean")),
+                    _ms(d["paper_mean_ms"]))
+    out.caption = (f"floor: websocket round trip of the same bytes on loopback {report['floor_ms']:.2f} ms; "
+                   f"worse direction's mean / floor = {report['ratio']}× · {report['machine']['cores']} cores, "
+                   f"Python {report['machine']['python']}, {report['machine']['database']}")
+    return out
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}"
+
+
+def plot(directions: Sequence[Direction], report: dict[str, Any], path: Path) -> None:
+    """Latency CDF and histogram per direction (matplotlib, headless)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: install the 'bench' extra (pip install 'aadsys[bench]')") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, (cdf, histogram) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for direction in directions:
+        values = sorted(direction.latency_ms)
+        if not values:
+            continue
+        cdf.plot(values, [(n + 1) / len(values) for n in range(len(values))], label=direction.label)
+        histogram.hist(values, bins=50, alpha=0.6, label=direction.label)
+    for axes in (cdf, histogram):
+        axes.axvline(report["floor_ms"], color="grey", linestyle=":", label="websocket floor")
+        axes.set_xlabel("latency, ms (POST at the provider → stored event at the consumer)")
+        axes.legend()
+    cdf.set_ylabel("share of runs")
+    histogram.set_ylabel("runs")
+    figure.suptitle(f"AAdSys connectivity: {report['directions'][0]['runs']} runs per direction, "
+                    f"{report['size_bytes'] / 1000:.0f} KB, {report['machine']['database']}")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
