@@ -39,6 +39,11 @@ from aas_models import Owner
 
 PAPER_MEAN_MS = {("PEC", "OMIS"): 121.0, ("OMIS", "PEC"): 114.0}  # Table 1: 1000 runs of 100 KB
 ARRIVAL_TIMEOUT = 30.0  # a run whose record has not arrived by then counts as lost
+LOST_IN_A_ROW = 5  # then a direction stops, counting its remaining runs as lost
+
+
+class BenchError(SystemExit):
+    """The benchmark cannot go on; the message says why."""
 QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}
 
 
@@ -104,6 +109,8 @@ class Arrivals(threading.Thread):
         self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
         self.listening = threading.Event()
         self.error: BaseException | None = None
+        self.seen: set[str] = set()
+        self.duplicates = 0
         self._client = httpx.Client(base_url=member.url, headers={"X-API-Key": member.key},
                                     timeout=httpx.Timeout(10.0, read=None))
 
@@ -121,19 +128,30 @@ class Arrivals(threading.Thread):
             self.error = exc
             self.listening.set()
 
-    def next_for(self, key: str, timeout: float) -> tuple[float, dict[str, Any], int] | None:
-        """The arrival of ``key`` (time, event, how many other events came before it), or None if lost."""
+    def next_for(self, key: str, timeout: float) -> tuple[float, dict[str, Any]] | None:
+        """The arrival of ``key`` (time, event), or None if it did not come in time. Any record seen a second
+        time on the way counts in ``duplicates``."""
         deadline = time.perf_counter() + timeout
-        others = 0
         while (left := deadline - time.perf_counter()) > 0:
             try:
                 at, event = self.events.get(timeout=left)
             except queue.Empty:
                 return None
-            if event["key"] == key:
-                return at, event, others
-            others += 1
+            if self._first_time(event) and event["key"] == key:
+                return at, event
         return None
+
+    def drain(self) -> None:
+        """Take what came after the last run, to count duplicates among it."""
+        while not self.events.empty():
+            self._first_time(self.events.get_nowait()[1])
+
+    def _first_time(self, event: dict[str, Any]) -> bool:
+        if event["key"] in self.seen:
+            self.duplicates += 1
+            return False
+        self.seen.add(event["key"])
+        return True
 
     def close(self) -> None:
         self._client.close()
@@ -212,11 +230,16 @@ def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random
     provider, consumer = direction.provider, direction.consumer
     arrivals = Arrivals(consumer.member, provider.publishes, provider.owner.org)
     arrivals.start()
-    arrivals.listening.wait(10)
+    if not arrivals.listening.wait(10) or arrivals.error is not None:
+        raise BenchError(f"cannot follow {consumer.name}'s event stream: {arrivals.error or 'no answer in 10 s'}")
     task = progress.add_task(direction.label, total=runs)
+    lost_in_a_row = 0
     try:
         with provider.member.api() as api:
             for n in range(-warmup, runs):
+                if lost_in_a_row == LOST_IN_A_ROW:  # the channel is down: the rest would only wait out timeouts
+                    direction.lost += runs - max(n, 0)
+                    break
                 key = f"BENCH-{tag}-{provider.name}-{n + warmup:05d}"
                 record = SIZED[provider.publishes](key, size, provider.owner, rng)
                 aas_bytes = aas_size(provider.publishes, record, provider.owner)
@@ -226,12 +249,14 @@ def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random
                 answer.raise_for_status()
                 arrival = arrivals.next_for(key, ARRIVAL_TIMEOUT)
                 if n < 0:
+                    lost_in_a_row = lost_in_a_row + 1 if arrival is None else 0
                     continue
                 progress.advance(task)
+                lost_in_a_row = lost_in_a_row + 1 if arrival is None else 0
                 if arrival is None:
                     direction.lost += 1
                     continue
-                at, event, _ = arrival
+                at, event = arrival
                 if event["sha256"] != answer.json()["sha256"]:
                     direction.corrupted += 1
                     continue
@@ -239,9 +264,8 @@ def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random
                 direction.post_ms.append((posted - start) * 1000)
                 direction.aas_bytes.append(aas_bytes)
         time.sleep(1.0)  # a duplicate would show up now
-        while not arrivals.events.empty():
-            _, event = arrivals.events.get_nowait()
-            direction.duplicated += event["key"].startswith(f"BENCH-{tag}-")
+        arrivals.drain()
+        direction.duplicated = arrivals.duplicates
     finally:
         arrivals.close()
 

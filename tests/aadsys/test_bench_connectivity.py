@@ -10,10 +10,11 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from aadsys.benchmark.connectivity import summary, websocket_floor
+from aadsys.benchmark.connectivity import Arrivals, summary, websocket_floor
 from aadsys.benchmark.records import SIZED, aas_size, parse_size
 from aas_models import Owner
 
@@ -51,6 +52,22 @@ def test_summary_uses_nearest_rank_percentiles() -> None:
 
     assert figures == {"mean": 50.5, "p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
     assert summary([]) == dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
+
+
+def test_arrivals_find_each_record_and_count_any_that_comes_twice() -> None:
+    arrivals = Arrivals(SimpleNamespace(name="omis", url="http://127.0.0.1:9", key="k"),  # type: ignore[arg-type]
+                        "sales-order", "pec")
+    for n, key in enumerate(["A", "A", "B"]):
+        arrivals.events.put((float(n), {"key": key, "sha256": "x"}))
+
+    first, second = arrivals.next_for("A", 1), arrivals.next_for("B", 1)
+    arrivals.events.put((3.0, {"key": "B", "sha256": "x"}))
+    arrivals.drain()
+    arrivals.close()
+
+    assert first is not None and first[0] == 0.0 and second is not None and second[0] == 2.0
+    assert arrivals.next_for("C", 0.05) is None
+    assert arrivals.duplicates == 2
 
 
 def test_the_floor_is_a_websocket_round_trip_of_the_same_bytes() -> None:
