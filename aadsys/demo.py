@@ -21,17 +21,17 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aadsys.demo_processes import Member, Organisation, Portal, wait_for
+from aadsys.demo_processes import QUICK, Member, Organisation, Portal, wait_for
 from aadsys.samples import sales_order
 
 console = Console(width=max(Console().width, 132))  # keep URLs and curl lines unwrapped in logs and CI
 DEMO_DIR = Path("demo-data")
 PASSWORD = "juice all the way down"  # demo only: printed so the reader can log in to the web UI
-QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}  # the demo's connectors look at the portal every second
 
 
 def _b64(value: str) -> str:
@@ -100,11 +100,11 @@ def _exchange(portal: Portal, pec: Member, omis: Member, orgs: dict[str, Organis
     console.rule("[bold]3. PEC's e-shop posts Sales Orders; OMIS's ERP sees them arrive")
     table = Table("orderId", "size", "HTTP at PEC", "stored at OMIS after", "sha256 (same on both sides)")
     orders = [sales_order(f"SO-{1001 + n}", target_bytes=size) for n, size in enumerate([1500, 2000, 100_000])]
-    with pec.api() as api:
+    with pec.api() as api, omis.api() as erp:
         for record in orders:
             started = time.perf_counter()
             posted = api.post("/api/v1/asset-types/sales-order/instances", json=record).raise_for_status().json()
-            arrived = wait_for(partial(_arrived, omis, "sales-order", "pec", record["orderId"]),
+            arrived = wait_for(partial(_arrived, erp, "sales-order", "pec", record["orderId"]),
                                f"{record['orderId']} at OMIS", 60, 0.005)
             table.add_row(record["orderId"], f"{len(str(record)) / 1000:.1f} kB", "201",
                           f"{(time.perf_counter() - started) * 1000:.0f} ms",
@@ -133,9 +133,8 @@ def _exchange(portal: Portal, pec: Member, omis: Member, orgs: dict[str, Organis
                       f"{revision['data']['currentStation']}")
 
 
-def _arrived(member: Member, asset_type: str, provider: str, key: str) -> dict[str, Any] | None:
-    with member.api() as api:
-        found = api.get(f"/api/v1/asset-types/{asset_type}/instances/{key}", params={"provider": provider})
+def _arrived(api: httpx.Client, asset_type: str, provider: str, key: str) -> dict[str, Any] | None:
+    found = api.get(f"/api/v1/asset-types/{asset_type}/instances/{key}", params={"provider": provider})
     return {"sha256": found.headers["etag"].strip('"')} if found.status_code == 200 else None
 
 
@@ -152,7 +151,8 @@ def _closing(portal: Portal, pec: Member, omis: Member, interactive: bool) -> No
         f"Try:\n"
         f"  curl -H 'X-API-Key: {omis.key}' \\\n"
         f"       '{omis.url}/api/v1/asset-types/sales-order/instances/SO-1001?provider=pec'\n"
-        f"  curl -H 'X-API-Key: {omis.key}' {omis.url}/api/v3.0/shells/{shell_id}\n"
+        f"  curl -H 'X-API-Key: {omis.key}' \\\n"
+        f"       '{omis.url}/api/v3.0/shells/{shell_id}'\n"
         f"  curl -N -H 'X-API-Key: {pec.key}' {pec.url}/api/v1/events\n"
         f"  .venv/bin/aadsys connector status --data-dir {pec.data_dir}",
         title="PEC ↔ ABM Portal ↔ OMIS are running" if interactive else "demo complete"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +22,14 @@ import httpx
 
 T = TypeVar("T")
 START_SECONDS = 60.0
+QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}  # connectors look at the portal every second, not every five
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class DemoError(SystemExit):
@@ -70,20 +78,16 @@ class Process:
             raise DemoError(f"{self.name} stopped (exit {self.process.returncode}):\n{self.log_tail()}")
         return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        process.send_signal(sig)
+        process.terminate()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=timeout)
-
-    def kill(self) -> None:
-        """SIGKILL: a crash, as far as the process can tell."""
-        self.stop(signal.SIGKILL)
 
     @property
     def pid(self) -> int:
@@ -158,10 +162,6 @@ class Portal(Process):
         if response.status_code != 200:
             raise DemoError(f"{action} refused: {response.status_code} {response.text}")
         return dict(response.json())
-
-    def subscription(self, subscription_id: str, member: Organisation) -> dict[str, Any]:
-        with self.api(member.admin_token) as api:
-            return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
 
 
 class Member(Process):

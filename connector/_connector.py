@@ -22,15 +22,15 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Depends, Header
-from fastapi.security import APIKeyHeader
+from fastapi import APIRouter, Header
 from sqlmodel import select
 from starlette.responses import Response, StreamingResponse
 
-from aadsys.core.api_keys import scopes_of
 from aadsys.core.errors import FileNotFound
 from aadsys.core.tables import InstanceRow
 from aadsys.gateway.context import AadsysContext
+from aadsys.gateway.deps import Reader
+from aadsys.gateway.problems import PROBLEM_BASE, PROBLEM_JSON
 from aas_models import Owner
 from connector._identity import load_or_create
 from connector._refusals import Refusals
@@ -52,9 +52,7 @@ from connector.errors import ConfigurationError, GrantRefused, LinkRefused
 from connector.spi import DataFlows
 
 log = logging.getLogger("connector")
-PROBLEM_BASE = "https://aadsys.dev/problems/"
 EXPIRY_SWEEP_SECONDS = 10.0
-API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key with the read scope")
 
 
 def connector_dir(data_dir: Path) -> Path:
@@ -179,11 +177,7 @@ class Connector:
                                      headers={"Cache-Control": "no-store"})
 
         @router.get("/connector/v1/status", summary="The connector's state (as `aadsys connector status`)")
-        async def status(key: Annotated[str | None, Depends(API_KEY)] = None) -> Response:
-            scopes = await anyio.to_thread.run_sync(scopes_of, self.context.db, key or "") if key else None
-            if scopes is None or "read" not in scopes:
-                return _problem(401 if scopes is None else 403, "unauthenticated",
-                                "Send an API key with the read scope in X-API-Key (`aadsys keys create`).")
+        async def status(_: Reader) -> Response:
             body = await anyio.to_thread.run_sync(self.status)
             return Response(orjson.dumps(body), media_type="application/json")
 
@@ -219,4 +213,4 @@ def _read_chunks(path: Path) -> Iterator[bytes]:
 def _problem(status: int, code: str, detail: str) -> Response:
     """RFC 9457 problem details, with the refusal's stable ``code`` for the consumer's logs."""
     body = {"type": PROBLEM_BASE + code, "title": "Refused", "status": status, "detail": detail, "code": code}
-    return Response(orjson.dumps(body), status_code=status, media_type="application/problem+json")
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)

@@ -27,7 +27,6 @@ class ConnectorExtension:
         connector = Connector(context)
         app.mount("/" + SOCKETIO_PATH, socketio.ASGIApp(connector.provider.sio, socketio_path=SOCKETIO_PATH))
         app.include_router(connector.router())
-        app.state.connector = connector
         return connector
 
     def commands(self) -> typer.Typer:

@@ -29,7 +29,7 @@ from connector._refusals import Refusals
 from connector._settings import load_connector_settings
 from connector._status import collect_status
 from connector.control._ledger import Ledger
-from connector.control._plane import metadata_to_publish
+from connector.control._plane import publish_asset_types
 from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore
 from connector.data import _received
@@ -197,18 +197,7 @@ def publish(asset_type: list[str] | None, data_dir: Path | None) -> None:
             _fail(f"this AAdSys holds no {', '.join(unknown)}; choose from {', '.join(sorted(held))}", 2)
 
         async def work(portal: PortalClient) -> dict[str, str]:
-            org_id = await portal.own_org_id()
-            existing = {a["assetType"]: a for a in await portal.assets(org=org_id)}
-            ids = {}
-            for slug in sorted(slugs):
-                body = metadata_to_publish(slug, Owner(s.org, s.base_iri))
-                found = existing.get(slug)
-                if found is None:
-                    found = await portal.publish(body)
-                elif any(found.get(k) != v for k, v in body.items() if k != "visibility"):
-                    found = await portal.update_asset(found["id"], body)
-                ids[slug] = found["id"]
-            return ids
+            return await publish_asset_types(portal, Owner(s.org, s.base_iri), await portal.own_org_id(), slugs)
 
         ids = _with_portal(member, work)
     for slug, asset_id in ids.items():

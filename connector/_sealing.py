@@ -30,14 +30,13 @@ from typing import Any
 import orjson
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from connector._encoding import b64url, unb64url
-from connector._identity import Identity
+from connector._identity import Identity, signing_public_key
 from connector.errors import SealBroken
 
 ALGORITHM = "X25519+HKDF-SHA256/A256GCM/Ed25519"
@@ -88,15 +87,10 @@ class Sealer:
         self._shared = identity.encryption.exchange(X25519PublicKey.from_public_bytes(
             unb64url(consumer_encryption_key)))
 
-    def seal(self, fields: dict[str, Any], plaintext: bytes, *, salt: bytes | None = None,
-             nonce: bytes | None = None) -> Sealed:
-        """Encrypt ``plaintext`` for the consumer under a header of ``fields``, and sign both.
-
-        ``salt`` and ``nonce`` are fresh random values unless given: a one-time link re-creates the very
-        ciphertext it announced, from the salt and nonce in its header.
-        """
-        salt = salt or os.urandom(16)
-        nonce = nonce or os.urandom(12)
+    def seal(self, fields: dict[str, Any], plaintext: bytes) -> Sealed:
+        """Encrypt ``plaintext`` for the consumer under a header of ``fields`` with a fresh salt and nonce, and
+        sign both (``reseal`` re-creates the ciphertext from the header, for a one-time link)."""
+        salt, nonce = os.urandom(16), os.urandom(12)
         header = canonical({**fields, "v": VERSION, "alg": ALGORITHM, "sender": self.identity.signing_key,
                             "recipient": self.recipient, "salt": b64url(salt), "nonce": b64url(nonce)})
         header_bytes = header.encode()
@@ -129,7 +123,7 @@ class Opener:
     def __init__(self, identity: Identity, provider_signing_key: str, provider_encryption_key: str) -> None:
         self.identity = identity
         self.sender = provider_signing_key
-        self._verifier = Ed25519PublicKey.from_public_bytes(unb64url(provider_signing_key))
+        self._verifier = signing_public_key(provider_signing_key)
         self._shared = identity.encryption.exchange(X25519PublicKey.from_public_bytes(
             unb64url(provider_encryption_key)))
 
@@ -148,9 +142,12 @@ class Opener:
                                              "registered one")
         return fields
 
-    def open(self, header: str, ciphertext: bytes, signature: bytes) -> tuple[dict[str, Any], bytes]:
-        """The header's fields and the plaintext, after every check passed; ``SealBroken`` names the one failed."""
-        fields = self.read_header(header)
+    def open(self, header: str, ciphertext: bytes, signature: bytes, *, fields: dict[str, Any] | None = None
+             ) -> tuple[dict[str, Any], bytes]:
+        """The header's fields and the plaintext, after every check passed; ``SealBroken`` names the one failed.
+
+        ``fields`` is what ``read_header`` already returned for this header, if the caller has it."""
+        fields = self.read_header(header) if fields is None else fields
         header_bytes = header.encode()
         try:
             self._verifier.verify(signature, _signed_bytes(header_bytes, ciphertext))
@@ -199,7 +196,7 @@ def prove(identity: Identity, purpose: str, *parts: str) -> str:
 
 def verify_proof(signing_key: str, signature: str, purpose: str, *parts: str) -> bool:
     try:
-        Ed25519PublicKey.from_public_bytes(unb64url(signing_key)).verify(unb64url(signature),
+        signing_public_key(signing_key).verify(unb64url(signature),
                                                                           _proof_bytes(purpose, parts))
     except (InvalidSignature, ValueError):
         return False

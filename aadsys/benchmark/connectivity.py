@@ -16,7 +16,6 @@ import platform
 import queue
 import random
 import shutil
-import socket
 import statistics
 import tempfile
 import threading
@@ -33,8 +32,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from aadsys.benchmark.records import SIZED, aas_size
-from aadsys.demo_processes import Member, Portal, wait_for
+from aadsys.benchmark.records import SIZED
+from aadsys.demo_processes import QUICK, Member, Portal, free_port, wait_for
 from aas_models import Owner
 
 PAPER_MEAN_MS = {("PEC", "OMIS"): 121.0, ("OMIS", "PEC"): 114.0}  # Table 1: 1000 runs of 100 KB
@@ -44,7 +43,6 @@ LOST_IN_A_ROW = 5  # then a direction stops, counting its remaining runs as lost
 
 class BenchError(SystemExit):
     """The benchmark cannot go on; the message says why."""
-QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}
 
 
 @dataclass
@@ -182,12 +180,6 @@ def websocket_floor(size: int, runs: int) -> list[float]:
     return times
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def partners(root: Path, database_urls: tuple[str | None, str | None], console: Console) -> Iterator[
         tuple[Side, Side]]:
@@ -241,18 +233,18 @@ def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random
                     direction.lost += runs - max(n, 0)
                     break
                 key = f"BENCH-{tag}-{provider.name}-{n + warmup:05d}"
-                record = SIZED[provider.publishes](key, size, provider.owner, rng)
-                aas_bytes = aas_size(provider.publishes, record, provider.owner)
+                record, aas_bytes = SIZED[provider.publishes](key, size, provider.owner, rng)
                 start = time.perf_counter()
                 answer = api.post(f"/api/v1/asset-types/{provider.publishes}/instances", json=record)
                 posted = time.perf_counter()
                 answer.raise_for_status()
                 arrival = arrivals.next_for(key, ARRIVAL_TIMEOUT)
+                lost_in_a_row = lost_in_a_row + 1 if arrival is None else 0
+                if arrival is None and not arrivals.is_alive():
+                    raise BenchError(f"{consumer.name}'s event stream ended: {arrivals.error}")
                 if n < 0:
-                    lost_in_a_row = lost_in_a_row + 1 if arrival is None else 0
                     continue
                 progress.advance(task)
-                lost_in_a_row = lost_in_a_row + 1 if arrival is None else 0
                 if arrival is None:
                     direction.lost += 1
                     continue

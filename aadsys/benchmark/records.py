@@ -19,8 +19,9 @@ def aas_size(asset_type: str, record: dict[str, Any], owner: Owner) -> int:
     return len(render_instance(asset_type, record, owner).aas_json)
 
 
-def sized_sales_order(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random) -> dict[str, Any]:
-    """A Sales Order whose AAS JSON is within a few percent of ``aas_bytes`` (business JSON is ~2.4× smaller)."""
+def sized_sales_order(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random) -> tuple[dict[str, Any], int]:
+    """A Sales Order whose AAS JSON is within a few percent of ``aas_bytes`` (business JSON is ~2.4× smaller), and
+    its AAS JSON's size."""
     seed = rng.getrandbits(64)
     target = max(400, aas_bytes // 2)
     for _ in range(4):  # the AAS/business ratio depends a little on the item count; converge on it
@@ -29,11 +30,12 @@ def sized_sales_order(order_id: str, aas_bytes: int, owner: Owner, rng: random.R
         if abs(size - aas_bytes) <= aas_bytes * 0.02:
             break
         target = max(400, int(target * aas_bytes / size))
-    return record
+    return record, size
 
 
-def sized_status(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random) -> dict[str, Any]:
-    """A Sales Order Status with an RFID trace long enough for its AAS JSON to be about ``aas_bytes``."""
+def sized_status(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random) -> tuple[dict[str, Any], int]:
+    """A Sales Order Status with an RFID trace long enough for its AAS JSON to be about ``aas_bytes``, and its AAS
+    JSON's size."""
     start = datetime(2026, 11, 22, 8, 0, tzinfo=UTC) + timedelta(seconds=rng.randrange(86_400))
 
     def status(visits: int) -> dict[str, Any]:
@@ -49,7 +51,8 @@ def sized_status(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random
 
     empty, one = aas_size("sales-order-status", status(0), owner), aas_size("sales-order-status", status(1), owner)
     visits = max(0, min(MAX_VISITS, round((aas_bytes - empty) / (one - empty))))
-    return status(visits)
+    record = status(visits)
+    return record, aas_size("sales-order-status", record, owner)
 
 
 SIZED = {"sales-order": sized_sales_order, "sales-order-status": sized_status}

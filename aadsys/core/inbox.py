@@ -91,13 +91,13 @@ class Inbox:
 
     def check(self, provenance: Provenance, arrival: Arrival) -> RenderedInstance:
         """The record re-rendered under the provider's ids, if it is exactly what arrived; else ``RecordRefused``."""
-        if arrival.revision != 1 and not asset_type(arrival.asset_type).versioned:
-            raise RecordRefused(arrival.seq, f"{arrival.asset_type} records have one revision only, not "
-                                             f"{arrival.revision}")
         try:
+            if arrival.revision != 1 and not asset_type(arrival.asset_type).versioned:
+                raise RecordRefused(arrival.seq, f"{arrival.asset_type} records have one revision only, not "
+                                                 f"{arrival.revision}")
             record = business_json(arrival.asset_type, arrival.aas_json)
             rendered = render_instance(arrival.asset_type, record, provenance.provider, revision=arrival.revision)
-        except (AasModelError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (AasModelError, LookupError, ValueError, TypeError, AttributeError) as exc:
             raise RecordRefused(arrival.seq, f"not a valid {arrival.asset_type} record: {exc}") from None
         if rendered.key != arrival.key:
             raise RecordRefused(arrival.seq, f"the record's key is '{rendered.key}', the message says '{arrival.key}'")

@@ -12,7 +12,6 @@ import binascii
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from typing import Any
 
 import anyio
@@ -107,7 +106,7 @@ def iso(moment: datetime) -> str:
 
 
 def aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without a zone; every time in the store is UTC."""
+    """A time without offset is UTC: SQLite hands datetimes back without a zone, and so may a client."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
@@ -182,7 +181,8 @@ class InstanceService:
              cursor: str | None = None, limit: int = 100, latest_only: bool = False, origin: str = OWN) -> Page:
         """Instances of one origin created in [created_from, created_to], oldest first, by stable keyset cursor."""
         self._spec(slug)
-        created_from, created_to = _aware(created_from), _aware(created_to)
+        created_from = aware(created_from) if created_from else None
+        created_to = aware(created_to) if created_to else None
         if created_from and created_to and created_to < created_from:
             raise InvalidRange("'to' is before 'from'; give a range with from <= to")
         query = select(InstanceRow).where(InstanceRow.asset_type == slug, InstanceRow.origin == origin)
@@ -203,14 +203,11 @@ class InstanceService:
         nxt = encode_cursor(items[-1].created_at, items[-1].seq) if len(rows) > limit else None
         return Page(items, nxt)
 
-    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None, *,
-              origin: str | None = None) -> list[StoredInstance]:
-        """Instances stored after sequence number ``seq``, in storage order; of one origin, or all (None)."""
+    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None) -> list[StoredInstance]:
+        """Instances stored after sequence number ``seq`` (own and received), in storage order."""
         query = select(InstanceRow).where(col(InstanceRow.id) > seq)
         if asset_types:
             query = query.where(col(InstanceRow.asset_type).in_(list(asset_types)))
-        if origin is not None:
-            query = query.where(InstanceRow.origin == origin)
         with self.db.session() as session:
             rows = session.exec(query.order_by(col(InstanceRow.id)).limit(limit)).all()
         return [StoredInstance.from_row(r) for r in rows]
@@ -220,12 +217,12 @@ class InstanceService:
             row = session.exec(select(InstanceRow.id).order_by(col(InstanceRow.id).desc()).limit(1)).first()
         return row or 0
 
-    async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *, origin: str | None = None,
-                     poll_seconds: float = 2.0, batch: int = 500) -> AsyncIterator[StoredInstance]:
+    async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *, poll_seconds: float = 2.0,
+                     batch: int = 500) -> AsyncIterator[StoredInstance]:
         """Every instance stored after ``after_seq``, then each new one as it is stored; never ends."""
         while True:
             generation = self.events.generation()
-            rows = await anyio.to_thread.run_sync(partial(self.after, after_seq, batch, asset_types, origin=origin))
+            rows = await anyio.to_thread.run_sync(self.after, after_seq, batch, asset_types)
             for instance in rows:
                 yield instance
                 after_seq = instance.seq
@@ -310,12 +307,6 @@ def _first_key(reference: dict[str, Any] | None) -> str | None:
     if not reference or not reference.get("keys"):
         return None
     return str(reference["keys"][0].get("value"))
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)  # a time without offset is read as UTC
-    return moment
 
 
 def encode_cursor(created_at: datetime, seq: int) -> str:

@@ -24,14 +24,14 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from abm_portal.clock import utcnow
-from abm_portal.errors import Conflict, Forbidden, ValidationFailed
+from abm_portal.errors import Conflict, ValidationFailed
 from abm_portal.models import Subscription, SubscriptionProgress, TransferJob
 from abm_portal.services import lifecycle, rows, subscriptions
 from abm_portal.services.actors import CONNECTOR, ORG_ADMIN, Actor
 from abm_portal.services.subscriptions import SubscriptionView
+from abm_portal.services.transfers import MAX_COUNT as MAX_FIGURE
+from abm_portal.services.transfers import SIDES, require_own_side
 
-SIDES = ("provider", "consumer")
-MAX_FIGURE = 10**12
 # States in which a channel may have run (or, ended, its connectors still hold figures to report).
 REPORTING_STATES = frozenset({"approved", "active", "expired", "revoked", "cancelled"})
 
@@ -64,9 +64,7 @@ def report(db: Session, actor: Actor, subscription_id: str, *, side: str, count:
                                           "or leave it out.")
     lifecycle.expire_due(db)  # a window that has ended shows as expired, not as freshly active
     sub = subscriptions.party_subscription(db, actor, subscription_id)  # locked: reports of it run one at a time
-    if actor.org_id != getattr(sub, f"{side}_org_id"):
-        mine = "provider" if actor.org_id == sub.provider_org_id else "consumer"
-        raise Forbidden(f"Your organisation is the {mine} of this subscription; report side {mine}.")
+    require_own_side(actor, sub, side, "subscription")
     if sub.mode != "realtime":
         raise Conflict(f"This subscription is historical: report its transfer with POST "
                        f"/api/v1/transfers/{_transfer_id(db, sub)}/reports.")

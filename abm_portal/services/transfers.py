@@ -25,6 +25,13 @@ MAX_DIGEST = 200
 MAX_LISTED = 500
 
 
+def require_own_side(actor: Actor, sub: Subscription, side: str, what: str) -> None:
+    """A party reports only its own side of a subscription: the provider what it sent, the consumer what it stored."""
+    if actor.org_id != getattr(sub, f"{side}_org_id"):
+        mine = "provider" if actor.org_id == sub.provider_org_id else "consumer"
+        raise Forbidden(f"Your organisation is the {mine} of this {what}; report side {mine}.")
+
+
 def list_transfers(db: Session, actor: Actor) -> Sequence[TransferJob]:
     """Transfer jobs of the subscriptions the actor's organisation is a party of, newest first."""
     org_id = actor.own_org()
@@ -50,9 +57,7 @@ def report(db: Session, actor: Actor, transfer_id: str, *, side: str, count: int
     if not digest or len(digest) > MAX_DIGEST:
         raise ValidationFailed("digest", f"digest is the transfer's digest, 1 to {MAX_DIGEST} characters.")
     job, sub = _party_job(db, actor, transfer_id, lock=True)
-    if actor.org_id != getattr(sub, f"{side}_org_id"):
-        mine = "provider" if actor.org_id == sub.provider_org_id else "consumer"
-        raise Forbidden(f"Your organisation is the {mine} of this transfer; report side {mine}.")
+    require_own_side(actor, sub, side, "transfer")
     reported = (getattr(job, f"{side}_count"), getattr(job, f"{side}_digest"))
     if reported != (None, None):
         if reported == (count, digest):

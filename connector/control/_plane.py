@@ -59,13 +59,31 @@ REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIV
 @dataclass
 class PortalStatus:
     reachable: bool | None = None
-    last_contact: datetime | None = None
     last_error: str | None = None
 
 
 def metadata_to_publish(slug: str, owner: Owner) -> dict[str, Any]:
     """What we publish for ``slug``: ``asset_type_metadata`` without its IRI id, publicly listed."""
     return {**{k: v for k, v in asset_type_metadata(slug, owner).items() if k != "id"}, "visibility": "public"}
+
+
+async def publish_asset_types(portal: PortalClient, owner: Owner, org_id: str, slugs: frozenset[str]
+                              ) -> dict[str, str]:
+    """Publish ``slugs`` where missing or different (publishing twice makes nothing new); returns asset type ->
+    portal asset id."""
+    existing = {a["assetType"]: a for a in await portal.assets(org=org_id)}
+    ids = {}
+    for slug in sorted(slugs):
+        body = metadata_to_publish(slug, owner)
+        found = existing.get(slug)
+        if found is None:
+            found = await portal.publish(body)
+            log.info("published asset type %s at the portal (%s)", slug, found["id"])
+        elif any(found.get(k) != body.get(k) for k in COMPARED_METADATA):
+            found = await portal.update_asset(found["id"], body)
+            log.info("updated asset type %s at the portal (%s)", slug, found["id"])
+        ids[slug] = found["id"]
+    return ids
 
 
 class ControlPlane:
@@ -80,7 +98,6 @@ class ControlPlane:
         self._published: frozenset[str] | None = None
         self._trust_at = 0.0
         self._peers_at: dict[str, float] = {}
-        self.synced = asyncio.Event()  # set after the first round that reached the portal
 
     # -- the loop ---------------------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -94,8 +111,7 @@ class ControlPlane:
             await self._settle_with_portal()
             if self.status.reachable is False:
                 log.warning("the portal answers again")
-            self.status.reachable, self.status.last_contact, self.status.last_error = True, datetime.now(UTC), None
-            self.synced.set()
+            self.status.reachable, self.status.last_error = True, None
         except PortalError as exc:
             reachable = not isinstance(exc, PortalUnavailable)
             if reachable or self.status.reachable is not False:  # an outage is logged once, when it starts
@@ -141,22 +157,9 @@ class ControlPlane:
         await anyio.to_thread.run_sync(partial(self.trust.update, endpoint_url=self.public_url))
         self._registered = True
 
-    async def publish(self, org_id: str, slugs: frozenset[str]) -> dict[str, str]:
-        """Publish ``slugs`` where missing or different; returns asset type -> portal asset id."""
-        existing = {a["assetType"]: a for a in await self.portal.assets(org=org_id)}
-        ids = {}
-        for slug in sorted(slugs):
-            body = metadata_to_publish(slug, self.owner)
-            found = existing.get(slug)
-            if found is None:
-                found = await self.portal.publish(body)
-                log.info("published asset type %s at the portal (%s)", slug, found["id"])
-            elif any(found.get(k) != body.get(k) for k in COMPARED_METADATA):
-                found = await self.portal.update_asset(found["id"], body)
-                log.info("updated asset type %s at the portal (%s)", slug, found["id"])
-            ids[slug] = found["id"]
+    async def publish(self, org_id: str, slugs: frozenset[str]) -> None:
+        await publish_asset_types(self.portal, self.owner, org_id, slugs)
         self._published = slugs
-        return ids
 
     async def _follow_subscriptions(self, org_id: str) -> None:
         for item in await self.portal.subscriptions():

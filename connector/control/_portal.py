@@ -92,9 +92,6 @@ class PortalClient:
     async def subscriptions(self) -> list[Json]:
         return list((await self._send("subscriptions", "GET", "/api/v1/subscriptions"))["items"])
 
-    async def subscription(self, subscription_id: str) -> Json:
-        return await self._send("the subscription", "GET", f"/api/v1/subscriptions/{subscription_id}")
-
     async def request_subscription(self, asset_id: str, mode: str, valid_from: datetime, valid_to: datetime
                                    ) -> Json:
         return await self._send("the subscription request", "POST", "/api/v1/subscriptions", json={

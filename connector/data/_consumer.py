@@ -344,7 +344,8 @@ class Reception:
         for item in received:
             seq = item.message.seq
             try:
-                fields, plaintext = opener.open(item.message.header, item.ciphertext, item.message.signature)
+                fields, plaintext = opener.open(item.message.header, item.ciphertext, item.message.signature,
+                                                fields=item.fields)
                 arrival = Arrival(seq, str(fields["assetType"]), str(fields["instanceKey"]), int(fields["revision"]),
                                   datetime.fromisoformat(str(fields["createdAt"]).replace("Z", "+00:00")),
                                   str(fields["sha256"]), plaintext)

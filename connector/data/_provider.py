@@ -106,7 +106,6 @@ class Delivery:
     inflight: dict[int, _InFlight] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-    made_all: bool = False
     completing: bool = False
     expires_at: datetime | None = None
     progress_at: float = 0.0  # when tier 2 last came
@@ -138,7 +137,8 @@ class Delivery:
             await anyio.to_thread.run_sync(plane.jobs.open, self.id, Role.PROVIDER, *history)
             await self._make_history()
         else:
-            await anyio.to_thread.run_sync(self._make_realtime)
+            await anyio.to_thread.run_sync(plane.outbox.make_realtime, self.id, self.claims.asset_type,
+                                           self.claims.valid_from, self.claims.valid_to)
             plane.keep_making(self.id, self.claims.asset_type, self.claims.valid_from, self.claims.valid_to)
         pending = await anyio.to_thread.run_sync(plane.outbox.reopen, self.id, after_seq)
         self.position, self.inflight, self.completing = 0, {}, False
@@ -155,10 +155,6 @@ class Delivery:
         self.inflight = {}
 
     # -- making deliveries -------------------------------------------------------------------------------------
-    def _make_realtime(self) -> int:
-        return self.plane.outbox.make_realtime(self.id, self.claims.asset_type, self.claims.valid_from,
-                                               self.claims.valid_to)
-
     async def _make_history(self) -> None:
         assert self.history is not None
         while await anyio.to_thread.run_sync(self.plane.outbox.make_history, self.id, self.claims.asset_type,
@@ -166,7 +162,6 @@ class Delivery:
             pass
         figures = await anyio.to_thread.run_sync(self.plane.outbox.figures, self.id)
         await anyio.to_thread.run_sync(self.plane.jobs.set_total, self.id, figures.made)
-        self.made_all = True
 
     # -- sending -----------------------------------------------------------------------------------------------
     async def _send_loop(self) -> None:
@@ -243,7 +238,7 @@ class Delivery:
     def _seal(self, o: Outgoing) -> dict[str, Any]:
         plane, claims = self.plane, self.claims
         new_links: list[NewLink] = []
-        file_fields, file_refs = [], []
+        file_fields = []
         for sha in referenced_files(o.aas_json):
             stored = plane.files.get(sha)
             seal = Sealer.new_file_seal()
@@ -283,7 +278,7 @@ class Delivery:
 
     async def _complete_history(self) -> None:
         """All of the range is confirmed stored: tell the consumer the count and digest, keep ours to report."""
-        if not self.made_all or self.completing or self.sid is None:
+        if self.completing or self.sid is None:  # the range is all made: ``start`` made it before sending
             return
         figures = await anyio.to_thread.run_sync(self.plane.outbox.figures, self.id)
         if figures.pending or figures.sent - figures.stored - figures.expired:

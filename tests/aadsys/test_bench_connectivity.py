@@ -40,10 +40,11 @@ def test_a_bad_size_says_what_would_do(text: str, message: str) -> None:
 def test_records_are_valid_about_the_asked_size_and_never_alike(asset_type: str, target: int) -> None:
     rng = random.Random(7)
     owner = OWNERS[asset_type]
-    first, second = (SIZED[asset_type](f"B-{n}", target, owner, rng) for n in (1, 2))
+    (first, first_size), (second, second_size) = (SIZED[asset_type](f"B-{n}", target, owner, rng) for n in (1, 2))
 
-    for record in (first, second):
-        assert abs(aas_size(asset_type, record, owner) - target) <= target * 0.05  # rendering also validates
+    for record, size in ((first, first_size), (second, second_size)):
+        assert aas_size(asset_type, record, owner) == size  # rendering also validates
+        assert abs(size - target) <= target * 0.05
     assert {k: v for k, v in first.items() if k != "orderId"} != {k: v for k, v in second.items() if k != "orderId"}
 
 

@@ -182,6 +182,8 @@ def test_bytes_that_are_not_a_record_of_the_type_are_refused(pec: AadsysContext,
         omis.inbox.check(FROM_PEC, replace(arrival, asset_type="juice-product"))
     with pytest.raises(RecordRefused):
         omis.inbox.check(FROM_PEC, replace(arrival, aas_json=b"{}", sha256=hashlib.sha256(b"{}").hexdigest()))
+    with pytest.raises(RecordRefused, match="not a valid no-such-type record"):
+        omis.inbox.check(FROM_PEC, replace(arrival, asset_type="no-such-type", revision=2))
 
 
 def test_other_content_under_a_stored_revision_is_refused_and_stores_nothing(

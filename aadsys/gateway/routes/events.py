@@ -39,6 +39,5 @@ async def instance_events(ctx: ContextDep, instances: Instances, _: Reader,
 
     Records received from partners over a connector channel appear here too, with `provider` set."""
     async for instance in instances.stream(start, asset_type, poll_seconds=ctx.settings.event_poll_seconds):
-        href = self_url(instance)
-        yield ServerSentEvent(id=str(instance.seq), event="instance", data={
-            **instance.head(), "href": f"{href}{'&' if '?' in href else '?'}revision={instance.revision}"})
+        yield ServerSentEvent(id=str(instance.seq), event="instance",
+                              data={**instance.head(), "href": self_url(instance, revision=True)})

@@ -30,9 +30,11 @@ def _b64(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def self_url(instance: StoredInstance) -> str:
-    url = f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}"
-    return f"{url}?provider={instance.origin}" if instance.origin else url
+def self_url(instance: StoredInstance, *, revision: bool = False) -> str:
+    """The instance in the business API; with ``revision``, this revision of it."""
+    query = {"provider": instance.origin or None, "revision": instance.revision if revision else None}
+    params = "&".join(f"{name}={value}" for name, value in query.items() if value)
+    return f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}" + (f"?{params}" if params else "")
 
 
 def receipt(instance: StoredInstance) -> dict[str, Any]:
@@ -64,8 +66,9 @@ async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep
     payload = parse_json(body)
     instance, created = await run_in_threadpool(instances.create, slug, payload, aas=media == AAS_JSON)
     status = 201 if created else 200
-    headers = {"Location": receipt(instance)["links"]["self"], "ETag": f'"{instance.sha256}"'}
-    return Response(orjson.dumps(receipt(instance)), status_code=status, media_type=BUSINESS_JSON, headers=headers)
+    answer = receipt(instance)
+    headers = {"Location": answer["links"]["self"], "ETag": f'"{instance.sha256}"'}
+    return Response(orjson.dumps(answer), status_code=status, media_type=BUSINESS_JSON, headers=headers)
 
 
 @router.get("/asset-types/{type}/instances/{key}", summary="Get an instance by its business key",
