@@ -8,24 +8,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 
 
 class InstanceEvents:
     def __init__(self) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
+        # own commits per asset type in this process: a follower of one type sleeps through everything else
+        self.own_commits: Counter[str] = Counter()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop that serves the waiters (called at app start-up)."""
         self._loop = loop
         self._event = asyncio.Event()
 
-    def notify(self) -> None:
-        """Thread-safe: called after a commit, from a worker thread or the loop itself."""
+    def notify(self, own_type: str | None = None) -> None:
+        """Thread-safe: called after a commit, from a worker thread or the loop itself; ``own_type`` names the
+        asset type of a commit of our own records (received ones wake only the streams)."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._fire)
+            self._loop.call_soon_threadsafe(self._fire, own_type)
 
-    def _fire(self) -> None:
+    def _fire(self, own_type: str | None = None) -> None:
+        if own_type is not None:
+            self.own_commits[own_type] += 1
         if self._event is not None:
             self._event.set()
             self._event = asyncio.Event()
@@ -41,3 +47,11 @@ class InstanceEvents:
     async def wait(generation: asyncio.Event, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(generation.wait(), timeout)
+
+    async def wait_own(self, asset_type: str, seen: int, timeout: float) -> None:
+        """Until a commit of our own ``asset_type`` records after ``own_commits[asset_type]`` was ``seen``, or
+        ``timeout`` (writers in other processes are only found by polling)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self.own_commits[asset_type] == seen and (left := deadline - loop.time()) > 0:
+            await self.wait(self.generation(), left)

@@ -51,6 +51,9 @@ _LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _I
 _RETIRE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("row_id")).values(is_latest=False)
 _INSERT = insert(_INSTANCES).returning(_INSTANCES.c.id)
 _INSERT_SUBMODEL = insert(_SUBMODELS)
+_HEADS = _INSTANCES.select().with_only_columns(_INSTANCES.c.id, _INSTANCES.c.asset_type, _INSTANCES.c.instance_key,
+                                                _INSTANCES.c.revision, _INSTANCES.c.created_at, _INSTANCES.c.sha256,
+                                                _INSTANCES.c.origin)
 
 OWN = ""  # the origin of this AAdSys's own records; received ones carry their provider's org slug
 
@@ -60,35 +63,43 @@ _PG_INGEST_LOCK = 0x4141_6453
 
 
 @dataclass(frozen=True, slots=True)
-class StoredInstance:
+class InstanceHead:
+    """A stored revision's metadata without its content: what receipts and events show."""
+
     seq: int
     asset_type: str
     key: str
     revision: int
     created_at: datetime
     sha256: str
-    shell_id: str
-    aas_json: bytes
     origin: str = OWN
-
-    @classmethod
-    def from_row(cls, row: InstanceRow) -> StoredInstance:
-        assert row.id is not None
-        return cls(row.id, row.asset_type, row.instance_key, row.revision, aware(row.created_at), row.sha256,
-                   row.shell_id, row.aas_json, row.origin)
 
     @property
     def provider(self) -> str | None:
         """The provider's org slug for a record received over a channel; None for our own."""
         return self.origin or None
 
-    def business(self) -> dict[str, Any]:
-        return business_json(self.asset_type, self.aas_json)
-
     def head(self) -> dict[str, Any]:
-        """Metadata without content: what receipts and events show."""
         return {"assetType": self.asset_type, "key": self.key, "revision": self.revision, "seq": self.seq,
                 "createdAt": iso(self.created_at), "sha256": self.sha256, "provider": self.provider}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredInstance(InstanceHead):
+    """A stored revision with its content, as canonical AAS JSON."""
+
+    shell_id: str
+    aas_json: bytes
+
+    @classmethod
+    def from_row(cls, row: InstanceRow) -> StoredInstance:
+        assert row.id is not None
+        return cls(seq=row.id, asset_type=row.asset_type, key=row.instance_key, revision=row.revision,
+                   created_at=aware(row.created_at), sha256=row.sha256, origin=row.origin, shell_id=row.shell_id,
+                   aas_json=row.aas_json)
+
+    def business(self) -> dict[str, Any]:
+        return business_json(self.asset_type, self.aas_json)
 
     def envelope(self) -> dict[str, Any]:
         """Metadata plus business JSON: the list representation."""
@@ -158,7 +169,7 @@ class InstanceService:
             created_at = utcnow()
             seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
             session.commit()
-        self.events.notify()
+        self.events.notify(spec.slug)
         return _stored(seq, rendered, created_at), True
 
     # -- read -----------------------------------------------------------------------------------
@@ -203,14 +214,15 @@ class InstanceService:
         nxt = encode_cursor(items[-1].created_at, items[-1].seq) if len(rows) > limit else None
         return Page(items, nxt)
 
-    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None) -> list[StoredInstance]:
-        """Instances stored after sequence number ``seq`` (own and received), in storage order."""
-        query = select(InstanceRow).where(col(InstanceRow.id) > seq)
+    def after(self, seq: int, limit: int = 500, asset_types: Sequence[str] | None = None) -> list[InstanceHead]:
+        """Instances stored after sequence number ``seq`` (own and received), in storage order; no content."""
+        query = _HEADS.where(_INSTANCES.c.id > seq)
         if asset_types:
-            query = query.where(col(InstanceRow.asset_type).in_(list(asset_types)))
+            query = query.where(_INSTANCES.c.asset_type.in_(list(asset_types)))
         with self.db.session() as session:
-            rows = session.exec(query.order_by(col(InstanceRow.id)).limit(limit)).all()
-        return [StoredInstance.from_row(r) for r in rows]
+            rows = session.execute(query.order_by(_INSTANCES.c.id).limit(limit)).all()
+        return [InstanceHead(r.id, r.asset_type, r.instance_key, r.revision, aware(r.created_at), r.sha256, r.origin)
+                for r in rows]
 
     def last_seq(self) -> int:
         with self.db.session() as session:
@@ -218,7 +230,7 @@ class InstanceService:
         return row or 0
 
     async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *, poll_seconds: float = 2.0,
-                     batch: int = 500) -> AsyncIterator[StoredInstance]:
+                     batch: int = 500) -> AsyncIterator[InstanceHead]:
         """Every instance stored after ``after_seq``, then each new one as it is stored; never ends."""
         while True:
             generation = self.events.generation()
@@ -299,8 +311,9 @@ def insert_instance(session: Session, rendered: RenderedInstance, *, created_at:
 
 
 def _stored(seq: int, rendered: RenderedInstance, created_at: datetime) -> StoredInstance:
-    return StoredInstance(seq, rendered.asset_type, rendered.key, rendered.revision, aware(created_at),
-                          rendered.sha256, rendered.shell_id, rendered.aas_json)
+    return StoredInstance(seq=seq, asset_type=rendered.asset_type, key=rendered.key, revision=rendered.revision,
+                          created_at=aware(created_at), sha256=rendered.sha256, shell_id=rendered.shell_id,
+                          aas_json=rendered.aas_json)
 
 
 def _first_key(reference: dict[str, Any] | None) -> str | None:

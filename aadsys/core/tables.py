@@ -39,6 +39,8 @@ class InstanceRow(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("origin", "asset_type", "instance_key", "revision", name="uq_instances_origin_type_key_rev"),
         Index("ix_instances_type_origin_created", "asset_type", "origin", "created_at", "id"),
+        Index("ix_instances_type_origin_id", "asset_type", "origin", "id"),  # the commit follower's "after id"
+        Index("ix_instances_type_id", "asset_type", "id"),  # the event stream's "after seq"
         Index("ix_instances_shell_latest", "shell_id", "is_latest"),
     )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, or_, select, text, update
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
@@ -66,6 +66,30 @@ _OUTGOING = (select(_OUT.c.seq, _OUT.c.attempts, _INS.c.id, _INS.c.asset_type, _
              .join(_INS, _INS.c.id == _OUT.c.instance_id))
 
 
+def _top(column: Any) -> Any:
+    return func.coalesce(select(func.max(column)).where(_OUT.c.subscription_id == bindparam("subscription_id"))
+                         .scalar_subquery(), 0)
+
+
+# (highest instance id, highest seq) made so far: two subqueries, since SQLite answers a lone max() from the
+# unique index in O(log n) but scans the subscription's rows for two maxima in one select.
+_MADE_SO_FAR = select(_top(_OUT.c.instance_id), _top(_OUT.c.seq))
+
+
+# Built once: the real-time path only binds parameters (building a statement costs more than running it).
+_NEW_OWN = (select(_INS.c.id).where(_INS.c.asset_type == bindparam("asset_type"), _INS.c.origin == OWN,
+                                    _INS.c.id > bindparam("watermark"), _INS.c.created_at >= bindparam("valid_from"),
+                                    _INS.c.created_at < bindparam("valid_to"))
+            .order_by(_INS.c.id).limit(bindparam("limit")))
+_NEXT_PENDING = (_OUTGOING.where(_OUT.c.subscription_id == bindparam("subscription_id"),
+                                 _OUT.c.state == D.PENDING.value, _OUT.c.seq > bindparam("after_seq"))
+                 .order_by(_OUT.c.seq).limit(bindparam("limit")))
+_MARK_SENT = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscription"),
+                                 _OUT.c.seq.in_(bindparam("seqs", expanding=True)),
+                                 _OUT.c.state.in_(_may_become(D.SENT)))
+              .values(state=D.SENT.value, attempts=_OUT.c.attempts + 1, sent_at=bindparam("now")))
+
+
 class Outbox:
     def __init__(self, db: Database, ttl_seconds: float) -> None:
         self.db = db
@@ -77,14 +101,9 @@ class Outbox:
         """Deliveries for records stored since the last call; returns how many were made."""
         with self.db.write_session() as session:
             self._lock_making(session, subscription_id)
-            watermark, last_seq = session.execute(
-                select(func.coalesce(func.max(_OUT.c.instance_id), 0), func.coalesce(func.max(_OUT.c.seq), 0))
-                .where(_OUT.c.subscription_id == subscription_id)).one()
-            ids = session.execute(
-                select(_INS.c.id).where(_INS.c.asset_type == asset_type, _INS.c.origin == OWN,
-                                        _INS.c.id > watermark, _INS.c.created_at >= valid_from,
-                                        _INS.c.created_at < valid_to)
-                .order_by(_INS.c.id).limit(limit)).scalars().all()
+            watermark, last_seq = session.execute(_MADE_SO_FAR, {"subscription_id": subscription_id}).one()
+            ids = session.execute(_NEW_OWN, {"asset_type": asset_type, "watermark": watermark, "valid_from": valid_from,
+                                             "valid_to": valid_to, "limit": limit}).scalars().all()
             self._insert(session, subscription_id, last_seq, ids)
             session.commit()
         return len(ids)
@@ -143,14 +162,11 @@ class Outbox:
     def claim(self, subscription_id: str, after_seq: int, limit: int) -> list[Outgoing]:
         """The next pending deliveries after ``after_seq``, in seq order, now marked sent."""
         with self.db.write_session() as session:
-            rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
-                                                   _OUT.c.state == D.PENDING.value, _OUT.c.seq > after_seq)
-                                   .order_by(_OUT.c.seq).limit(limit)).all()
+            rows = session.execute(_NEXT_PENDING, {"subscription_id": subscription_id, "after_seq": after_seq,
+                                                   "limit": limit}).all()
             if rows:
-                session.execute(update(_OUT).where(
-                    _OUT.c.subscription_id == subscription_id, _OUT.c.seq.in_([r.seq for r in rows]),
-                    _OUT.c.state.in_(_may_become(D.SENT))).values(
-                    state=D.SENT.value, attempts=_OUT.c.attempts + 1, sent_at=utcnow()))
+                session.execute(_MARK_SENT, {"subscription": subscription_id, "seqs": [r.seq for r in rows],
+                                             "now": utcnow()})
             session.commit()
         return [_outgoing(r) for r in rows]
 

@@ -171,10 +171,9 @@ class Delivery:
             await self._resend_overdue()
             room = settings.window - len(self.inflight)
             if room > 0 and sum(f.size for f in self.inflight.values()) < settings.window_bytes:
-                batch = await anyio.to_thread.run_sync(self.plane.outbox.claim, self.id, self.position,
-                                                       min(room, 64))
-                if batch:
-                    await self._send(batch)
+                sealed = await anyio.to_thread.run_sync(self._claim_sealed, min(room, 64))
+                if sealed:
+                    await self._send(sealed)
                     continue
                 if self.history is not None and not self.inflight:
                     await self._complete_history()
@@ -207,20 +206,26 @@ class Delivery:
         return since + self.plane.settings.resend_after_seconds
 
     async def resend(self, seqs: Sequence[int]) -> None:
-        again = await anyio.to_thread.run_sync(self.plane.outbox.again, self.id, list(seqs))
-        found = {o.seq for o in again}
+        again = await anyio.to_thread.run_sync(self._again_sealed, list(seqs))
+        found = {o.seq for o, _ in again}
         for seq in seqs:
             if seq not in found:
                 self.inflight.pop(seq, None)  # stored or expired meanwhile
         if again:
             await self._send(again)
 
-    async def _send(self, batch: Sequence[Outgoing]) -> None:
+    # claiming and sealing run in one worker thread: each hop to a thread costs more than sealing a record
+    def _claim_sealed(self, limit: int) -> list[tuple[Outgoing, dict[str, Any]]]:
+        return self._seal_all(self.plane.outbox.claim(self.id, self.position, limit))
+
+    def _again_sealed(self, seqs: Sequence[int]) -> list[tuple[Outgoing, dict[str, Any]]]:
+        return self._seal_all(self.plane.outbox.again(self.id, seqs))
+
+    async def _send(self, sealed: Sequence[tuple[Outgoing, dict[str, Any]]]) -> None:
         sid = self.sid
         if sid is None:
             return
-        messages = await anyio.to_thread.run_sync(self._seal_all, batch)
-        for outgoing, message in zip(batch, messages, strict=True):
+        for outgoing, message in sealed:
             flight = self.inflight[outgoing.seq] = _InFlight(len(outgoing.aas_json))
             self.position = max(self.position, outgoing.seq)
             await self.plane.sio.emit("instance", message, to=sid, namespace=NAMESPACE,
@@ -231,9 +236,9 @@ class Delivery:
         if self.inflight.get(seq) is flight:
             flight.received_at = time.monotonic()
 
-    def _seal_all(self, batch: Sequence[Outgoing]) -> list[dict[str, Any]]:
+    def _seal_all(self, batch: Sequence[Outgoing]) -> list[tuple[Outgoing, dict[str, Any]]]:
         """Seal a batch (CPU and link rows: runs in a worker thread)."""
-        return [self._seal(outgoing) for outgoing in batch]
+        return [(outgoing, self._seal(outgoing)) for outgoing in batch]
 
     def _seal(self, o: Outgoing) -> dict[str, Any]:
         plane, claims = self.plane, self.claims
@@ -354,7 +359,7 @@ class ProviderPlane:
 
     async def _make(self, subscription_id: str, asset_type: str, valid_from: datetime, valid_to: datetime) -> None:
         while datetime.now(UTC) < valid_to:
-            generation = self.events.generation()
+            seen = self.events.own_commits[asset_type]
             made = await anyio.to_thread.run_sync(self.outbox.make_realtime, subscription_id, asset_type, valid_from,
                                                   valid_to)
             if made:
@@ -362,7 +367,7 @@ class ProviderPlane:
                 if delivery is not None:
                     delivery.wake.set()
                 continue
-            await self.events.wait(generation, self.settings.poll_seconds)
+            await self.events.wait_own(asset_type, seen, self.settings.poll_seconds)
 
     async def reconcile(self, live: Sequence[SubscriptionView]) -> None:
         """Keep deliveries coming for every live real-time subscription we provide; stop the rest."""

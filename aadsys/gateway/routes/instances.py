@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from aadsys.core.instances import StoredInstance, iso
+from aadsys.core.instances import InstanceHead, StoredInstance, iso
 from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
 from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
 from aadsys.gateway.problems import ProblemError
@@ -30,7 +30,7 @@ def _b64(value: str) -> str:
     return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
 
 
-def self_url(instance: StoredInstance, *, revision: bool = False) -> str:
+def self_url(instance: InstanceHead, *, revision: bool = False) -> str:
     """The instance in the business API; with ``revision``, this revision of it."""
     query = {"provider": instance.origin or None, "revision": instance.revision if revision else None}
     params = "&".join(f"{name}={value}" for name, value in query.items() if value)
