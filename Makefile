@@ -38,6 +38,8 @@ demo: install
 
 bench: install
 	$(PY) -m aadsys bench connectivity --json bench/results/connectivity.json --plot bench/results/connectivity.png
+	$(PY) -m aadsys bench throughput --json bench/results/throughput.json
+	$(PY) -m aadsys bench history --json bench/results/history.json
 	$(PY) bench/ingest.py
 	$(PY) bench/render.py
 

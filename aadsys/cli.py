@@ -181,17 +181,27 @@ def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_
     typer.echo(f"revoked '{name}'")
 
 
+# What every ``aadsys bench`` command takes
+JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here")]
+PecDatabase = Annotated[str | None, typer.Option(help="PEC's database [default: SQLite in its data dir]")]
+OmisDatabase = Annotated[str | None, typer.Option(help="OMIS's database [default: SQLite]")]
+KeepDir = Annotated[Path | None, typer.Option(help="Keep the processes' data dirs and logs here")]
+
+
+def _bench_console() -> Console:
+    return Console(width=max(Console().width, 132))  # the tables stay whole in logs
+
+
 @bench_app.command("connectivity")
 def bench_connectivity(
     runs: Annotated[int, typer.Option(min=1, max=100_000, help="Sequential runs per direction")] = 1000,
     size: Annotated[str, typer.Option(help="AAS JSON per record, e.g. 100KB, 2KB, 1.5MB")] = "100KB",
     warmup: Annotated[int, typer.Option(min=0, max=1000, help="Runs per direction before measuring")] = 5,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here")] = None,
+    json_path: JsonOut = None,
     plot_path: Annotated[Path | None, typer.Option("--plot", help="Write a latency CDF and histogram (PNG)")] = None,
-    pec_database_url: Annotated[str | None, typer.Option(help="PEC's database [default: SQLite in its data dir]")
-                                ] = None,
-    omis_database_url: Annotated[str | None, typer.Option(help="OMIS's database [default: SQLite]")] = None,
-    keep: Annotated[Path | None, typer.Option(help="Keep the processes' data dirs and logs here")] = None,
+    pec_database_url: PecDatabase = None,
+    omis_database_url: OmisDatabase = None,
+    keep: KeepDir = None,
 ) -> None:
     """The paper's 1000-run test: a record each run, PEC → OMIS and OMIS → PEC, against a websocket floor."""
     from aadsys.benchmark import connectivity
@@ -204,7 +214,54 @@ def bench_connectivity(
         raise typer.Exit(2) from None
     code = connectivity.run(runs=runs, size=size_bytes, warmup=warmup, database_urls=(pec_database_url,
                             omis_database_url), json_path=json_path, plot_path=plot_path, keep=keep,
-                            console=Console(width=max(Console().width, 132)))  # the table stays whole in logs
+                            console=_bench_console())
+    raise typer.Exit(code)
+
+
+@bench_app.command("throughput")
+def bench_throughput(
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sales Orders to post in all")] = 5000,
+    producers: Annotated[int, typer.Option(min=1, max=256, help="Concurrent producers posting to PEC")] = 8,
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="Stop posting after this long; the run then "
+                                           "waits for what was posted")] = 120,
+    json_path: JsonOut = None,
+    pec_database_url: PecDatabase = None,
+    omis_database_url: OmisDatabase = None,
+    keep: KeepDir = None,
+) -> None:
+    """Real-time Sales Orders PEC → OMIS under load: stored per second at OMIS, and latency under that load."""
+    from aadsys.benchmark import throughput
+
+    code = throughput.run(count=count, producers=producers, seconds=seconds,
+                          database_urls=(pec_database_url, omis_database_url), json_path=json_path, keep=keep,
+                          console=_bench_console())
+    raise typer.Exit(code)
+
+
+@bench_app.command("history")
+def bench_history(
+    sizes: Annotated[str, typer.Option(help="Comma-separated counts of stored Sales Orders to replay, each in a "
+                                       "fresh run, e.g. 10000,100000")] = "10000,100000",
+    seconds: Annotated[float, typer.Option(min=10, max=24 * 3600, help="Give up on a replay after this long")] = 1800,
+    json_path: JsonOut = None,
+    pec_database_url: PecDatabase = None,
+    omis_database_url: OmisDatabase = None,
+    keep: KeepDir = None,
+) -> None:
+    """A historical replay of Sales Orders stored at PEC, to OMIS: instances per second and peak memory."""
+    from aadsys.benchmark import history
+
+    try:
+        counts = history.parse_sizes(sizes)
+    except ValueError as exc:
+        err.print(f"[red]--sizes: {exc}[/red]")
+        raise typer.Exit(2) from None
+    if (pec_database_url or omis_database_url) and len(counts) > 1:
+        err.print("[red]--sizes: with a --pec-database-url or --omis-database-url, give one size per run (each size "
+                  "needs empty databases)[/red]")
+        raise typer.Exit(2)
+    code = history.run(sizes=counts, seconds=seconds, database_urls=(pec_database_url, omis_database_url),
+                       json_path=json_path, keep=keep, console=_bench_console())
     raise typer.Exit(code)
 
 

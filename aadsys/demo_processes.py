@@ -42,11 +42,13 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 60.0, in
     last: Any = None
     while time.monotonic() < deadline:
         try:
-            last = check()
-        except httpx.TransportError as exc:
+            answer = check()
+        except httpx.TransportError as exc:  # not up yet: an exception is no answer (though it is truthy)
             last = exc
-        if last:
-            return last
+        else:
+            if answer:
+                return answer
+            last = answer
         time.sleep(interval)
     raise DemoError(f"timed out after {timeout:.0f} s waiting for {what} (last seen: {last!r})")
 

@@ -10,49 +10,30 @@ of bytes on loopback, compression off.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
-import queue
 import random
 import shutil
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from aadsys.benchmark._figures import machine, ms, summary, write_json
+from aadsys.benchmark._observing import Arrivals
+from aadsys.benchmark._processes import BenchError, Side, partners
 from aadsys.benchmark.records import SIZED
-from aadsys.demo_processes import QUICK, Member, Portal, free_port, wait_for
-from aas_models import Owner
 
 PAPER_MEAN_MS = {("PEC", "OMIS"): 121.0, ("OMIS", "PEC"): 114.0}  # Table 1: 1000 runs of 100 KB
 ARRIVAL_TIMEOUT = 30.0  # a run whose record has not arrived by then counts as lost
 LOST_IN_A_ROW = 5  # then a direction stops, counting its remaining runs as lost
-
-
-class BenchError(SystemExit):
-    """The benchmark cannot go on; the message says why."""
-
-
-@dataclass
-class Side:
-    """One company's AAdSys in the benchmark."""
-
-    name: str
-    member: Member
-    publishes: str
-    owner: Owner
 
 
 @dataclass
@@ -85,76 +66,6 @@ def _mean(values: Sequence[float]) -> float | None:
     return round(statistics.fmean(values), 2) if values else None
 
 
-def summary(values: Sequence[float]) -> dict[str, float | None]:
-    """mean, p50, p95, p99 and max in ms (nearest-rank percentiles); None for no values."""
-    if not values:
-        return dict.fromkeys(("mean", "p50", "p95", "p99", "max"))
-    ordered = sorted(values)
-
-    def rank(p: float) -> float:
-        return ordered[max(0, min(len(ordered) - 1, int(-(-p * len(ordered) // 100)) - 1))]
-
-    return {"mean": round(statistics.fmean(ordered), 2), "p50": round(rank(50), 2), "p95": round(rank(95), 2),
-            "p99": round(rank(99), 2), "max": round(ordered[-1], 2)}
-
-
-class Arrivals(threading.Thread):
-    """Follows the consumer's own event stream and notes when each record of the provider arrives."""
-
-    def __init__(self, member: Member, asset_type: str, provider: str) -> None:
-        super().__init__(daemon=True, name=f"events of {member.name}")
-        self.member, self.asset_type, self.provider = member, asset_type, provider
-        self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
-        self.listening = threading.Event()
-        self.error: BaseException | None = None
-        self.seen: set[str] = set()
-        self.duplicates = 0
-        self._client = httpx.Client(base_url=member.url, headers={"X-API-Key": member.key},
-                                    timeout=httpx.Timeout(10.0, read=None))
-
-    def run(self) -> None:
-        try:
-            with self._client.stream("GET", "/api/v1/events", params={"assetType": self.asset_type}) as response:
-                response.raise_for_status()
-                self.listening.set()
-                for line in response.iter_lines():
-                    if line.startswith("data:"):
-                        event = json.loads(line[5:])
-                        if event.get("provider") == self.provider:
-                            self.events.put((time.perf_counter(), event))
-        except BaseException as exc:  # ends the thread; the runner sees it as lost runs and the error
-            self.error = exc
-            self.listening.set()
-
-    def next_for(self, key: str, timeout: float) -> tuple[float, dict[str, Any]] | None:
-        """The arrival of ``key`` (time, event), or None if it did not come in time. Any record seen a second
-        time on the way counts in ``duplicates``."""
-        deadline = time.perf_counter() + timeout
-        while (left := deadline - time.perf_counter()) > 0:
-            try:
-                at, event = self.events.get(timeout=left)
-            except queue.Empty:
-                return None
-            if self._first_time(event) and event["key"] == key:
-                return at, event
-        return None
-
-    def drain(self) -> None:
-        """Take what came after the last run, to count duplicates among it."""
-        while not self.events.empty():
-            self._first_time(self.events.get_nowait()[1])
-
-    def _first_time(self, event: dict[str, Any]) -> bool:
-        if event["key"] in self.seen:
-            self.duplicates += 1
-            return False
-        self.seen.add(event["key"])
-        return True
-
-    def close(self) -> None:
-        self._client.close()
-
-
 def websocket_floor(size: int, runs: int) -> list[float]:
     """Round trips (ms) of ``size`` random bytes over a raw websocket on loopback, compression off."""
     from websockets.sync.client import connect
@@ -178,43 +89,6 @@ def websocket_floor(size: int, runs: int) -> list[float]:
                 times.append((time.perf_counter() - start) * 1000)
         server.shutdown()
     return times
-
-
-@contextmanager
-def partners(root: Path, database_urls: tuple[str | None, str | None], console: Console) -> Iterator[
-        tuple[Side, Side]]:
-    """A portal, PEC and OMIS serving on free loopback ports, subscribed to each other in real time."""
-    portal = Portal(root / "portal", free_port())
-    pec = Member("pec", root / "pec", free_port(), org="pec", base_iri="https://pec.example",
-                 database_url=database_urls[0], env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'})
-    omis = Member("omis", root / "omis", free_port(), org="omis", base_iri="https://omis.example",
-                  database_url=database_urls[1],
-                  env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'})
-    try:
-        with console.status("starting the portal, PEC and OMIS, and subscribing both ways …"):
-            portal.init()
-            orgs = {"PEC": portal.register("PEC", "admin@pec.example", "bench " + os.urandom(8).hex()),
-                    "OMIS": portal.register("OMIS", "admin@omis.example", "bench " + os.urandom(8).hex())}
-            portal.start()
-            for member, name in ((pec, "PEC"), (omis, "OMIS")):
-                member.init(portal, orgs[name])
-                member.start()
-            for consumer, provider, asset_type in ((omis, pec, "sales-order"), (pec, omis, "sales-order-status")):
-                name = provider.name.upper()
-                subscription = consumer.request(consumer.find_asset(asset_type, name)["id"])
-                portal.decide(subscription, orgs[name])
-                wait_for(partial(_channel_open, provider, subscription), f"the channel of {subscription}")
-        yield (Side("PEC", pec, "sales-order", Owner("pec", pec.base_iri)),
-               Side("OMIS", omis, "sales-order-status", Owner("omis", omis.base_iri)))
-    finally:
-        for process in (pec, omis, portal):
-            process.stop()
-
-
-def _channel_open(provider: Member, subscription_id: str) -> bool:
-    with provider.api() as api:
-        status = api.get("/connector/v1/status").raise_for_status().json()
-    return any(s["id"] == subscription_id and s.get("channel", {}).get("connected") for s in status["subscriptions"])
 
 
 def measure(direction: Direction, runs: int, warmup: int, size: int, rng: random.Random, progress: Progress,
@@ -270,8 +144,8 @@ def run(*, runs: int, size: int, warmup: int, database_urls: tuple[str | None, s
     tag = os.urandom(3).hex()
     root = keep or Path(tempfile.mkdtemp(prefix="aadsys-bench-"))
     try:
-        with partners(root, database_urls, console) as (pec, omis):
-            directions = [Direction(pec, omis), Direction(omis, pec)]
+        with partners(root, database_urls, console) as team:
+            directions = [Direction(team.pec, team.omis), Direction(team.omis, team.pec)]
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                           console=console) as progress:
                 for direction in directions:
@@ -284,10 +158,7 @@ def run(*, runs: int, size: int, warmup: int, database_urls: tuple[str | None, s
             shutil.rmtree(root, ignore_errors=True)
     report = build_report(directions, runs, size, floor, database_urls)
     console.print(table(report))
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n")
-        console.print(f"wrote {json_path}")
+    write_json(report, json_path, console)
     if plot_path is not None:
         plot(directions, report, plot_path)
         console.print(f"wrote {plot_path}")
@@ -303,11 +174,9 @@ def build_report(directions: Sequence[Direction], runs: int, size: int, floor: S
     reports = [d.report(runs) for d in directions]
     floor_ms = round(statistics.fmean(floor), 3)
     means = [r["mean_ms"] for r in reports if r["mean_ms"] is not None]
-    databases = sorted({"postgresql" if url and url.startswith("postgresql") else "sqlite" for url in database_urls})
     return {"directions": reports, "floor_ms": floor_ms,
             "ratio": round(max(means) / floor_ms, 1) if means and floor_ms else None, "size_bytes": size,
-            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
-                        "platform": platform.platform(), "database": "+".join(databases)}}
+            "machine": machine(database_urls)}
 
 
 def table(report: dict[str, Any]) -> Table:
@@ -315,16 +184,12 @@ def table(report: dict[str, Any]) -> Table:
                 "paper (Table 1)", title=f"connectivity, {report['size_bytes'] / 1000:.0f} KB of AAS JSON per run")
     for d in report["directions"]:
         out.add_row(f"{d['from']} → {d['to']}", str(d["runs"]), str(d["ok"]), str(d["lost"]),
-                    *(_ms(d[f"{k}_ms"]) for k in ("mean", "p50", "p95", "p99", "max", "post_mean", "transit_mean")),
-                    _ms(d["paper_mean_ms"]))
+                    *(ms(d[f"{k}_ms"]) for k in ("mean", "p50", "p95", "p99", "max", "post_mean", "transit_mean")),
+                    ms(d["paper_mean_ms"]))
     out.caption = (f"floor: websocket round trip of the same bytes on loopback {report['floor_ms']:.2f} ms; "
                    f"worse direction's mean / floor = {report['ratio']}× · {report['machine']['cores']} cores, "
                    f"Python {report['machine']['python']}, {report['machine']['database']}")
     return out
-
-
-def _ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f}"
 
 
 def plot(directions: Sequence[Direction], report: dict[str, Any], path: Path) -> None:

@@ -57,6 +57,13 @@ def sized_status(order_id: str, aas_bytes: int, owner: Owner, rng: random.Random
 
 SIZED = {"sales-order": sized_sales_order, "sales-order-status": sized_status}
 
+ORDER_BYTES = 2000  # "2 KB Sales Orders" as bench/ingest.py posts them: ~1.8 KB of business JSON, ~10.6 KB of AAS
+
+
+def order(order_id: str, rng: random.Random, ordered_at: datetime | None = None) -> dict[str, Any]:
+    """A fresh 2 KB Sales Order (business JSON), unlike any other the same ``rng`` makes."""
+    return sales_order(order_id, target_bytes=ORDER_BYTES, seed=rng.getrandbits(64), ordered_at=ordered_at)
+
 
 def parse_size(text: str) -> int:
     """``100KB``, ``2kb``, ``1.5MB``, ``2048`` → bytes (KB = 1000 bytes, as the paper's 100 KB)."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select, update
+from sqlmodel import Session
 
 from aadsys.core.db import Database
 from aadsys.core.tables import LinkRow, utcnow
@@ -97,9 +98,14 @@ class Links:
         return Link(row.subscription_id, row.seq, row.kind, row.instance_id, row.file_sha256, row.salt, row.nonce,
                     row.header, row.consumer_encryption_key)
 
-    def delivered(self, subscription_id: str, seqs: Sequence[int]) -> None:
-        with self.db.write_session() as session:
-            session.execute(update(_LINKS).where(
-                _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_(list(seqs)),
-                _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=utcnow()))
-            session.commit()
+    def delivered(self, subscription_id: str, seqs: Sequence[int], session: Session | None = None) -> None:
+        """The consumer stored these seqs: their used links are done. Inside the caller's ``session`` if given
+        (the caller commits), else in a transaction of its own."""
+        if session is None:
+            with self.db.write_session() as own:
+                self.delivered(subscription_id, seqs, own)
+                own.commit()
+            return
+        session.execute(update(_LINKS).where(
+            _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_(list(seqs)),
+            _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=utcnow()))

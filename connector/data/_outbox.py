@@ -89,6 +89,11 @@ _MARK_SENT = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscripti
                                  _OUT.c.state.in_(_may_become(D.SENT)))
               .values(state=D.SENT.value, attempts=_OUT.c.attempts + 1, sent_at=bindparam("now")))
 
+_CONFIRM = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscription"),
+                               _OUT.c.seq.in_(bindparam("seqs", expanding=True)),
+                               _OUT.c.state.in_(_may_become(D.STORED)))
+            .values(state=D.STORED.value, stored_at=bindparam("now")))
+
 
 class Outbox:
     def __init__(self, db: Database, ttl_seconds: float) -> None:
@@ -183,14 +188,16 @@ class Outbox:
             session.commit()
         return [_outgoing(r) for r in rows]
 
-    def confirm(self, subscription_id: str, seqs: Sequence[int]) -> int:
-        """Tier 2: the consumer stored these; returns how many moved to ``stored``."""
-        with self.db.write_session() as session:
-            moved = session.execute(update(_OUT).where(
-                _OUT.c.subscription_id == subscription_id, _OUT.c.seq.in_(list(seqs)),
-                _OUT.c.state.in_(_may_become(D.STORED))).values(state=D.STORED.value, stored_at=utcnow()))
-            session.commit()
-        return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+    def confirm(self, subscription_id: str, seqs: Sequence[int], session: Session | None = None) -> int:
+        """Tier 2: the consumer stored these; returns how many moved to ``stored``. Inside the caller's
+        ``session`` if given (the caller commits), else in a transaction of its own."""
+        if session is None:
+            with self.db.write_session() as own:
+                moved = self.confirm(subscription_id, seqs, own)
+                own.commit()
+            return moved
+        result = session.execute(_CONFIRM, {"subscription": subscription_id, "seqs": list(seqs), "now": utcnow()})
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
     def expire_due(self, now: datetime | None = None) -> dict[str, int]:
         """Deliveries past their TTL become ``expired``; returns how many per subscription."""

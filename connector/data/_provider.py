@@ -270,9 +270,7 @@ class Delivery:
     # -- confirmation ------------------------------------------------------------------------------------------
     async def confirm(self, seqs: Sequence[int]) -> None:
         """Tier 2: these are stored at the consumer."""
-        plane = self.plane
-        await anyio.to_thread.run_sync(plane.outbox.confirm, self.id, list(seqs))
-        await anyio.to_thread.run_sync(plane.links.delivered, self.id, list(seqs))
+        await anyio.to_thread.run_sync(self._confirm_stored, list(seqs))
         for seq in seqs:
             self.inflight.pop(seq, None)
         if seqs:
@@ -280,6 +278,14 @@ class Delivery:
             for seq, flight in self.inflight.items():
                 flight.passed = flight.passed or seq < top
         self.wake.set()
+
+    def _confirm_stored(self, seqs: Sequence[int]) -> None:
+        """Deliveries stored and their links done, in one transaction (blocking: runs in a worker thread)."""
+        plane = self.plane
+        with plane.outbox.db.write_session() as session:  # outbox and links live in the one database
+            plane.outbox.confirm(self.id, seqs, session)
+            plane.links.delivered(self.id, seqs, session)
+            session.commit()
 
     async def _complete_history(self) -> None:
         """All of the range is confirmed stored: tell the consumer the count and digest, keep ours to report."""
