@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,22 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def proc_status_kb(pid: int, field: str) -> int:
+    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM`` …)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise LookupError(f"no {field} in /proc/{pid}/status")
+
+
+def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 class DemoError(SystemExit):
@@ -80,16 +97,21 @@ class Process:
             raise DemoError(f"{self.name} stopped (exit {self.process.returncode}):\n{self.log_tail()}")
         return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, grace: float = 3.0, timeout: float = 15.0) -> None:
+        """SIGTERM; if still stopping after ``grace`` s, SIGINT (uvicorn's force quit); after ``timeout``, SIGKILL.
+
+        What holds uvicorn up is a followed event stream: ``/api/v1/events`` notices that its client went away
+        only when its next keep-alive ping (every 15 s) fails to send, and a graceful shutdown waits for it.
+        """
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
         process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=timeout)
+        if not _exited(process, grace):
+            process.send_signal(signal.SIGINT)
+            if not _exited(process, timeout):
+                process.kill()
+                process.wait(timeout=timeout)
 
     @property
     def pid(self) -> int:
@@ -229,7 +251,4 @@ class Member(Process):
 
     def peak_rss_bytes(self) -> int:
         """The process's peak resident set (VmHWM), read while it runs."""
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        raise DemoError("VmHWM not found")
+        return proc_status_kb(self.pid, "VmHWM") * 1024

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from aadsys.demo_processes import Member
+from aadsys.demo_processes import Member, proc_status_kb
 
 MB = 1024 * 1024
 
@@ -85,14 +85,6 @@ class Arrivals(threading.Thread):
 
     def close(self) -> None:
         self._client.close()
-
-
-def proc_status_kb(pid: int, field: str) -> int:
-    """A ``kB`` field of ``/proc/<pid>/status`` (``VmRSS``, ``VmHWM`` …)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise LookupError(f"no {field} in /proc/{pid}/status")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -4,10 +4,7 @@ subscriptions between them."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -124,26 +121,8 @@ def partners(root: Path, database_urls: tuple[str | None, str | None], console: 
         yield team
     finally:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(stop, members.values()))
-        stop(portal)
-
-
-def stop(process: Process, grace: float = 3.0) -> None:
-    """SIGTERM, as ``Process.stop``; but if uvicorn is still waiting after ``grace`` seconds, SIGINT, its force quit.
-
-    What holds it up is an event stream the benchmark followed: ``/api/v1/events`` notices that its client went
-    away only when its next keep-alive ping (every 15 s) fails to send, and uvicorn waits for it.
-    """
-    popen = process.process
-    if popen is not None and popen.poll() is None:
-        popen.terminate()
-        try:
-            popen.wait(grace)
-        except subprocess.TimeoutExpired:
-            popen.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                popen.wait(grace)
-    process.stop()  # clears it; kills it if it is still there
+            list(pool.map(Process.stop, members.values()))
+        portal.stop()
 
 
 def channel_open(provider: Member, subscription_id: str) -> bool:

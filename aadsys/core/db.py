@@ -89,6 +89,17 @@ class Database:
         with self._write_turn, Session(self._writer, expire_on_commit=False) as session:
             yield session
 
+    @contextmanager
+    def joined(self, session: Session | None) -> Iterator[Session]:
+        """The caller's ``session`` as it is (the caller commits), or a write session of its own, committed on the
+        way out: for steps that run alone or as part of a caller's transaction."""
+        if session is not None:
+            yield session
+            return
+        with self.write_session() as own:
+            yield own
+            own.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
         self._writer.dispose()

@@ -101,11 +101,7 @@ class Links:
     def delivered(self, subscription_id: str, seqs: Sequence[int], session: Session | None = None) -> None:
         """The consumer stored these seqs: their used links are done. Inside the caller's ``session`` if given
         (the caller commits), else in a transaction of its own."""
-        if session is None:
-            with self.db.write_session() as own:
-                self.delivered(subscription_id, seqs, own)
-                own.commit()
-            return
-        session.execute(update(_LINKS).where(
-            _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_(list(seqs)),
-            _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=utcnow()))
+        with self.db.joined(session) as transaction:
+            transaction.execute(update(_LINKS).where(
+                _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_(list(seqs)),
+                _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=utcnow()))

@@ -191,13 +191,10 @@ class Outbox:
     def confirm(self, subscription_id: str, seqs: Sequence[int], session: Session | None = None) -> int:
         """Tier 2: the consumer stored these; returns how many moved to ``stored``. Inside the caller's
         ``session`` if given (the caller commits), else in a transaction of its own."""
-        if session is None:
-            with self.db.write_session() as own:
-                moved = self.confirm(subscription_id, seqs, own)
-                own.commit()
-            return moved
-        result = session.execute(_CONFIRM, {"subscription": subscription_id, "seqs": list(seqs), "now": utcnow()})
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        with self.db.joined(session) as transaction:
+            moved = transaction.execute(_CONFIRM, {"subscription": subscription_id, "seqs": list(seqs),
+                                                   "now": utcnow()})
+        return int(moved.rowcount or 0)  # type: ignore[attr-defined]
 
     def expire_due(self, now: datetime | None = None) -> dict[str, int]:
         """Deliveries past their TTL become ``expired``; returns how many per subscription."""
