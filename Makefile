@@ -34,7 +34,7 @@ test: install services
 	$(PY) -m pytest
 
 demo: install
-	$(PY) -m aadsys.demo
+	$(PY) -m valuechain $(ARGS)
 
 bench: install
 	$(PY) -m aadsys bench connectivity --json bench/results/connectivity.json --plot bench/results/connectivity.png

@@ -1,4 +1,4 @@
-"""Suite-wide fixtures: real servers only (PostgreSQL cluster, uvicorn on loopback)."""
+"""Suite-wide fixtures: real servers only (PostgreSQL cluster, uvicorn on loopback, Debian Chromium)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.postgres import PostgresServer, start_postgres
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright; missing Chromium fails the test and names the package."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}: install the Debian package 'chromium' "
+                    "(make services does this through scripts/ensure-system-packages.sh)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,22 +1,35 @@
-"""``make demo`` runs end to end: the portal, PEC's and OMIS's AAdSys as processes, records crossing both ways."""
+"""``make demo ARGS=--once`` runs the whole value chain and exits 0: shop → PEC → portal-brokered channel → OMIS →
+line, and the status back to the shop. Run as the command itself, in a folder left over from an earlier run."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from aadsys import demo
 from tests.support.postgres import free_port
+from valuechain.orders import SAMPLES
 
 
-def test_demo_exchanges_orders_and_status_between_pec_and_omis(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.chdir(tmp_path)
-    demo.main(interactive=False, port=free_port(), omis_port=free_port(), portal_port=free_port())
-    out = capsys.readouterr().out
-    assert "OMIS → PEC's Sales Orders, real time" in out and "approved by PEC's admin" in out
-    assert out.count("✓") == 3 and "not sent twice" in out
-    assert "3 orders, keys SO-1001, SO-1002, SO-1003" in out
-    assert "PEC received revision 3: completed at packaging" in out
-    assert "demo complete" in out
+@pytest.mark.timeout(420)
+def test_demo_once_takes_every_sample_order_there_and_back(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo-data"
+    (data_dir / "pec").mkdir(parents=True)
+    (data_dir / "pec" / "aadsys.db").write_text("left over from an earlier run")  # a second run starts clean
+    ports = [str(free_port()) for _ in range(5)]
+    done = subprocess.run(
+        [sys.executable, "-m", "valuechain", "--once", "--data-dir", str(data_dir), "--portal-port", ports[0],
+         "--pec-port", ports[1], "--omis-port", ports[2], "--shop-port", ports[3], "--line-port", ports[4]],
+        capture_output=True, text=True, timeout=400, stdin=subprocess.DEVNULL, check=False)
+    out = done.stdout
+    assert done.returncode == 0, f"exit {done.returncode}\n{out[-6000:]}\n{done.stderr[-3000:]}"
+    assert "approved by PEC's admin" in out and "approved by OMIS's admin" in out
+    summary = out[out.index("5. Every order, there and back"):]
+    rows = [line for line in summary.splitlines() if "SO-" in line]
+    assert len(rows) == len(SAMPLES), summary
+    assert all(row.count("completed") == 2 for row in rows), summary  # at OMIS's line, and back at PEC
+    assert summary.count("sha256 ✓, printed") == sum(1 for s in SAMPLES if s.label_colour), summary
+    assert "✗" not in out
+    assert "value chain demo complete" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.exchange import Exchange, start_exchange
-from tests.e2e.harness import AadsysFactory, AadsysProcess, OrgCredentials, PortalProcess, running_portal
+from tests.e2e.harness import AadsysFactory, AadsysProcess, OrgCredentials, PortalProcess, running_portal, wait_for
 from tests.e2e.mitm import ChannelProxy
 
 
@@ -77,3 +77,15 @@ def channel_proxy() -> Iterator[Callable[[str], ChannelProxy]]:
             return cleanup.enter_context(ChannelProxy(upstream))
 
         yield make
+
+
+@pytest.fixture(scope="module")
+def partners(portal: PortalProcess, module_aadsys_factory: AadsysFactory) -> Exchange:
+    """PEC and OMIS with both real-time subscriptions approved and both channels open: Sales Orders PEC → OMIS,
+    Sales Order Status OMIS → PEC. Shared by a module's tests (the value chain's shop and line run on it)."""
+    pair = start_exchange(portal, module_aadsys_factory)
+    orders, statuses = pair.subscribe("sales-order"), pair.subscribe("sales-order-status")
+    wait_for(lambda: pair.channel_open(orders), 30, what="the Sales Order channel to open")
+    wait_for(lambda: pair.subscription("omis", statuses).get("channel", {}).get("connected"), 30,
+             what="the Sales Order Status channel to open")
+    return pair

@@ -1,0 +1,3 @@
+from omis_line.cli import app
+
+app(prog_name="omis-line")

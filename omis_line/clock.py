@@ -1,0 +1,25 @@
+"""Time in one place: aware UTC datetimes inside, ISO 8601 with milliseconds and ``Z`` on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def utcnow() -> datetime:
+    """Now, to the millisecond: what is stored is exactly what the wire shows, so ranges built from shown times
+    find the rows they came from."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """An ISO 8601 datetime; one without a zone is taken as UTC. Raises ValueError when it is not one."""
+    text = text.strip().replace("Z", "+00:00")
+    if "T" in text:  # a '+' of an offset that a query string turned into a space
+        text = text.replace(" ", "+")
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,0 +1,103 @@
+"""The ``pec-shop`` command line (``python -m pec_shop``): ``init`` a data directory, ``serve`` the shop.
+
+Settings come from options, ``PEC_SHOP_*`` environment variables and ``<data-dir>/pec_shop.toml``.
+Bad input ends with exit code 2 and a message, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from pec_shop.config import API_KEY_FILE_NAME, Settings, load_settings, write_config_file
+from pec_shop.db import migrate
+
+app = typer.Typer(help="PEC juice shop: customers compose juices; orders go to PEC's AAdSys.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, the API key and "
+                                              "pec_shop.toml [env PEC_SHOP_DATA_DIR; default data/pec_shop]")]
+
+
+@app.command()
+def init(
+    data_dir: DataDir = None,
+    aadsys_url: Annotated[str | None, typer.Option(help="PEC's AAdSys, e.g. http://127.0.0.1:8080")] = None,
+    api_key_file: Annotated[Path | None, typer.Option(help="File whose first line is a write key of PEC's "
+                                                           "AAdSys; copied into the data dir")] = None,
+    partner: Annotated[str | None, typer.Option(help="Org slug whose Sales Order Status the shop accepts "
+                                                     "[default omis]")] = None,
+    database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data dir")] = None,
+) -> None:
+    """Write pec_shop.toml, copy the API key into the data dir (mode 0600) and run the migrations."""
+    settings = _settings(data_dir=data_dir, aadsys_url=aadsys_url, partner=partner, database_url=database_url)
+    if api_key_file is None:
+        _fail("give a write key of PEC's AAdSys with --api-key-file FILE (made by `aadsys keys create`)")
+    try:
+        key = next(iter(api_key_file.read_text().splitlines()), "").strip()
+    except OSError as exc:
+        _fail(f"cannot read the API key file {api_key_file}: {exc.strerror}")
+    if not key:
+        _fail(f"the API key file {api_key_file} is empty; put the key on its first line")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _write_secret(settings.data_dir / API_KEY_FILE_NAME, key)
+    path = write_config_file(settings)
+    migrate(settings.resolved_database_url)
+    err.print(f"initialised {settings.data_dir}: settings in {path}, database migrated", highlight=False,
+              soft_wrap=True)
+    print(settings.data_dir.resolve())  # the result, as the last stdout line, for scripts
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Listen address [default 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port [default 8090]")] = None,
+) -> None:
+    """Run the migrations (a no-op when current), then serve the shop with its sender and status follower."""
+    import uvicorn
+
+    from pec_shop.app import create_app
+    from pec_shop.logs import configure_logging
+
+    settings = _settings(data_dir=data_dir, host=host, port=port)
+    migrate(settings.resolved_database_url)
+    try:
+        application = create_app(settings)
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read the AAdSys API key ({exc}); run `pec-shop init --api-key-file FILE` first")
+    configure_logging()
+    # A graceful-shutdown limit, or open order-page streams (SSE) would hold a stop until browsers leave.
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
+                timeout_graceful_shutdown=3)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        _fail(f"invalid settings: {problems}")
+
+
+def _write_secret(path: Path, value: str) -> None:
+    """Owner-only from the first byte: the file is created 0600, never widened afterwards."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value + "\n")
+    os.chmod(tmp, 0o600)
+    shutil.move(tmp, path)
+
+
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""HTTP routes: ``pages`` (HTML for customers) and ``api`` (JSON, health, metrics)."""

@@ -1,0 +1,3 @@
+from valuechain.cli import app
+
+app(prog_name="python -m valuechain")

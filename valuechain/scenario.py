@@ -1,0 +1,252 @@
+"""The scenario of ``make demo``: five processes, bootstrapped as operators do it, then customers' orders.
+
+1. The portal, and PEC and OMIS joining it (``abm-portal org create``; ``aadsys init`` and ``serve``).
+2. Each subscribes to what the other publishes; each one's administrator approves (portal REST API).
+3. PEC's shop and OMIS's line start, each with an API key of its own company's AAdSys.
+4. Customers order in the shop; the orders travel PEC → OMIS, the line makes them, status travels back.
+5. A summary: every order completed at OMIS, its final status back at PEC, and the round trip.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+
+from aadsys.demo_processes import QUICK, DemoError, Member, Organisation, Portal, last_line, wait_for
+from valuechain.members import Line, Shop
+from valuechain.orders import SAMPLES, CustomerOrder
+
+console = Console(width=max(Console().width, 132))  # keep URLs unwrapped in logs and CI
+PASSWORD = "juice all the way down"  # demo only: printed so the reader can log in to the web UIs
+ORDER_SECONDS = 180.0
+FINAL = ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class Ports:
+    portal: int = 8700
+    pec: int = 8080
+    omis: int = 8081
+    shop: int = 8090
+    line: int = 8091
+
+
+@dataclass
+class Chain:
+    portal: Portal
+    pec: Member
+    omis: Member
+    shop: Shop
+    line: Line
+
+    @property
+    def processes(self) -> tuple[Portal | Member | Shop | Line, ...]:
+        return (self.portal, self.pec, self.omis, self.shop, self.line)
+
+    def running(self) -> bool:
+        return all(p.process is not None and p.process.poll() is None for p in self.processes)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):  # the systems first, the portal last
+            process.stop()
+
+
+def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None) -> Chain:
+    """The five processes' drivers over a fresh ``root`` (a second run starts clean)."""
+    shutil.rmtree(root, ignore_errors=True)
+    return Chain(
+        portal=Portal(root / "portal", ports.portal),
+        pec=Member("pec", root / "pec", ports.pec, org="pec", base_iri="https://pec.example",
+                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}),
+        omis=Member("omis", root / "omis", ports.omis, org="omis", base_iri="https://omis.example",
+                    env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}),
+        shop=Shop(root / "shop", ports.shop),
+        line=Line(root / "line", ports.line, PASSWORD,
+                  env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})}),
+    )
+
+
+def bootstrap(chain: Chain) -> dict[str, Organisation]:
+    """Steps 1-3: members joined, subscriptions approved both ways, shop and line serving."""
+    console.rule("[bold]1. The ABM Portal, and two companies that join it")
+    chain.portal.init()
+    orgs = {"PEC": chain.portal.register("PEC", "admin@pec.example", PASSWORD),
+            "OMIS": chain.portal.register("OMIS", "admin@omis.example", PASSWORD)}
+    chain.portal.start()
+    console.print(f"   portal on {chain.portal.url}; `abm-portal org create` registered PEC and OMIS, each with a "
+                  "connector client")
+    for member, name in ((chain.pec, "PEC"), (chain.omis, "OMIS")):
+        member.init(chain.portal, orgs[name])
+        member.start()
+        console.print(f"   {name}'s AAdSys on {member.url}: its connector made its keys, registered them and "
+                      "published its asset type")
+
+    console.rule("[bold]2. Subscriptions: each asks, the other's administrator approves")
+    to_omis = chain.omis.request(chain.omis.find_asset("sales-order", "PEC")["id"])
+    chain.portal.decide(to_omis, orgs["PEC"])
+    to_pec = chain.pec.request(chain.pec.find_asset("sales-order-status", "OMIS")["id"])
+    chain.portal.decide(to_pec, orgs["OMIS"])
+    console.print(f"   OMIS → PEC's Sales Orders, real time ({to_omis[:8]}…): approved by PEC's admin")
+    console.print(f"   PEC → OMIS's Sales Order Status, real time ({to_pec[:8]}…): approved by OMIS's admin")
+
+    console.rule("[bold]3. PEC's shop and OMIS's line, each talking only to its own AAdSys")
+    chain.shop.init(chain.pec.url, _write_key(chain.pec, "e-shop"), partner="omis")
+    chain.line.init(chain.omis.url, _write_key(chain.omis, "line"), partner="pec")
+    chain.shop.start()
+    chain.line.start()
+    console.print(f"   shop on {chain.shop.url} (API key 'e-shop' of PEC's AAdSys); line on {chain.line.url} "
+                  "(API key 'line' of OMIS's AAdSys)")
+    return orgs
+
+
+def _write_key(member: Member, name: str) -> str:
+    """A write key of ``member``'s AAdSys for one more of its company's systems: each system has its own."""
+    return last_line(member.cli("keys", "create", "--name", name, "--scope", "write"))
+
+
+@dataclass
+class Outcome:
+    sample: CustomerOrder
+    page: str
+    shop: dict[str, Any]
+    line: dict[str, Any] | None
+
+    @property
+    def order_id(self) -> str:
+        return str(self.shop["orderId"])
+
+    def round_trip_seconds(self) -> float | None:
+        """From the customer's checkout to the final status being back in the shop (the shop's own clock)."""
+        final = [r for r in self.shop["revisions"] if r["status"] in FINAL]
+        if not final:
+            return None
+        return (_time(final[-1]["receivedAt"]) - _time(self.shop["placedAt"])).total_seconds()
+
+    def problems(self) -> list[str]:
+        """What is missing or wrong for this order; empty when it went all the way and back."""
+        found = []
+        if self.shop["delivery"] != "sent":
+            found.append(f"the shop's delivery to PEC's AAdSys is {self.shop['delivery']}")
+        if self.line is None:
+            found.append("OMIS's line never took the order")
+        elif self.line["state"] != "completed":
+            found.append(f"OMIS's line ended it {self.line['state']}")
+        if self.shop["status"] != "completed":
+            found.append(f"the final status back at PEC is {self.shop['status']}")
+        return found + self.label_problems()
+
+    def label_problems(self) -> list[str]:
+        """The customer's label image must reach OMIS intact and be what its printer printed."""
+        if self.line is None or self.sample.label_colour is None:
+            return []
+        sent = self.shop["item"]["labelImage"]["sha256"]
+        return [problem for production in self.line["productionOrders"] for problem in _label(production, sent)]
+
+    def label_column(self) -> str:
+        if self.sample.label_colour is None:
+            return "none"
+        return "✗" if self.line is None or self.label_problems() else "sha256 ✓, printed"
+
+
+def _label(production: dict[str, Any], sent: str) -> list[str]:
+    found = []
+    label = production["labelImage"]
+    if label is None or label["sha256"] != sent or not label["verified"]:
+        found.append(f"the label image at OMIS is not the one the customer uploaded ({label})")
+    printed = {bottle["printedSha256"] for bottle in production["bottles"]}
+    if printed != {sent}:
+        found.append(f"the printer printed {printed}, not the customer's label {sent[:12]}…")
+    return found
+
+
+def _time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def order_juices(chain: Chain, samples: tuple[CustomerOrder, ...] = SAMPLES) -> list[Outcome]:
+    """Step 4: customers check out in the shop; wait until each order's final status is back in the shop."""
+    console.rule("[bold]4. Customers order in PEC's shop; OMIS makes the juice; status comes back")
+    pages = []
+    for sample in samples:
+        pages.append(chain.shop.place(sample.form(), sample.image()))
+        console.print(f"   {sample.customer} ordered {sample.quantity} × {sample.bottle_size_ml} ml "
+                      f"{sample.describe()} → {chain.shop.url}{pages[-1]}")
+    outcomes = []
+    for sample, page in zip(samples, pages, strict=True):
+        shown: set[tuple[str | None, str | None]] = set()
+
+        def final(page: str = page, shown: set[tuple[str | None, str | None]] = shown) -> dict[str, Any] | None:
+            order = chain.shop.order(page)
+            step = (order["status"], order["currentStation"])
+            if step not in shown and order["status"]:
+                shown.add(step)
+                console.print(f"   {order['orderId']}: {order['status']}"
+                              + (f" at {order['currentStation']}" if order["currentStation"] else ""))
+            return order if order["status"] in FINAL or order["delivery"] == "refused" else None
+
+        shop = wait_for(final, f"the final status of {sample.customer}'s order back at PEC's shop", ORDER_SECONDS, 0.25)
+        outcomes.append(Outcome(sample, page, shop, chain.line.order(shop["orderId"])))
+    return outcomes
+
+
+def summary(outcomes: list[Outcome]) -> Table:
+    table = Table(title="5. Every order, there and back")
+    table.add_column("order", no_wrap=True)
+    for column in ("customer", "juice", "label at OMIS", "OMIS line", "status at PEC", "revisions", "round trip"):
+        table.add_column(column)
+    for outcome in outcomes:
+        rt = outcome.round_trip_seconds()
+        table.add_row(outcome.order_id, outcome.sample.customer,
+                      f"{outcome.sample.quantity} × {outcome.sample.bottle_size_ml} ml {outcome.sample.describe()}",
+                      outcome.label_column(), outcome.line["state"] if outcome.line else "missing",
+                      str(outcome.shop["status"]), str(len(outcome.shop["revisions"])),
+                      f"{rt:.1f} s" if rt is not None else "—")
+    return table
+
+
+def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
+    since = min((o.shop["placedAt"] for o in outcomes), default=None)
+    oee = chain.line.oee(since)
+    console.print(f"   the line since the first order: OEE {oee['oee']:.0%} (availability {oee['availability']:.0%}, "
+                  f"performance {oee['performance']:.0%}, quality {oee['quality']:.0%}), "
+                  f"{oee['bottlesGood']} good bottles")
+    console.print(Panel.fit(
+        f"  {chain.shop.url}/                    PEC's juice shop: order one, watch it being made\n"
+        f"  {chain.line.url}/                    OMIS's line: user 'operator', password '{PASSWORD}'\n"
+        f"  {chain.portal.url}/                    ABM Portal: admin@pec.example or admin@omis.example,\n"
+        f"                                             password '{PASSWORD}'\n"
+        f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (keys: `aadsys keys create`)\n"
+        f"  logs and data: {chain.portal.data_dir.parent}/",
+        title="shop ↔ PEC AAdSys ↔ ABM Portal ↔ OMIS AAdSys ↔ line are running" if interactive
+        else "value chain demo complete"))
+
+
+def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None) -> int:
+    """The whole scenario; 0 when every order went there and back. Without ``once``, serves until Ctrl-C."""
+    chain = build(root, ports, line_env)
+    try:
+        bootstrap(chain)
+        outcomes = order_juices(chain)
+        console.print(summary(outcomes))
+        problems = [f"{o.order_id}: {p}" for o in outcomes for p in o.problems()]
+        for problem in problems:
+            console.print(f"[red]✗ {problem}")
+        closing(chain, outcomes, interactive=not once)
+        if not once:
+            console.print("Serving until Ctrl-C …")
+            while chain.running():
+                time.sleep(0.5)
+            raise DemoError("a process of the chain stopped; see its log under " + str(root))
+        return 1 if problems else 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        chain.stop()
