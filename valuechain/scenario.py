@@ -181,20 +181,24 @@ def order_juices(chain: Chain, samples: tuple[CustomerOrder, ...] = SAMPLES) -> 
                       f"{sample.describe()} → {chain.shop.url}{pages[-1]}")
     outcomes = []
     for sample, page in zip(samples, pages, strict=True):
-        shown: set[tuple[str | None, str | None]] = set()
-
-        def final(page: str = page, shown: set[tuple[str | None, str | None]] = shown) -> dict[str, Any] | None:
-            order = chain.shop.order(page)
-            step = (order["status"], order["currentStation"])
-            if step not in shown and order["status"]:
-                shown.add(step)
-                console.print(f"   {order['orderId']}: {order['status']}"
-                              + (f" at {order['currentStation']}" if order["currentStation"] else ""))
-            return order if order["status"] in FINAL or order["delivery"] == "refused" else None
-
-        shop = wait_for(final, f"the final status of {sample.customer}'s order back at PEC's shop", ORDER_SECONDS, 0.25)
+        shop = _final_status(chain, page, sample.customer)
         outcomes.append(Outcome(sample, page, shop, chain.line.order(shop["orderId"])))
     return outcomes
+
+
+def _final_status(chain: Chain, page: str, customer: str) -> dict[str, Any]:
+    """The shop's order once its final status is back (or the AAdSys refused it), printing each step on the way."""
+    shown: set[tuple[str, str | None]] = set()
+
+    def final() -> dict[str, Any] | None:
+        order = chain.shop.order(page)
+        if order["status"] and (order["status"], order["currentStation"]) not in shown:
+            shown.add((order["status"], order["currentStation"]))
+            console.print(f"   {order['orderId']}: {order['status']}"
+                          + (f" at {order['currentStation']}" if order["currentStation"] else ""))
+        return order if order["status"] in FINAL or order["delivery"] == "refused" else None
+
+    return wait_for(final, f"the final status of {customer}'s order back at PEC's shop", ORDER_SECONDS, 0.25)
 
 
 def summary(outcomes: list[Outcome]) -> Table:

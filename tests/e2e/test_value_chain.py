@@ -78,8 +78,11 @@ def test_an_order_placed_while_pecs_aadsys_is_down_arrives_exactly_once_after_it
     chain.pec.stop()
     try:
         page = chain.shop.place(CustomerOrder("Kai", 250, (("apple", 100),), "Offline order", 1, None).form(), None)
-        queued = wait_for(lambda: chain.shop.order(page) if chain.shop.order(page)["attempts"] >= 2 else None,
-                          "two failed attempts to reach PEC's AAdSys", 30)
+        def retried() -> dict[str, Any] | None:
+            order = chain.shop.order(page)
+            return order if order["attempts"] >= 2 else None
+
+        queued = wait_for(retried, "two failed attempts to reach PEC's AAdSys", 30)
         assert queued["delivery"] == "queued" and queued["status"] is None
     finally:
         chain.pec.start()
