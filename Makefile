@@ -36,12 +36,13 @@ test: install services
 demo: install
 	$(PY) -m valuechain $(ARGS)
 
-bench: install
+bench: install services
 	$(PY) -m aadsys bench connectivity --json bench/results/connectivity.json --plot bench/results/connectivity.png
 	$(PY) -m aadsys bench throughput --json bench/results/throughput.json
 	$(PY) -m aadsys bench history --json bench/results/history.json
 	$(PY) bench/ingest.py
 	$(PY) bench/render.py
+	$(PY) bench/reads.py --json bench/results/reads.json
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -121,7 +121,7 @@ def serve(
     _log_to_console(["aadsys", *(extension.name for extension in discover())])
     typer.echo(f"AAdSys '{settings.org}' on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                ws_per_message_deflate=False)
+                access_log=settings.access_log, ws_per_message_deflate=False)
 
 
 @keys_app.command("create")

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest instance body accepted (HTTP 413 above)")
     max_file_bytes: int = Field(50 * 1024 * 1024, description="Largest file upload accepted (HTTP 413 above)")
     aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
+    access_log: bool = Field(False, description="Log every HTTP request (uvicorn's access log); off by default: at "
+                                                "thousands of reads a second it costs a quarter of a read's CPU")
     event_poll_seconds: float = Field(2.0, description="How often event streams look for rows from other processes")
     # Membership of an ABM Portal: with portal_url set, the connector extension runs beside the gateway.
     portal_url: str | None = Field(None, description="The ABM Portal's base URL, e.g. https://portal.example; "

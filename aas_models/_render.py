@@ -24,7 +24,9 @@ from aas_models._plan import FILE_ROUTE, Json
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 from aas_models.records._shared import Record, RuleViolations
+from aas_models.serialization import value_only
 
+Span = tuple[int, int]  # [start, end) byte offsets
 _FILE_REFERENCE = re.compile(rb'"value":"' + FILE_ROUTE.encode() + rb'([0-9a-f]{64})"')
 
 
@@ -49,6 +51,26 @@ class RenderedInstance:
     aas_json: bytes
     sha256: str
     model: Record = field(repr=False)  # the validated record the shell was rendered from
+    spans: tuple[Span, ...] = field(repr=False, default=())  # [start, end) of the shell, then of each submodel
+
+    @property
+    def shell_json(self) -> bytes:
+        start, end = self.spans[0]
+        return self.aas_json[start:end]
+
+    @property
+    def submodel_json(self) -> tuple[bytes, ...]:
+        return tuple(self.aas_json[start:end] for start, end in self.spans[1:])
+
+    @cached_property
+    def value_json(self) -> tuple[bytes, tuple[Span, ...]]:
+        """The ValueOnly form (Part 2 §11.4.3) of each submodel, as one JSON array, and where each lies in it."""
+        return joined([orjson.dumps(value_only(orjson.loads(sm))) for sm in self.submodel_json])
+
+    @cached_property
+    def business_bytes(self) -> bytes:
+        """``record`` as JSON bytes: equal to ``business_json`` of ``aas_json``, without reading it back."""
+        return orjson.dumps(self.record)
 
     @property
     def submodel_ids(self) -> tuple[str, ...]:
@@ -111,23 +133,42 @@ def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) ->
                              "assetType": _ids.type_shell_id(owner, spec.slug)},
         "submodels": [_model_reference("Submodel", sm_id) for sm_id in submodel_ids],
     }
-    out = ['{"assetAdministrationShells":[', orjson.dumps(shell).decode(), '],"submodels":[']
-    for index, ((sm, plan), head) in enumerate(zip(spec.plans, heads, strict=True)):
+    parts = [orjson.dumps(shell)]
+    for (sm, plan), head in zip(spec.plans, heads, strict=True):
         header = orjson.dumps({
             "idShort": sm.id_short, "modelType": "Submodel", "id": head.id, "administration": administration,
             "semanticId": _global_reference(head.semantic_id),
         }).decode()
-        out.append("," + header[:-1] if index else header[:-1])  # reopen the object to add its elements
-        out.append(',"submodelElements":[')
-        mark = len(out)
+        out = [header[:-1], ',"submodelElements":[']  # reopen the object to add its elements
         if plan.write_elements(record if sm.source is None else getattr(record, to_snake(sm.source)), out):
             out.append("]}")
         else:  # no elements: AAS JSON allows no empty list, so the key goes
-            out[mark - 1] = "}"
-    out.append("]}")
-    blob = "".join(out).encode()
+            out[-1] = "}"
+        parts.append("".join(out).encode())
+    blob, spans = _environment(parts)
     return RenderedInstance(spec.slug, key, revision, shell_id, shell_id_short, global_asset_id, heads, blob,
-                            hashlib.sha256(blob).hexdigest(), record)
+                            hashlib.sha256(blob).hexdigest(), record, spans)
+
+
+_SHELLS_OPEN, _SUBMODELS_OPEN, _CLOSE = b'{"assetAdministrationShells":[', b'],"submodels":[', b"]}"
+
+
+def _environment(parts: list[bytes]) -> tuple[bytes, tuple[Span, ...]]:
+    """The environment of one shell (``parts[0]``) and its submodels, and where each part lies in it."""
+    spans, offset = [], len(_SHELLS_OPEN)
+    for index, part in enumerate(parts):
+        spans.append((offset, offset + len(part)))
+        offset += len(part) + (len(_SUBMODELS_OPEN) if index == 0 else 1)
+    return _SHELLS_OPEN + parts[0] + _SUBMODELS_OPEN + b",".join(parts[1:]) + _CLOSE, tuple(spans)
+
+
+def joined(parts: list[bytes]) -> tuple[bytes, tuple[Span, ...]]:
+    """``parts`` as one JSON array, and where each lies in it."""
+    spans, offset = [], 1
+    for part in parts:
+        spans.append((offset, offset + len(part)))
+        offset += len(part) + 1
+    return b"[" + b",".join(parts) + b"]", tuple(spans)
 
 
 def instance_from_aas(slug: str, aas: bytes | str | Json, owner: Owner, *, revision: int = 1) -> RenderedInstance:

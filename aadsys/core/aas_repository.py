@@ -1,7 +1,12 @@
-"""The store seen as an AAS repository: shells and submodels as AAS v3.0 JSON, for the Part 2 API.
+"""The store seen as an AAS repository: shells and submodels as AAS v3.0 JSON bytes, for the Part 2 API.
 
-The listing order is: the type shells (and their submodel templates) of the registered asset
-types, then the latest revision of every instance in storage order. Cursors are opaque.
+Reads move stored bytes: each shell, submodel and ValueOnly form is a slice of what the instance row holds
+(``aadsys.core.parts``), found by one indexed lookup; nothing is parsed or serialised again. The type shells
+and submodel templates of the registered asset types are read once per process and kept.
+
+The listing order is: the type shells (and their submodel templates), then the latest revision of every
+instance in storage order. Cursors are opaque; a page starts where the cursor says, by keyset, so a page in
+the middle of a million costs what the first one does.
 """
 
 from __future__ import annotations
@@ -9,140 +14,171 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
 import orjson
-from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlalchemy import Select, and_, bindparam, select, tuple_
 
 from aadsys.core.db import Database
 from aadsys.core.errors import FileNotFound, InvalidCursor
 from aadsys.core.files import FileStore
+from aadsys.core.parts import shell_bytes, submodel_bytes, value_bytes
 from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow
+from aas_models.serialization import value_only
 
 _FILE_VALUE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
 Json = dict[str, Any]
+
+_I = InstanceRow.__table__  # type: ignore[attr-defined]
+_S = SubmodelRow.__table__  # type: ignore[attr-defined]
+_T = AssetTypeRow.__table__  # type: ignore[attr-defined]
+_LATEST_OF_SHELL = and_(_I.c.shell_id == _S.c.shell_id, _I.c.is_latest.is_(True))
+# Built once: a read binds parameters only.
+_SHELL = select(_I.c.aas_json, _I.c.spans).where(_I.c.shell_id == bindparam("id"), _I.c.is_latest.is_(True)).limit(1)
+_SHELL_PAGE = (select(_I.c.id, _I.c.aas_json, _I.c.spans).where(_I.c.is_latest.is_(True), _I.c.id >= bindparam("after"))
+               .order_by(_I.c.id).limit(bindparam("n")))
+_SUBMODEL = select(_S.c.position, _I.c.aas_json, _I.c.spans).join_from(_S, _I, _LATEST_OF_SHELL).where(
+    _S.c.submodel_id == bindparam("id"))
+_VALUE = select(_S.c.position, _I.c.value_json, _I.c.spans).join_from(_S, _I, _LATEST_OF_SHELL).where(
+    _S.c.submodel_id == bindparam("id"))
+_SUBMODEL_PAGE = (select(_S.c.first_seen, _S.c.submodel_id, _S.c.position, _I.c.aas_json, _I.c.spans)
+                  .join_from(_S, _I, _LATEST_OF_SHELL)
+                  .where(tuple_(_S.c.first_seen, _S.c.submodel_id) >= tuple_(bindparam("after"), bindparam("tie")))
+                  .order_by(_S.c.first_seen, _S.c.submodel_id).limit(bindparam("n")))
+_TYPES = select(_T.c.type_environment).order_by(_T.c.slug)
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A type shell or template: its bytes, and the object for the filters."""
+
+    raw: bytes
+    json: Json
 
 
 class SqlAasRepository:
     def __init__(self, db: Database, files: FileStore) -> None:
         self.db = db
         self.files = files
+        self._types: tuple[list[_Kept], list[_Kept], dict[str, bytes]] | None = None
 
     # -- shells -----------------------------------------------------------------------------------
-    def list_shells(self, *, id_short: str | None, asset_ids: list[dict] | None, cursor: str | None, limit: int
-                    ) -> tuple[list[Json], str | None]:
-        position = _decode(cursor)
+    async def list_shells(self, *, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
+                          limit: int) -> tuple[list[bytes], str | None]:
+        return await self.db.read(self._list_shells, id_short, asset_ids, cursor, limit)
+
+    async def get_shell(self, aas_id: str) -> bytes | None:
+        return await self.db.read(self._get_shell, aas_id)
+
+    def _list_shells(self, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
+                     limit: int) -> tuple[list[bytes], str | None]:
+        kind, after, _ = _decode(cursor)
         global_ids = [a.get("value") for a in asset_ids or [] if a.get("name") == "globalAssetId"]
         if asset_ids and len(global_ids) != len(asset_ids):
             return [], None  # only globalAssetId is indexed here; other specific asset ids match nothing
-        out: list[Json] = []
-        if position[0] == "t":
-            for index, shell in enumerate(self._type_shells()):
-                if index < position[1]:
-                    continue
-                if _matches(shell, id_short, global_ids):
+        out: list[bytes] = []
+        if kind == "t":
+            for index, shell in enumerate(self._type_level()[0]):
+                if index >= after and _matches(shell.json, id_short, global_ids):
                     if len(out) == limit:
                         return out, _encode("t", index)
-                    out.append(shell)
-            position = ("i", 0, "")
-        query = select(InstanceRow).where(col(InstanceRow.is_latest).is_(True), col(InstanceRow.id) >= position[1])
+                    out.append(shell.raw)
+            after = 0
+        query: Select[Any] = _SHELL_PAGE
         if id_short is not None:
-            query = query.where(InstanceRow.shell_id_short == id_short)
+            query = query.where(_I.c.shell_id_short == id_short)
         if global_ids:
-            query = query.where(col(InstanceRow.global_asset_id).in_(global_ids))
-        with self.db.session() as session:
-            rows = session.exec(query.order_by(col(InstanceRow.id)).limit(limit - len(out) + 1)).all()
-        for row in rows:
+            query = query.where(_I.c.global_asset_id.in_(global_ids))
+        for row in self.db.fetch_all(query, {"after": after, "n": limit - len(out) + 1}):
             if len(out) == limit:
-                return out, _encode("i", row.id or 0)
-            out.append(_env(row.aas_json)["assetAdministrationShells"][0])
+                return out, _encode("i", row.id)
+            out.append(shell_bytes(row.aas_json, row.spans))
         return out, None
 
-    def get_shell(self, aas_id: str) -> Json | None:
-        for shell in self._type_shells():
-            if shell["id"] == aas_id:
-                return shell
-        with self.db.session() as session:
-            row = session.exec(select(InstanceRow).where(InstanceRow.shell_id == aas_id,
-                                                         col(InstanceRow.is_latest).is_(True))).first()
-        return _env(row.aas_json)["assetAdministrationShells"][0] if row else None
+    def _get_shell(self, aas_id: str) -> bytes | None:
+        for shell in self._type_level()[0]:
+            if shell.json["id"] == aas_id:
+                return shell.raw
+        row = self.db.fetch_one(_SHELL, {"id": aas_id})
+        return shell_bytes(row.aas_json, row.spans) if row else None
 
     # -- submodels --------------------------------------------------------------------------------
-    def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
-                       ) -> tuple[list[Json], str | None]:
-        position = _decode(cursor)
-        out: list[Json] = []
-        if position[0] == "t":
-            for index, sm in enumerate(self._templates()):
-                if index < position[1]:
-                    continue
-                wanted = semantic_id is None or _semantic(sm) == semantic_id
-                if wanted and (id_short is None or sm.get("idShort") == id_short):
+    async def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
+                             ) -> tuple[list[bytes], str | None]:
+        return await self.db.read(self._list_submodels, semantic_id, id_short, cursor, limit)
+
+    async def get_submodel(self, submodel_id: str) -> bytes | None:
+        return await self.db.read(self._get_submodel, submodel_id)
+
+    async def get_submodel_value(self, submodel_id: str) -> bytes | None:
+        return await self.db.read(self._get_submodel_value, submodel_id)
+
+    def _list_submodels(self, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
+                        ) -> tuple[list[bytes], str | None]:
+        kind, after, tie = _decode(cursor)
+        out: list[bytes] = []
+        if kind == "t":
+            for index, sm in enumerate(self._type_level()[1]):
+                wanted = semantic_id is None or _semantic(sm.json) == semantic_id
+                if index >= after and wanted and (id_short is None or sm.json.get("idShort") == id_short):
                     if len(out) == limit:
                         return out, _encode("t", index)
-                    out.append(sm)
-            position = ("i", 0, "")
-        query = select(SubmodelRow).where(SubmodelRow.first_seen >= position[1])
-        if position[2]:
-            query = query.where(or_(col(SubmodelRow.first_seen) > position[1],
-                                    col(SubmodelRow.submodel_id) >= position[2]))
+                    out.append(sm.raw)
+            after, tie = 0, ""
+        query: Select[Any] = _SUBMODEL_PAGE
         if semantic_id is not None:
-            query = query.where(SubmodelRow.semantic_id == semantic_id)
+            query = query.where(_S.c.semantic_id == semantic_id)
         if id_short is not None:
-            query = query.where(SubmodelRow.id_short == id_short)
-        with self.db.session() as session:
-            rows = session.exec(query.order_by(col(SubmodelRow.first_seen), col(SubmodelRow.submodel_id))
-                                .limit(limit - len(out) + 1)).all()
-            for row in rows:
-                if len(out) == limit:
-                    return out, _encode("i", row.first_seen, row.submodel_id)
-                found = self._submodel_of_shell(session, row.shell_id, row.submodel_id)
-                if found is not None:
-                    out.append(found)
+            query = query.where(_S.c.id_short == id_short)
+        for row in self.db.fetch_all(query, {"after": after, "tie": tie, "n": limit - len(out) + 1}):
+            if len(out) == limit:
+                return out, _encode("i", row.first_seen, row.submodel_id)
+            found = submodel_bytes(row.aas_json, row.spans, row.position)
+            if found is not None:
+                out.append(found)
         return out, None
 
-    def get_submodel(self, submodel_id: str) -> Json | None:
-        for sm in self._templates():
-            if sm["id"] == submodel_id:
-                return sm
-        with self.db.session() as session:
-            row = session.get(SubmodelRow, submodel_id)
-            return self._submodel_of_shell(session, row.shell_id, submodel_id) if row else None
+    def _get_submodel(self, submodel_id: str) -> bytes | None:
+        for sm in self._type_level()[1]:
+            if sm.json["id"] == submodel_id:
+                return sm.raw
+        row = self.db.fetch_one(_SUBMODEL, {"id": submodel_id})
+        return submodel_bytes(row.aas_json, row.spans, row.position) if row else None
 
-    @staticmethod
-    def _submodel_of_shell(session: Any, shell_id: str, submodel_id: str) -> Json | None:
-        latest = session.exec(select(InstanceRow.aas_json).where(InstanceRow.shell_id == shell_id,
-                                                                  col(InstanceRow.is_latest).is_(True))).first()
-        if latest is None:
-            return None
-        return next((sm for sm in _env(latest)["submodels"] if sm["id"] == submodel_id), None)
+    def _get_submodel_value(self, submodel_id: str) -> bytes | None:
+        template = self._type_level()[2].get(submodel_id)
+        if template is not None:
+            return template
+        row = self.db.fetch_one(_VALUE, {"id": submodel_id})
+        return value_bytes(row.value_json, row.spans, row.position) if row else None
 
     # -- files ------------------------------------------------------------------------------------
-    def open_file(self, value: str) -> tuple[bytes, str] | None:
+    async def open_file(self, value: str) -> tuple[bytes, str] | None:
         match = _FILE_VALUE.match(value or "")
         if not match:
             return None
         try:
-            return self.files.read(match.group(1))
+            return await anyio.to_thread.run_sync(self.files.read, match.group(1))
         except FileNotFound:
             return None
 
     # -- type level -------------------------------------------------------------------------------
-    def _type_envs(self) -> list[Json]:
-        with self.db.session() as session:
-            rows = session.exec(select(AssetTypeRow.type_environment).order_by(col(AssetTypeRow.slug))).all()
-        return [_env(blob) for blob in rows]
+    def _type_level(self) -> tuple[list[_Kept], list[_Kept], dict[str, bytes]]:
+        """Type shells, templates and the templates' ValueOnly forms, read once: the asset types are registered
+        before the gateway serves (``aadsys serve`` runs ``prepare`` first) and fixed while it runs."""
+        if self._types is None:
+            envs = [orjson.loads(row.type_environment) for row in self.db.fetch_all(_TYPES, {})]
+            shells = [_kept(s) for env in envs for s in env["assetAdministrationShells"]]
+            templates = [_kept(sm) for env in envs for sm in env.get("submodels", [])]
+            values = {t.json["id"]: orjson.dumps(value_only(t.json)) for t in templates}
+            self._types = (shells, templates, values)
+        return self._types
 
-    def _type_shells(self) -> list[Json]:
-        return [shell for env in self._type_envs() for shell in env["assetAdministrationShells"]]
 
-    def _templates(self) -> list[Json]:
-        return [sm for env in self._type_envs() for sm in env.get("submodels", [])]
-
-
-def _env(blob: bytes) -> Json:
-    return orjson.loads(blob)  # type: ignore[no-any-return]
+def _kept(element: Json) -> _Kept:
+    return _Kept(orjson.dumps(element), element)
 
 
 def _semantic(sm: Json) -> str | None:

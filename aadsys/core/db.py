@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, event
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, Executable, Row, event
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, create_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations" / "aadsys"
 
@@ -32,6 +37,8 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
         if immediate:
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
+    if kwargs.get("poolclass") is NullPool:
+        return create_engine(url, **kwargs)
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
 
 
@@ -76,6 +83,11 @@ class Database:
         # IMMEDIATE, each loser sleeps in SQLite's busy handler and polls, which under load took a fifth of
         # the time of a connector's provider (py-spy). Other processes still meet the busy handler.
         self._write_turn: AbstractContextManager[Any] = threading.RLock() if sqlite else nullcontext()
+        self._reader = make_engine(url, poolclass=NullPool)
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
+        self._on_dispose: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -100,6 +112,42 @@ class Database:
             yield own
             own.commit()
 
+    # -- the read path ---------------------------------------------------------------------------
+    def fetch_one(self, statement: Executable, params: Mapping[str, Any]) -> Row[Any] | None:
+        """The first row of a read statement built once (SQLAlchemy Core), or None."""
+        return self._connection().execute(statement, params).first()
+
+    def fetch_all(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        return self._connection().execute(statement, params).all()
+
+    async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read from async code: on the event loop for SQLite, where one indexed lookup costs microseconds
+        and a hop to a worker thread costs more than the read; on a worker thread for a networked database."""
+        if self.is_postgres:
+            return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
+        return fn(*args, **kwargs)
+
+    def _connection(self) -> Connection:
+        # One connection per thread, kept open, in autocommit: each read sees every commit made before it, with
+        # no pool checkout and no session (measured: 21 us a lookup, against 35 us through a pooled session).
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._reader.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def on_dispose(self, fn: Callable[[], None]) -> None:
+        self._on_dispose.append(fn)
+
     def dispose(self) -> None:
+        for fn in self._on_dispose:
+            fn()
         self.engine.dispose()
         self._writer.dispose()
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+        self._local = threading.local()

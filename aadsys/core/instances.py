@@ -16,7 +16,8 @@ from typing import Any
 
 import anyio
 import orjson
-from sqlalchemy import and_, bindparam, insert, or_, text, update
+from sqlalchemy import bindparam, insert, text, tuple_, update
+from sqlalchemy import select as core_select  # sqlmodel's select is typed for ORM entities, not column lists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -30,6 +31,7 @@ from aadsys.core.errors import (
     MissingFiles,
 )
 from aadsys.core.events import InstanceEvents
+from aadsys.core.parts import Spans
 from aadsys.core.tables import AssetTypeRow, FileRow, InstanceRow, SubmodelRow, utcnow
 from aas_models import (
     AssetTypeSpec,
@@ -51,6 +53,21 @@ _LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _I
 _RETIRE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("row_id")).values(is_latest=False)
 _INSERT = insert(_INSTANCES).returning(_INSTANCES.c.id)
 _INSERT_SUBMODEL = insert(_SUBMODELS)
+_HEAD_COLUMNS = (_INSTANCES.c.id, _INSTANCES.c.asset_type, _INSTANCES.c.instance_key, _INSTANCES.c.revision,
+                 _INSTANCES.c.created_at, _INSTANCES.c.sha256, _INSTANCES.c.origin)
+_ONE = core_select(*_HEAD_COLUMNS, _INSTANCES.c.shell_id, _INSTANCES.c.aas_json, _INSTANCES.c.business_json).where(
+    _INSTANCES.c.origin == bindparam("origin"), _INSTANCES.c.asset_type == bindparam("asset_type"),
+    _INSTANCES.c.instance_key == bindparam("key"))
+_GET = _ONE.where(_INSTANCES.c.is_latest.is_(True))
+_GET_REVISION = _ONE.where(_INSTANCES.c.revision == bindparam("revision"))
+_PAGE = (core_select(*_HEAD_COLUMNS, _INSTANCES.c.business_json)
+         .where(_INSTANCES.c.asset_type == bindparam("asset_type"), _INSTANCES.c.origin == bindparam("origin"),
+                tuple_(_INSTANCES.c.created_at, _INSTANCES.c.id) > tuple_(
+                    bindparam("after", type_=_INSTANCES.c.created_at.type), bindparam("after_seq")),
+                _INSTANCES.c.created_at <= bindparam("to"))
+         .order_by(_INSTANCES.c.created_at, _INSTANCES.c.id).limit(bindparam("n")))
+_PAGE_LATEST = _PAGE.where(_INSTANCES.c.is_latest.is_(True))
+_EARLIEST, _LATEST_TIME = datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC)
 _HEADS = _INSTANCES.select().with_only_columns(_INSTANCES.c.id, _INSTANCES.c.asset_type, _INSTANCES.c.instance_key,
                                                 _INSTANCES.c.revision, _INSTANCES.c.created_at, _INSTANCES.c.sha256,
                                                 _INSTANCES.c.origin)
@@ -85,31 +102,57 @@ class InstanceHead:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ListedInstance(InstanceHead):
+    """A stored revision's metadata and its business JSON as stored: what a list shows."""
+
+    business_raw: bytes
+
+    @classmethod
+    def from_row(cls, row: Any) -> ListedInstance:
+        return cls(seq=row.id, asset_type=row.asset_type, key=row.instance_key, revision=row.revision,
+                   created_at=aware(row.created_at), sha256=row.sha256, origin=row.origin,
+                   business_raw=row.business_json)
+
+    def envelope(self) -> bytes:
+        """Metadata plus business JSON, ``{…head, "data": {…}}``, written around the stored bytes."""
+        return orjson.dumps(self.head())[:-1] + b',"data":' + self.business_raw + b"}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredInstance(InstanceHead):
-    """A stored revision with its content, as canonical AAS JSON."""
+    """A stored revision with its content, as canonical AAS JSON and as business JSON."""
 
     shell_id: str
     aas_json: bytes
+    business_raw: bytes = b""  # empty when made from a rendering, not read back
 
     @classmethod
-    def from_row(cls, row: InstanceRow) -> StoredInstance:
-        assert row.id is not None
+    def from_row(cls, row: Any) -> StoredInstance:
         return cls(seq=row.id, asset_type=row.asset_type, key=row.instance_key, revision=row.revision,
                    created_at=aware(row.created_at), sha256=row.sha256, origin=row.origin, shell_id=row.shell_id,
-                   aas_json=row.aas_json)
+                   aas_json=row.aas_json, business_raw=row.business_json)
+
+    def business_bytes(self) -> bytes:
+        return self.business_raw or orjson.dumps(business_json(self.asset_type, self.aas_json))
 
     def business(self) -> dict[str, Any]:
-        return business_json(self.asset_type, self.aas_json)
-
-    def envelope(self) -> dict[str, Any]:
-        """Metadata plus business JSON: the list representation."""
-        return {**self.head(), "data": self.business()}
+        return orjson.loads(self.business_bytes())  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
 class Page:
-    items: list[StoredInstance]
+    items: list[ListedInstance]
     next_cursor: str | None
+
+    def json(self) -> bytes:
+        """``{"items": [envelope, …], "nextCursor": …}`` around the stored business JSON."""
+        return (b'{"items":[' + b",".join(i.envelope() for i in self.items) + b'],"nextCursor":'
+                + orjson.dumps(self.next_cursor) + b"}")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite keeps times as UTC wall-clock text, so a bound must be in UTC before it is compared.
+    return aware(moment).astimezone(UTC)
 
 
 def iso(moment: datetime) -> str:
@@ -176,14 +219,9 @@ class InstanceService:
     def get(self, slug: str, key: str, revision: int | None = None, *, origin: str = OWN) -> StoredInstance:
         """Our own record (``origin`` "") or one received from the provider ``origin``."""
         self._spec(slug)
-        query = select(InstanceRow).where(InstanceRow.origin == origin, InstanceRow.asset_type == slug,
-                                          InstanceRow.instance_key == key)
-        if revision is None:
-            query = query.where(col(InstanceRow.is_latest).is_(True))
-        else:
-            query = query.where(InstanceRow.revision == revision)
-        with self.db.session() as session:
-            row = session.exec(query).first()
+        params = {"origin": origin, "asset_type": slug, "key": key}
+        row = self.db.fetch_one(_GET, params) if revision is None else self.db.fetch_one(
+            _GET_REVISION, {**params, "revision": revision})
         if row is None:
             raise InstanceNotFound(slug, key, revision, origin)
         return StoredInstance.from_row(row)
@@ -196,21 +234,15 @@ class InstanceService:
         created_to = aware(created_to) if created_to else None
         if created_from and created_to and created_to < created_from:
             raise InvalidRange("'to' is before 'from'; give a range with from <= to")
-        query = select(InstanceRow).where(InstanceRow.asset_type == slug, InstanceRow.origin == origin)
-        if created_from:
-            query = query.where(InstanceRow.created_at >= created_from)
-        if created_to:
-            query = query.where(InstanceRow.created_at <= created_to)
-        if latest_only:
-            query = query.where(col(InstanceRow.is_latest).is_(True))
-        if cursor:
-            after_created, after_id = decode_cursor(cursor)
-            query = query.where(or_(col(InstanceRow.created_at) > after_created,
-                                    and_(col(InstanceRow.created_at) == after_created, col(InstanceRow.id) > after_id)))
-        query = query.order_by(col(InstanceRow.created_at), col(InstanceRow.id)).limit(limit + 1)
-        with self.db.session() as session:
-            rows = session.exec(query).all()
-        items = [StoredInstance.from_row(r) for r in rows[:limit]]
+        # Keyset: the page starts after (createdAt, seq) of the cursor, or at 'from'; an index range scan whatever
+        # the page's depth, never an OFFSET.
+        after, after_seq = decode_cursor(cursor) if cursor else (_EARLIEST, 0)
+        if created_from and aware(after) < created_from:
+            after, after_seq = created_from, 0  # (from, 0) comes before every record created at 'from'
+        rows = self.db.fetch_all(_PAGE_LATEST if latest_only else _PAGE, {
+            "asset_type": slug, "origin": origin, "after": _utc(after), "after_seq": after_seq,
+            "to": _utc(created_to or _LATEST_TIME), "n": limit + 1})
+        items = [ListedInstance.from_row(r) for r in rows[:limit]]
         nxt = encode_cursor(items[-1].created_at, items[-1].seq) if len(rows) > limit else None
         return Page(items, nxt)
 
@@ -298,15 +330,16 @@ def insert_instance(session: Session, rendered: RenderedInstance, *, created_at:
         "asset_type": rendered.asset_type, "instance_key": rendered.key, "revision": rendered.revision,
         "is_latest": is_latest, "created_at": created_at, "sha256": rendered.sha256, "shell_id": rendered.shell_id,
         "shell_id_short": rendered.shell_id_short, "global_asset_id": rendered.global_asset_id,
-        "aas_json": rendered.aas_json, "origin": origin, "subscription_id": subscription_id,
+        "aas_json": rendered.aas_json, "business_json": rendered.business_bytes, "value_json": rendered.value_json[0],
+        "spans": Spans.of(rendered).format(), "origin": origin, "subscription_id": subscription_id,
         "received_at": received_at,
     }).scalar_one()
     if with_submodels:
         session.execute(_INSERT_SUBMODEL, [
             {"submodel_id": sm.id, "shell_id": rendered.shell_id, "asset_type": rendered.asset_type,
              "instance_key": rendered.key, "semantic_id": sm.semantic_id, "id_short": sm.id_short,
-             "first_seen": seq}
-            for sm in rendered.submodels])
+             "first_seen": seq, "position": position}
+            for position, sm in enumerate(rendered.submodels)])
     return seq
 
 

@@ -30,6 +30,10 @@ class AssetTypeRow(SQLModel, table=True):
 class InstanceRow(SQLModel, table=True):
     """One stored revision of one business record, as canonical AAS JSON bytes.
 
+    Beside them, written once with the row so that reads move bytes and parse nothing: the business JSON,
+    the ValueOnly form of each submodel, and ``spans``, where the shell and each submodel lie in
+    ``aas_json`` and each ValueOnly form in ``value_json`` (format: ``aadsys.core.parts``).
+
     ``origin`` is ``""`` for this AAdSys's own records and the provider's organisation slug for records
     received over a connector channel: keys are unique per origin, so a partner's records never mix with
     ours (DESIGN §5, issue 6 §6). Received rows also keep the subscription they came by and when.
@@ -55,6 +59,9 @@ class InstanceRow(SQLModel, table=True):
     shell_id_short: str | None = Field(default=None, max_length=128)
     global_asset_id: str | None = Field(default=None, max_length=2000)
     aas_json: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    business_json: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    value_json: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    spans: str = Field(max_length=2000)
     origin: str = Field(default="", max_length=64, sa_column_kwargs={"server_default": ""},
                         description="'' for own records; the provider's org slug for received ones")
     subscription_id: str | None = Field(default=None, max_length=64)
@@ -65,6 +72,7 @@ class SubmodelRow(SQLModel, table=True):
     """Where a submodel id lives; stable across revisions of its instance."""
 
     __tablename__ = "submodels"
+    __table_args__ = (Index("ix_submodels_first_seen_id", "first_seen", "submodel_id"),)  # the listing's keyset
 
     submodel_id: str = Field(primary_key=True, max_length=2000)
     shell_id: str = Field(max_length=2000, index=True)
@@ -73,6 +81,7 @@ class SubmodelRow(SQLModel, table=True):
     semantic_id: str | None = Field(default=None, max_length=2000, index=True)
     id_short: str | None = Field(default=None, max_length=128)
     first_seen: int = Field(description="instances.id of the revision that introduced it; the listing order")
+    position: int = Field(default=0, description="its place among its shell's submodels (the spans' order)")
 
 
 class FileRow(SQLModel, table=True):

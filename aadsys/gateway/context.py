@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aadsys.config import Settings
 from aadsys.core.aas_repository import SqlAasRepository
+from aadsys.core.api_keys import ApiKeyCache
 from aadsys.core.db import Database
 from aadsys.core.events import InstanceEvents
 from aadsys.core.files import FileStore
@@ -23,6 +24,7 @@ class AadsysContext:
     files: FileStore
     aas: SqlAasRepository
     inbox: Inbox
+    keys: ApiKeyCache
 
     @classmethod
     def build(cls, settings: Settings) -> AadsysContext:
@@ -31,4 +33,4 @@ class AadsysContext:
         owner = Owner(org=settings.org, base_iri=settings.base_iri)
         files = FileStore(db, settings.files_dir)
         return cls(settings, db, events, InstanceService(db, owner, events), files, SqlAasRepository(db, files),
-                   Inbox(db, events))
+                   Inbox(db, events), ApiKeyCache(db))

@@ -8,7 +8,6 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from aadsys.core.aas_repository import SqlAasRepository
-from aadsys.core.api_keys import scopes_of
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
 from aadsys.gateway.context import AadsysContext
@@ -18,35 +17,37 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
                               description="An API key made with `aadsys keys create`; scopes read and/or write")
 
 
-def get_context(request: Request) -> AadsysContext:
+# Dependencies are async: FastAPI runs a plain ``def`` dependency on a worker thread, a hop that costs more than
+# what these do.
+async def get_context(request: Request) -> AadsysContext:
     return request.app.state.aadsys  # type: ignore[no-any-return]
 
 
 ContextDep = Annotated[AadsysContext, Depends(get_context)]
 
 
-def get_instances(ctx: ContextDep) -> InstanceService:
+async def get_instances(ctx: ContextDep) -> InstanceService:
     return ctx.instances
 
 
-def get_files(ctx: ContextDep) -> FileStore:
+async def get_files(ctx: ContextDep) -> FileStore:
     return ctx.files
 
 
-def get_aas_repository(ctx: ContextDep) -> SqlAasRepository:
+async def get_aas_repository(ctx: ContextDep) -> SqlAasRepository:
     return ctx.aas
 
 
 def require_scope(scope: str, *, anonymous_setting: str | None = None):  # type: ignore[no-untyped-def]
     """401 when the key is missing or unknown, 403 when it lacks ``scope``."""
 
-    def check(ctx: ContextDep, key: Annotated[str | None, Depends(api_key_header)]) -> frozenset[str]:
+    async def check(ctx: ContextDep, key: Annotated[str | None, Depends(api_key_header)]) -> frozenset[str]:
         if key is None:
             if anonymous_setting and getattr(ctx.settings, anonymous_setting):
                 return frozenset({"read"})
             raise ProblemError(401, "unauthenticated", "API key required",
                                "send an API key in the X-API-Key header (make one with `aadsys keys create`)")
-        scopes = scopes_of(ctx.db, key)
+        scopes = await ctx.keys.scopes(key)
         if scopes is None:
             raise ProblemError(401, "unauthenticated", "Invalid API key",
                                "the X-API-Key is unknown or revoked; check it or make a new one")

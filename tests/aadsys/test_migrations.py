@@ -10,6 +10,10 @@ from sqlmodel import SQLModel
 
 import aadsys.core.tables  # noqa: F401  (registers the tables)
 from aadsys.core.db import alembic_config, migrate
+from aas_models import Owner, render_instance
+from tests.aadsys.conftest import order
+
+STORED = render_instance("sales-order", order("SO-1"), Owner("pec", "https://pec.example"))
 
 TABLES = {"asset_types", "instances", "submodels", "files", "api_keys", "outbox", "inbox", "audit_log",
           "subscriptions", "history_jobs", "links"}
@@ -41,10 +45,60 @@ def test_records_stored_before_the_connector_keep_their_content_and_become_own(d
                                  "'orderId', false, 'x', :env, CURRENT_TIMESTAMP)"), {"env": b"{}"})
             conn.execute(sa.text("INSERT INTO instances (asset_type, instance_key, revision, is_latest, created_at, "
                                  "sha256, shell_id, aas_json) VALUES ('sales-order', 'SO-1', 1, true, "
-                                 "CURRENT_TIMESTAMP, 'abc', 'shell', :j)"), {"j": b"{}"})
+                                 "CURRENT_TIMESTAMP, 'abc', 'shell', :j)"), {"j": STORED.aas_json})
         migrate(database_url)
         with engine.connect() as conn:
             row = conn.execute(sa.text("SELECT origin, instance_key, aas_json FROM instances")).one()
-        assert (row.origin, row.instance_key, bytes(row.aas_json)) == ("", "SO-1", b"{}")
+        assert (row.origin, row.instance_key, bytes(row.aas_json)) == ("", "SO-1", STORED.aas_json)
+    finally:
+        engine.dispose()
+
+
+def test_stored_parts_are_filled_for_every_record_as_ingest_writes_them(database_url: str) -> None:
+    """Migration 0004 carries existing instances: business JSON, ValueOnly forms and spans, as ``insert_instance``
+    writes them today, for every asset type, for a record with non-ASCII text, and for each revision."""
+    from aadsys.core.asset_types import register_asset_types
+    from aadsys.core.db import Database
+    from aadsys.core.parts import Spans
+    from tests.aas_models.records import RECORDS
+
+    owner = Owner("pec", "https://pec.example")
+    status = RECORDS["sales-order-status"]
+    rendered = [render_instance("sales-order", order("SO-7", items=[{**order("x")["items"][0],
+                                                                     "labelText": "Grüße, Jürgen ☀"}]), owner),
+                render_instance("juice-product", RECORDS["juice-product"], owner),
+                render_instance("sales-order-status", status, owner, revision=1),
+                render_instance("sales-order-status", {**status, "status": "completed"}, owner, revision=2)]
+    migrate(database_url, "0003")
+    db = Database(database_url)
+    register_asset_types(db, owner)
+    db.dispose()
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            for n, r in enumerate(rendered, start=1):
+                conn.execute(sa.text(
+                    "INSERT INTO instances (id, asset_type, instance_key, revision, is_latest, created_at, sha256, "
+                    "shell_id, shell_id_short, global_asset_id, aas_json, origin) VALUES (:id, :t, :k, :rev, :latest, "
+                    "CURRENT_TIMESTAMP, :sha, :shell, :short, :global, :j, '')"),
+                    {"id": n, "t": r.asset_type, "k": r.key, "rev": r.revision, "latest": n != 3, "sha": r.sha256,
+                     "shell": r.shell_id, "short": r.shell_id_short, "global": r.global_asset_id, "j": r.aas_json})
+                if r.revision == 1:
+                    for sm in r.submodels:
+                        conn.execute(sa.text(
+                            "INSERT INTO submodels (submodel_id, shell_id, asset_type, instance_key, semantic_id, "
+                            "id_short, first_seen) VALUES (:id, :shell, :t, :k, :sem, :short, :first)"),
+                            {"id": sm.id, "shell": r.shell_id, "t": r.asset_type, "k": r.key,
+                             "sem": sm.semantic_id, "short": sm.id_short, "first": n})
+        migrate(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT business_json, value_json, spans FROM instances ORDER BY id")).all()
+            positions = dict(conn.execute(sa.text("SELECT submodel_id, position FROM submodels")).all())
+        for r, row in zip(rendered, rows, strict=True):
+            assert bytes(row.business_json) == r.business_bytes
+            assert bytes(row.value_json) == r.value_json[0]
+            assert row.spans == Spans.of(r).format()
+        assert {sm.id: n for r in rendered for n, sm in enumerate(r.submodels)} == positions
+        assert len({p for p in positions.values()}) == 3  # the juice product's three submodels
     finally:
         engine.dispose()

@@ -140,3 +140,22 @@ def test_malformed_aas_input_is_refused(payload: bytes) -> None:
 def test_every_asset_type_is_registered() -> None:
     assert set(ASSET_TYPES) == {"sales-order", "sales-order-status", "juice-product"}
     assert ASSET_TYPES["sales-order-status"].versioned and not ASSET_TYPES["sales-order"].versioned
+
+
+@pytest.mark.parametrize("slug", SLUGS)
+def test_the_parts_written_with_a_record_are_what_parsing_its_environment_gives(slug: str) -> None:
+    """Reads serve slices of stored bytes (issue 10): each must be exactly the object a parser finds there."""
+    from aas_models.serialization import value_only
+
+    changed = {**record(slug)}
+    if slug == "sales-order":  # multi-byte UTF-8 before the submodel: offsets are bytes, not characters
+        changed["items"] = [{**changed["items"][0], "labelText": "Grüße ☀ 果汁"}]
+    rendered = render_instance(slug, changed, PEC)
+    env = orjson.loads(rendered.aas_json)
+    assert orjson.loads(rendered.shell_json) == env["assetAdministrationShells"][0]
+    assert [orjson.loads(sm) for sm in rendered.submodel_json] == env["submodels"]
+    values, spans = rendered.value_json
+    assert orjson.loads(values) == [value_only(sm) for sm in env["submodels"]]
+    assert [orjson.loads(values[start:end]) for start, end in spans] == [value_only(sm) for sm in env["submodels"]]
+    assert orjson.loads(rendered.business_bytes) == business_json(slug, rendered.aas_json)
+    assert rendered.business_bytes == orjson.dumps(business_json(slug, rendered.aas_json))

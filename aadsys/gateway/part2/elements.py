@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aadsys.gateway.part2.modifiers import Json, children
 from aadsys.gateway.part2.results import AasApiError
+from aas_models.serialization import Json, children
 
 _ID_SHORT = r"[A-Za-z][A-Za-z0-9_-]*"
 _PATH = re.compile(rf"{_ID_SHORT}(?:\.{_ID_SHORT}|\[\d+\])*")

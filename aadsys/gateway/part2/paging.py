@@ -27,6 +27,12 @@ def paged(result: list[Any], cursor: str | None) -> Response:
     return Response(orjson.dumps({"paging_metadata": metadata, "result": result}), media_type=JSON)
 
 
+def paged_raw(result: list[bytes], cursor: str | None) -> Response:
+    """A page of items that are JSON bytes already: joined, never parsed."""
+    metadata = orjson.dumps({"cursor": cursor} if cursor else {})
+    return Response(b'{"paging_metadata":' + metadata + b',"result":[' + b",".join(result) + b"]}", media_type=JSON)
+
+
 def slice_page(items: list[Any], limit: int | None, cursor: str | None) -> tuple[list[Any], str | None]:
     """A page of an in-memory list (elements of one submodel, references of one shell); the cursor is an offset."""
     start = _offset(cursor)

@@ -1,23 +1,54 @@
-"""What the Part 2 routes need from a store: shells and submodels as AAS v3.0 JSON, and file contents."""
+"""What the Part 2 routes need from a store: shells and submodels as AAS v3.0 JSON bytes, and file contents.
+
+A store hands out bytes so that the common reads (a shell, a submodel, its ValueOnly form, a page of them) go
+to the client as stored; the routes parse them (``Found.json``) only for the modifiers that need the object.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 
+import orjson
+
 Json = dict[str, Any]
 
 
 class AasRepository(Protocol):
-    def list_shells(self, *, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
-                    limit: int) -> tuple[list[Json], str | None]: ...
+    async def list_shells(self, *, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
+                          limit: int) -> tuple[list[bytes], str | None]: ...
 
-    def get_shell(self, aas_id: str) -> Json | None: ...
+    async def get_shell(self, aas_id: str) -> bytes | None: ...
 
-    def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
-                       ) -> tuple[list[Json], str | None]: ...
+    async def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
+                             ) -> tuple[list[bytes], str | None]: ...
 
-    def get_submodel(self, submodel_id: str) -> Json | None: ...
+    async def get_submodel(self, submodel_id: str) -> bytes | None: ...
 
-    def open_file(self, value: str) -> tuple[bytes, str] | None:
+    async def get_submodel_value(self, submodel_id: str) -> bytes | None:
+        """The submodel's ValueOnly form at level deep, extent withoutBlobValue (the defaults)."""
+        ...
+
+    async def open_file(self, value: str) -> tuple[bytes, str] | None:
         """The content and media type of a File element's ``value``, or None when it is not stored here."""
         ...
+
+
+class Found:
+    """A shell or submodel as the store returned it: its bytes, and the object, parsed on first use."""
+
+    __slots__ = ("id", "raw", "_json")
+
+    def __init__(self, identifier: str, raw: bytes) -> None:
+        self.id, self.raw = identifier, raw
+        self._json: Json | None = None
+
+    @property
+    def json(self) -> Json:
+        if self._json is None:
+            self._json = orjson.loads(self.raw)
+        return self._json
+
+    @property
+    def may_hold_blobs(self) -> bool:
+        """False when no Blob element can be inside: then extent withoutBlobValue changes nothing."""
+        return b'"Blob"' in self.raw

@@ -23,6 +23,11 @@ def ok(body: Any) -> Response:
     return Response(orjson.dumps(body), media_type=JSON)
 
 
+def ok_raw(body: bytes) -> Response:
+    """A body that is JSON bytes already."""
+    return Response(body, media_type=JSON)
+
+
 def not_found(what: str, identifier: str) -> AasApiError:
     return AasApiError(404, f"no {what} with id '{identifier}' here")
 

@@ -4,18 +4,19 @@ IDTA AAS Part 2 API v3.0, over any ``AasRepository``.
 
 # No "from __future__ import annotations": FastAPI must see the locally built Annotated dependency types.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from aadsys.gateway.part2.identifiers import decode_id, decode_json_id
-from aadsys.gateway.part2.modifiers import Extent, Json, Level, metadata, paths, shaped, value_only
-from aadsys.gateway.part2.paging import Cursor, Limit, page_size, paged, slice_page
-from aadsys.gateway.part2.repository import AasRepository
-from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok
+from aadsys.gateway.part2.paging import Cursor, Limit, page_size, paged, paged_raw, slice_page
+from aadsys.gateway.part2.repository import AasRepository, Found
+from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok, ok_raw
 from aadsys.gateway.part2.results import AasApiError, ResultRoute
 from aadsys.gateway.part2.submodel_routes import add_submodel_routes, submodel_reference
+from aas_models.serialization import Extent, Json, Level, metadata, paths, shaped, value_only
 
 PROFILES = [
     "https://admin-shell.io/aas/API/3/0/AssetAdministrationShellRepositoryServiceSpecification/SSP-002",
@@ -28,43 +29,46 @@ def shell_reference(shell: Json) -> Json:
     return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}]}
 
 
-def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Callable[..., Any]) -> APIRouter:
+def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], reader_dep: Callable[..., Any]
+                   ) -> APIRouter:
     """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body."""
     router = APIRouter(route_class=ResultRoute, dependencies=[Depends(reader_dep)], responses=ERRORS)
     Repository = Annotated[AasRepository, Depends(repository_dep)]
 
-    def resolve_shell(aasIdentifier: str, repo: Repository) -> Json:  # noqa: N803 (the spec's name)
+    # Every dependency and route is async: a read is one indexed lookup (``AasRepository``), cheaper than the hop to
+    # a worker thread that FastAPI makes for each plain ``def``.
+    async def resolve_shell(aasIdentifier: str, repo: Repository) -> Found:  # noqa: N803 (the spec's name)
         aas_id = decode_id(aasIdentifier, "aasIdentifier")
-        shell = repo.get_shell(aas_id)
+        shell = await repo.get_shell(aas_id)
         if shell is None:
             raise not_found("Asset Administration Shell", aas_id)
-        return shell
+        return Found(aas_id, shell)
 
-    def resolve_submodel(submodelIdentifier: str, repo: Repository) -> Json:  # noqa: N803
+    async def resolve_submodel(submodelIdentifier: str, repo: Repository) -> Found:  # noqa: N803
         submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
-        submodel = repo.get_submodel(submodel_id)
+        submodel = await repo.get_submodel(submodel_id)
         if submodel is None:
             raise not_found("submodel", submodel_id)
-        return submodel
+        return Found(submodel_id, submodel)
 
-    def resolve_shell_submodel(shell: Annotated[Json, Depends(resolve_shell)], submodelIdentifier: str,  # noqa: N803
-                               repo: Repository) -> Json:
+    async def resolve_shell_submodel(shell: Annotated[Found, Depends(resolve_shell)],
+                                     submodelIdentifier: str, repo: Repository) -> Found:  # noqa: N803
         submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
-        referenced = {ref["keys"][-1]["value"] for ref in shell.get("submodels") or [] if ref.get("keys")}
+        referenced = {ref["keys"][-1]["value"] for ref in shell.json.get("submodels") or [] if ref.get("keys")}
         if submodel_id not in referenced:
-            raise AasApiError(404, f"the shell '{shell['id']}' refers to no submodel '{submodel_id}'")
-        submodel = repo.get_submodel(submodel_id)
+            raise AasApiError(404, f"the shell '{shell.id}' refers to no submodel '{submodel_id}'")
+        submodel = await repo.get_submodel(submodel_id)
         if submodel is None:
             raise not_found("submodel", submodel_id)
-        return submodel
+        return Found(submodel_id, submodel)
 
-    Shell = Annotated[Json, Depends(resolve_shell)]
+    Shell = Annotated[Found, Depends(resolve_shell)]
 
     AssetIds = Annotated[list[str] | None, Query(alias="assetIds", description="base64url-encoded SpecificAssetIds")]
     IdShort = Annotated[str | None, Query(alias="idShort")]
 
-    def shell_page(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
-                   limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
+    async def shell_page(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
+                         limit: Limit = None, cursor: Cursor = None) -> tuple[list[bytes], str | None]:
         """One page of shells, filtered by idShort and assetIds (each a base64url-encoded SpecificAssetId)."""
         wanted: list[dict[str, Any]] = []
         for encoded in assetIds or []:
@@ -74,102 +78,107 @@ def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Cal
                     raise AasApiError(400, "assetIds must each be a base64url-encoded SpecificAssetId, "
                                            'e.g. {"name": "globalAssetId", "value": "urn:pec:sales-order:SO-1001"}')
                 wanted.append(item)
-        return repo.list_shells(id_short=idShort, asset_ids=wanted or None, cursor=cursor, limit=page_size(limit))
+        return await repo.list_shells(id_short=idShort, asset_ids=wanted or None, cursor=cursor,
+                                      limit=page_size(limit))
 
-    ShellPage = Annotated[tuple[list[Json], str | None], Depends(shell_page)]
+    ShellPage = Annotated[tuple[list[bytes], str | None], Depends(shell_page)]
 
     @router.get("/shells", operation_id="GetAllAssetAdministrationShells", tags=[SHELLS],
                 summary="All shells, paged; filter by idShort or assetIds")
-    def get_shells(page: ShellPage) -> Response:
-        return paged(*page)
+    async def get_shells(page: ShellPage) -> Response:
+        return paged_raw(*page)
 
     @router.get("/shells/$reference", operation_id="GetAllAssetAdministrationShells-Reference", tags=[SHELLS],
                 summary="References to all shells, paged")
-    def get_shell_references(page: ShellPage) -> Response:
-        return paged([shell_reference(s) for s in page[0]], page[1])
+    async def get_shell_references(page: ShellPage) -> Response:
+        return paged([shell_reference(orjson.loads(s)) for s in page[0]], page[1])
 
     @router.get("/shells/{aasIdentifier}", operation_id="GetAssetAdministrationShellById", tags=[SHELLS],
                 summary="A shell")
-    def get_shell(shell: Shell) -> Response:
-        return ok(shell)
+    async def get_shell(shell: Shell) -> Response:
+        return ok_raw(shell.raw)
 
     @router.get("/shells/{aasIdentifier}/$reference", operation_id="GetAssetAdministrationShellById-Reference",
                 tags=[SHELLS], summary="A reference to a shell")
-    def get_shell_reference(shell: Shell) -> Response:
-        return ok(shell_reference(shell))
+    async def get_shell_reference(shell: Shell) -> Response:
+        return ok(shell_reference(shell.json))
 
     @router.get("/shells/{aasIdentifier}/asset-information", operation_id="GetAssetInformation-AasRepository",
                 tags=[SHELLS], summary="A shell's asset information")
-    def get_asset_information(shell: Shell) -> Response:
-        return ok(shell.get("assetInformation") or {})
+    async def get_asset_information(shell: Shell) -> Response:
+        return ok(shell.json.get("assetInformation") or {})
 
     @router.get("/shells/{aasIdentifier}/asset-information/thumbnail", operation_id="GetThumbnail-AasRepository",
                 tags=[SHELLS], summary="A shell's thumbnail")
-    def get_thumbnail(shell: Shell, repo: Repository) -> Response:
-        thumbnail = (shell.get("assetInformation") or {}).get("defaultThumbnail") or {}
-        found = repo.open_file(thumbnail.get("path") or "")
+    async def get_thumbnail(shell: Shell, repo: Repository) -> Response:
+        thumbnail = (shell.json.get("assetInformation") or {}).get("defaultThumbnail") or {}
+        found = await repo.open_file(thumbnail.get("path") or "")
         if found is None:
-            raise AasApiError(404, f"the shell '{shell['id']}' has no thumbnail stored here")
+            raise AasApiError(404, f"the shell '{shell.id}' has no thumbnail stored here")
         return content(found[0], thumbnail.get("contentType") or found[1], "thumbnail")
 
     @router.get("/shells/{aasIdentifier}/submodel-refs", operation_id="GetAllSubmodelReferences-AasRepository",
                 tags=[SHELLS], summary="References to a shell's submodels, paged")
-    def get_submodel_refs(shell: Shell, limit: Limit = None, cursor: Cursor = None) -> Response:
-        return paged(*slice_page(list(shell.get("submodels") or []), limit, cursor))
+    async def get_submodel_refs(shell: Shell, limit: Limit = None, cursor: Cursor = None) -> Response:
+        return paged(*slice_page(list(shell.json.get("submodels") or []), limit, cursor))
 
     add_submodel_routes(router, "/shells/{aasIdentifier}/submodels/{submodelIdentifier}", resolve_shell_submodel,
                         repository_dep, SHELLS, "-AasRepository")
 
     SemanticId = Annotated[str | None, Query(alias="semanticId", description="base64url-encoded semantic id")]
 
-    def submodel_page(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
-                      limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
+    async def submodel_page(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
+                            limit: Limit = None, cursor: Cursor = None) -> tuple[list[Found], str | None]:
         """One page of submodels, filtered by semanticId (base64url) and idShort: what every list variant serves."""
         wanted = decode_id(semanticId, "semanticId") if semanticId else None
-        return repo.list_submodels(semantic_id=wanted, id_short=idShort, cursor=cursor, limit=page_size(limit))
+        raw, after = await repo.list_submodels(semantic_id=wanted, id_short=idShort, cursor=cursor,
+                                               limit=page_size(limit))
+        return [Found("", sm) for sm in raw], after
 
-    SubmodelPage = Annotated[tuple[list[Json], str | None], Depends(submodel_page)]
+    SubmodelPage = Annotated[tuple[list[Found], str | None], Depends(submodel_page)]
 
     @router.get("/submodels", operation_id="GetAllSubmodels", tags=[SUBMODELS],
                 summary="All submodels, paged; filter by semanticId or idShort")
-    def get_submodels(page: SubmodelPage, level: Level = Level.deep,
-                      extent: Extent = Extent.withoutBlobValue) -> Response:
-        return paged([shaped(s, level, extent) for s in page[0]], page[1])
+    async def get_submodels(page: SubmodelPage, level: Level = Level.deep,
+                            extent: Extent = Extent.withoutBlobValue) -> Response:
+        if level is Level.deep and extent is Extent.withoutBlobValue and not any(s.may_hold_blobs for s in page[0]):
+            return paged_raw([s.raw for s in page[0]], page[1])
+        return paged([shaped(s.json, level, extent) for s in page[0]], page[1])
 
     @router.get("/submodels/$metadata", operation_id="GetAllSubmodels-Metadata", tags=[SUBMODELS],
                 summary="All submodels without their elements, paged")
-    def get_submodels_metadata(page: SubmodelPage) -> Response:
-        return paged([metadata(s) for s in page[0]], page[1])
+    async def get_submodels_metadata(page: SubmodelPage) -> Response:
+        return paged([metadata(s.json) for s in page[0]], page[1])
 
     @router.get("/submodels/$value", operation_id="GetAllSubmodels-ValueOnly", tags=[SUBMODELS],
                 summary="All submodels' values (ValueOnly), paged")
-    def get_submodels_value(page: SubmodelPage, level: Level = Level.deep,
-                            extent: Extent = Extent.withoutBlobValue) -> Response:
-        return paged([value_only(s, level, extent) for s in page[0]], page[1])
+    async def get_submodels_value(page: SubmodelPage, level: Level = Level.deep,
+                                  extent: Extent = Extent.withoutBlobValue) -> Response:
+        return paged([value_only(s.json, level, extent) for s in page[0]], page[1])
 
     @router.get("/submodels/$reference", operation_id="GetAllSubmodels-Reference", tags=[SUBMODELS],
                 summary="References to all submodels, paged")
-    def get_submodels_reference(page: SubmodelPage) -> Response:
-        return paged([submodel_reference(s) for s in page[0]], page[1])
+    async def get_submodels_reference(page: SubmodelPage) -> Response:
+        return paged([submodel_reference(s.json) for s in page[0]], page[1])
 
     @router.get("/submodels/$path", operation_id="GetAllSubmodels-Path", tags=[SUBMODELS],
                 summary="The idShortPaths of all submodels, paged")
-    def get_submodels_path(page: SubmodelPage, level: Level = Level.deep) -> Response:
-        return paged([paths(s, "", level) for s in page[0]], page[1])
+    async def get_submodels_path(page: SubmodelPage, level: Level = Level.deep) -> Response:
+        return paged([paths(s.json, "", level) for s in page[0]], page[1])
 
     add_submodel_routes(router, "/submodels/{submodelIdentifier}", resolve_submodel, repository_dep, SUBMODELS, "")
 
     @router.get("/serialization", operation_id="GenerateSerializationByIds", tags=["Serialization"],
                 summary="An AAS JSON environment of the given shells and submodels")
-    def get_serialization(request: Request, repo: Repository,
+    async def get_serialization(request: Request, repo: Repository,
                           aasIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
                           submodelIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
                           includeConceptDescriptions: bool = True) -> Response:  # noqa: N803
         accept = request.headers.get("accept", "*/*")
         if not any(t in accept for t in ("application/json", "*/*", "application/*")):
             raise AasApiError(406, "this server serializes to application/json only; send Accept: application/json")
-        shells = [resolve_shell(i, repo) for i in aasIds or []]
-        submodels = [resolve_submodel(i, repo) for i in submodelIds or []]
+        shells = [(await resolve_shell(i, repo)).json for i in aasIds or []]
+        submodels = [(await resolve_submodel(i, repo)).json for i in submodelIds or []]
         env: Json = {"assetAdministrationShells": shells, "submodels": submodels}
         if includeConceptDescriptions:
             env["conceptDescriptions"] = []  # none are kept here; semantic ids point to the owner's IRIs
@@ -177,7 +186,7 @@ def aas_api_router(repository_dep: Callable[..., AasRepository], reader_dep: Cal
 
     @router.get("/description", operation_id="GetDescription", tags=["Description"],
                 summary="The service profiles this server implements")
-    def get_description() -> Response:
+    async def get_description() -> Response:
         return ok({"profiles": PROFILES})
 
     return router

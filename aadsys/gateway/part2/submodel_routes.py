@@ -4,13 +4,17 @@ and under ``/shells/{aasId}/submodels/{id}`` (AAS Repository), as both SSP-002 p
 
 # No "from __future__ import annotations": FastAPI must see the locally built Annotated dependency types.
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
 from aadsys.gateway.part2.elements import element_reference, find_element
-from aadsys.gateway.part2.modifiers import (
+from aadsys.gateway.part2.paging import Cursor, Limit, paged, slice_page
+from aadsys.gateway.part2.repository import AasRepository, Found
+from aadsys.gateway.part2.responses import content, ok, ok_raw
+from aadsys.gateway.part2.results import AasApiError
+from aas_models.serialization import (
     Extent,
     Json,
     Level,
@@ -21,20 +25,16 @@ from aadsys.gateway.part2.modifiers import (
     shaped,
     value_only,
 )
-from aadsys.gateway.part2.paging import Cursor, Limit, paged, slice_page
-from aadsys.gateway.part2.repository import AasRepository
-from aadsys.gateway.part2.responses import content, ok
-from aadsys.gateway.part2.results import AasApiError
 
 
 def submodel_reference(submodel: Json) -> Json:
     return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel["id"]}]}
 
 
-def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., Json],
-                        repository: Callable[..., AasRepository], tag: str, suffix: str) -> None:
+def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., Any],
+                        repository: Callable[..., Awaitable[AasRepository]], tag: str, suffix: str) -> None:
     """``resolve`` is the dependency that finds the submodel (404 when absent); ``suffix`` tells operation ids apart."""
-    Submodel = Annotated[Json, Depends(resolve)]
+    Submodel = Annotated[Found, Depends(resolve)]
     Repository = Annotated[AasRepository, Depends(repository)]
     elements = f"{prefix}/submodel-elements"
 
@@ -42,87 +42,94 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., J
         return router.get(path, operation_id=operation + suffix, summary=summary, tags=[tag])
 
     @get(prefix, "GetSubmodelById", "A submodel")
-    def get_submodel(submodel: Submodel, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
-                     ) -> Response:
-        return ok(shaped(submodel, level, extent))
+    async def get_submodel(submodel: Submodel, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+                           ) -> Response:
+        if level is Level.deep and (extent is Extent.withBlobValue or not submodel.may_hold_blobs):
+            return ok_raw(submodel.raw)  # as stored: the modifiers change nothing
+        return ok(shaped(submodel.json, level, extent))
 
     @get(f"{prefix}/$metadata", "GetSubmodelById-Metadata", "A submodel without its elements")
-    def get_submodel_metadata(submodel: Submodel) -> Response:
-        return ok(metadata(submodel))
+    async def get_submodel_metadata(submodel: Submodel) -> Response:
+        return ok(metadata(submodel.json))
 
     @get(f"{prefix}/$value", "GetSubmodelById-ValueOnly", "A submodel's values (ValueOnly)")
-    def get_submodel_value(submodel: Submodel, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
-                           ) -> Response:
-        return ok(value_only(submodel, level, extent))
+    async def get_submodel_value(submodel: Submodel, repo: Repository, level: Level = Level.deep,
+                                 extent: Extent = Extent.withoutBlobValue) -> Response:
+        if level is Level.deep and extent is Extent.withoutBlobValue:
+            stored = await repo.get_submodel_value(submodel.id)
+            if stored is not None:
+                return ok_raw(stored)
+        return ok(value_only(submodel.json, level, extent))
 
     @get(f"{prefix}/$reference", "GetSubmodelById-Reference", "A reference to a submodel")
-    def get_submodel_reference(submodel: Submodel) -> Response:
-        return ok(submodel_reference(submodel))
+    async def get_submodel_reference(submodel: Submodel) -> Response:
+        return ok(submodel_reference(submodel.json))
 
     @get(f"{prefix}/$path", "GetSubmodelById-Path", "The idShortPaths of a submodel's elements")
-    def get_submodel_path(submodel: Submodel, level: Level = Level.deep) -> Response:
-        return ok(paths(submodel, "", level))
+    async def get_submodel_path(submodel: Submodel, level: Level = Level.deep) -> Response:
+        return ok(paths(submodel.json, "", level))
 
-    def element_page(submodel: Submodel, limit: Limit = None, cursor: Cursor = None) -> tuple[list[Json], str | None]:
-        return slice_page(children(submodel), limit, cursor)
+    async def element_page(submodel: Submodel, limit: Limit = None, cursor: Cursor = None
+                           ) -> tuple[list[Json], str | None]:
+        return slice_page(children(submodel.json), limit, cursor)
 
     ElementPage = Annotated[tuple[list[Json], str | None], Depends(element_page)]
 
     @get(elements, "GetAllSubmodelElements", "A submodel's elements, paged")
-    def get_elements(page: ElementPage, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+    async def get_elements(page: ElementPage, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
                      ) -> Response:
         return paged([shaped(e, level, extent) for e in page[0]], page[1])
 
     @get(f"{elements}/$metadata", "GetAllSubmodelElements-Metadata", "Elements without their values, paged")
-    def get_elements_metadata(page: ElementPage) -> Response:
+    async def get_elements_metadata(page: ElementPage) -> Response:
         return paged([metadata(e) for e in page[0]], page[1])
 
     @get(f"{elements}/$value", "GetAllSubmodelElements-ValueOnly", "Element values (ValueOnly), paged")
-    def get_elements_value(page: ElementPage, level: Level = Level.deep,
+    async def get_elements_value(page: ElementPage, level: Level = Level.deep,
                            extent: Extent = Extent.withoutBlobValue) -> Response:
         return paged([{e.get("idShort"): value_only(e, level, extent)} for e in page[0]], page[1])
 
     @get(f"{elements}/$reference", "GetAllSubmodelElements-Reference", "References to the elements, paged")
-    def get_elements_reference(submodel: Submodel, page: ElementPage) -> Response:
-        return paged([element_reference(submodel["id"], [e], str(e.get("idShort"))) for e in page[0]], page[1])
+    async def get_elements_reference(submodel: Submodel, page: ElementPage) -> Response:
+        return paged([element_reference(submodel.id, [e], str(e.get("idShort"))) for e in page[0]], page[1])
 
     @get(f"{elements}/$path", "GetAllSubmodelElements-Path", "The idShortPaths of the elements, paged")
-    def get_elements_path(page: ElementPage, level: Level = Level.deep) -> Response:
+    async def get_elements_path(page: ElementPage, level: Level = Level.deep) -> Response:
         return paged([paths(e, str(e.get("idShort")), level) for e in page[0]], page[1])
 
     @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
-    def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
+    async def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
                     extent: Extent = Extent.withoutBlobValue) -> Response:
-        return ok(shaped(find_element(submodel, idShortPath)[0], level, extent))
+        return ok(shaped(find_element(submodel.json, idShortPath)[0], level, extent))
 
     @get(f"{elements}/{{idShortPath}}/$metadata", "GetSubmodelElementByPath-Metadata", "One element, no values")
-    def get_element_metadata(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
-        return ok(metadata(find_element(submodel, idShortPath)[0]))
+    async def get_element_metadata(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+        return ok(metadata(find_element(submodel.json, idShortPath)[0]))
 
     @get(f"{elements}/{{idShortPath}}/$value", "GetSubmodelElementByPath-ValueOnly", "One element's value")
-    def get_element_value(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803
+    async def get_element_value(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803
                           extent: Extent = Extent.withoutBlobValue) -> Response:
-        return ok(value_only(find_element(submodel, idShortPath)[0], level, extent))
+        return ok(value_only(find_element(submodel.json, idShortPath)[0], level, extent))
 
     @get(f"{elements}/{{idShortPath}}/$reference", "GetSubmodelElementByPath-Reference", "A reference to it")
-    def get_element_reference(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
-        _, chain = find_element(submodel, idShortPath)
-        return ok(element_reference(submodel["id"], chain, idShortPath))
+    async def get_element_reference(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+        _, chain = find_element(submodel.json, idShortPath)
+        return ok(element_reference(submodel.id, chain, idShortPath))
 
     @get(f"{elements}/{{idShortPath}}/$path", "GetSubmodelElementByPath-Path", "The idShortPaths below it")
-    def get_element_path(submodel: Submodel, idShortPath: str, level: Level = Level.deep) -> Response:  # noqa: N803
-        return ok(paths(find_element(submodel, idShortPath)[0], idShortPath, level))
+    async def get_element_path(submodel: Submodel, idShortPath: str, level: Level = Level.deep) -> Response:  # noqa: N803
+        return ok(paths(find_element(submodel.json, idShortPath)[0], idShortPath, level))
 
     @get(f"{elements}/{{idShortPath}}/attachment", "GetFileByPath", "The file or blob content of an element")
-    def get_attachment(submodel: Submodel, idShortPath: str, repo: Repository) -> Response:  # noqa: N803
-        element, _ = find_element(submodel, idShortPath)
+    async def get_attachment(submodel: Submodel, idShortPath: str, repo: Repository) -> Response:  # noqa: N803
+        element, _ = find_element(submodel.json, idShortPath)
         name = str(element.get("idShort") or "attachment")
         if element.get("modelType") == "Blob":
             return content(blob_bytes(element), element.get("contentType") or "application/octet-stream", name)
         if element.get("modelType") != "File":
             raise AasApiError(400, f"'{idShortPath}' is a {element.get('modelType')}; only File and Blob "
                                    "elements have attachments")
-        found = repo.open_file(element.get("value") or "")
+        found = await repo.open_file(element.get("value") or "")
         if found is None:
             raise AasApiError(404, f"the file '{element.get('value')}' of '{idShortPath}' is not stored here")
         return content(found[0], found[1], name)

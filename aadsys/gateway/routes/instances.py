@@ -73,7 +73,7 @@ async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep
 
 @router.get("/asset-types/{type}/instances/{key}", summary="Get an instance by its business key",
             responses={200: {"content": {BUSINESS_JSON: {}, AAS_JSON: {}}}})
-def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _: Reader,
+async def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _: Reader,
                  revision: Annotated[int | None, Query(ge=1, description="a past revision; default latest")] = None,
                  provider: ProviderFilter = None,
                  format: Annotated[str | None, Query(pattern="^(business|aas)$")] = None,
@@ -81,18 +81,18 @@ def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _:
     """Business JSON by default; AAS JSON with `Accept: application/aas+json` or `?format=aas`.
 
     With `provider`, the record received from that provider (kept under its identifiers)."""
-    instance = instances.get(slug, key, revision, origin=provider or "")
+    instance = await instances.db.read(instances.get, slug, key, revision, origin=provider or "")
     headers = {"ETag": f'"{instance.sha256}"', "X-Revision": str(instance.revision),
                "X-Created-At": iso(instance.created_at)}
     if instance.origin:
         headers["X-Provider"] = instance.origin
     if format == "aas" or (format is None and accept and AAS_JSON in accept):
         return Response(instance.aas_json, media_type=AAS_JSON, headers=headers)
-    return Response(orjson.dumps(instance.business()), media_type=BUSINESS_JSON, headers=headers)
+    return Response(instance.business_bytes(), media_type=BUSINESS_JSON, headers=headers)
 
 
 @router.get("/asset-types/{type}/instances", summary="List instances by createdAt range")
-def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
+async def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
                    from_: Annotated[datetime | None, Query(alias="from", description="inclusive; ISO 8601")] = None,
                    to: Annotated[datetime | None, Query(description="inclusive; ISO 8601")] = None,
                    cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -102,7 +102,6 @@ def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
     """Oldest first; follow `nextCursor` until it is null. A time without offset is read as UTC.
 
     Own records by default; with `provider`, those received from that provider."""
-    page = instances.page(slug, created_from=from_, created_to=to, cursor=cursor, limit=limit, latest_only=latest,
-                          origin=provider or "")
-    return Response(orjson.dumps({"items": [i.envelope() for i in page.items], "nextCursor": page.next_cursor}),
-                    media_type=BUSINESS_JSON)
+    page = await instances.db.read(instances.page, slug, created_from=from_, created_to=to, cursor=cursor,
+                                   limit=limit, latest_only=latest, origin=provider or "")
+    return Response(page.json(), media_type=BUSINESS_JSON)

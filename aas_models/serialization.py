@@ -1,4 +1,8 @@
-"""Serialization modifiers of IDTA AAS Part 2 v3.0 §11: level, extent, $metadata, $value, $reference, $path."""
+"""Serialization modifiers of IDTA AAS Part 2 v3.0 §11: level, extent, $metadata, $value, $reference, $path.
+
+Pure functions over AAS JSON objects: the store renders the ValueOnly form of every submodel once, as it is
+written, and the Part 2 API applies the rest to what it reads.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-Json = dict[str, Any]
+from aas_models._plan import Json
 
 _NUMBER_TYPES = {
     "xs:decimal", "xs:integer", "xs:long", "xs:int", "xs:short", "xs:byte", "xs:nonNegativeInteger",
