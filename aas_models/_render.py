@@ -54,11 +54,6 @@ class RenderedInstance:
     spans: tuple[Span, ...] = field(repr=False, default=())  # [start, end) of the shell, then of each submodel
 
     @property
-    def shell_json(self) -> bytes:
-        start, end = self.spans[0]
-        return self.aas_json[start:end]
-
-    @property
     def submodel_json(self) -> tuple[bytes, ...]:
         return tuple(self.aas_json[start:end] for start, end in self.spans[1:])
 

@@ -91,18 +91,10 @@ def _granted(stored_sha256: str, scopes: Iterable[str], revoked: bool, secret: s
     return frozenset(granted)
 
 
-def scopes_of(db: Database, presented: str) -> frozenset[str] | None:
-    """The scopes of a valid, unrevoked key; None for anything else. ``write`` implies ``read``."""
-    parts = _split(presented)
-    if parts is None:
-        return None
-    row = db.fetch_one(_KEY, {"id": parts[0]})
-    return None if row is None else _granted(row.secret_sha256, row.scopes, row.revoked_at is not None, parts[1])
-
-
 class ApiKeyCache:
-    """``scopes_of`` without a database round trip per request: what each key id holds (or that it is unknown)
-    is kept, up to ``size`` ids, until any key changes anywhere (``KeyChanges``); then it starts afresh."""
+    """The scopes of a valid, unrevoked key (``write`` implies ``read``), None for anything else, without a
+    database round trip per request: what each key id holds (or that it is unknown) is kept, up to ``size``
+    ids, until any key changes anywhere (``KeyChanges``); then it starts afresh."""
 
     def __init__(self, db: Database, size: int = 4096) -> None:
         self.db, self.size = db, size
@@ -112,7 +104,7 @@ class ApiKeyCache:
         self._lock = threading.Lock()
 
     async def scopes(self, presented: str) -> frozenset[str] | None:
-        """What ``scopes_of`` answers; the database is read only for a key id not in memory."""
+        """The database is read only for a key id not in memory."""
         parts = _split(presented)
         if parts is None:
             return None

@@ -38,7 +38,6 @@ from aas_models import (
     Owner,
     RenderedInstance,
     asset_type,
-    business_json,
     instance_from_aas,
     render_instance,
 )
@@ -124,7 +123,7 @@ class StoredInstance(InstanceHead):
 
     shell_id: str
     aas_json: bytes
-    business_raw: bytes = b""  # empty when made from a rendering, not read back
+    business_raw: bytes
 
     @classmethod
     def from_row(cls, row: Any) -> StoredInstance:
@@ -132,11 +131,8 @@ class StoredInstance(InstanceHead):
                    created_at=aware(row.created_at), sha256=row.sha256, origin=row.origin, shell_id=row.shell_id,
                    aas_json=row.aas_json, business_raw=row.business_json)
 
-    def business_bytes(self) -> bytes:
-        return self.business_raw or orjson.dumps(business_json(self.asset_type, self.aas_json))
-
     def business(self) -> dict[str, Any]:
-        return orjson.loads(self.business_bytes())  # type: ignore[no-any-return]
+        return orjson.loads(self.business_raw)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -346,7 +342,7 @@ def insert_instance(session: Session, rendered: RenderedInstance, *, created_at:
 def _stored(seq: int, rendered: RenderedInstance, created_at: datetime) -> StoredInstance:
     return StoredInstance(seq=seq, asset_type=rendered.asset_type, key=rendered.key, revision=rendered.revision,
                           created_at=aware(created_at), sha256=rendered.sha256, shell_id=rendered.shell_id,
-                          aas_json=rendered.aas_json)
+                          aas_json=rendered.aas_json, business_raw=rendered.business_bytes)
 
 
 def _first_key(reference: dict[str, Any] | None) -> str | None:

@@ -88,7 +88,7 @@ async def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instanc
         headers["X-Provider"] = instance.origin
     if format == "aas" or (format is None and accept and AAS_JSON in accept):
         return Response(instance.aas_json, media_type=AAS_JSON, headers=headers)
-    return Response(instance.business_bytes(), media_type=BUSINESS_JSON, headers=headers)
+    return Response(instance.business_raw, media_type=BUSINESS_JSON, headers=headers)
 
 
 @router.get("/asset-types/{type}/instances", summary="List instances by createdAt range")
