@@ -7,8 +7,9 @@ shell, one submodel, its ``$value``, one business record (each the instance in t
 first page (limit 100) of each list.
 
 Scale: the first page and a middle page of the three lists at several database sizes (``--scale``), each measured
-with wrk at 8 connections for ``--scale-seconds``. One data dir is filled to each size in turn (the next size only
-adds what is missing), rendering in worker processes and storing in this one, then the server is restarted.
+with wrk for ``--scale-seconds`` at 1 connection (the latency of one read) and at 8 (under load). One data dir is
+filled to each size in turn (the next size only adds what is missing), rendering in worker processes and storing
+in this one, then the server is restarted.
 
 Records are stored as ``aadsys.benchmark.preload`` stores them (``render_instance``, then ``insert_instance`` after
 ``take_ingest_lock``, a thousand to a transaction, keys ``HI-<tag>-<n>``), with createdAt one second apart in the
@@ -63,7 +64,7 @@ BATCH = 1000  # records per transaction, as preload stores them
 WORKERS = 2  # render processes while this one stores
 AHEAD = 2 * WORKERS  # rendered batches waiting at most (bounds the memory the workers can fill)
 PAGE = 100
-SCALE_CONNECTIONS = 8
+SCALE_CONNECTIONS = (1, 8)  # one client: the latency of a read; eight: under load
 WRK_TIMEOUT = "30s"  # a slow answer counts as a latency, not as a socket timeout
 V1 = f"/api/v1/asset-types/{ASSET_TYPE}/instances"
 
@@ -353,10 +354,11 @@ def scale(root: Path, sizes: list[int], seconds: int, wrk: str,
             for read, page, path, first_id in paths:
                 check(api, f"{read} ({page}, {size:,})", path, first_id)
             for read, page, path, _ in paths:
-                with console.status(f"wrk -c{SCALE_CONNECTIONS} -d{seconds}s {read} {page} page at {size:,} …"):
-                    figures = run_wrk(wrk, server.url + path, key, SCALE_CONNECTIONS, seconds)
-                out.append({"size": size, "read": read, "page": page, "path": path,
-                            "connections": SCALE_CONNECTIONS, **figures, "problem": problem(figures)})
+                for connections in SCALE_CONNECTIONS:
+                    with console.status(f"wrk -c{connections} -d{seconds}s {read} {page} page at {size:,} …"):
+                        figures = run_wrk(wrk, server.url + path, key, connections, seconds)
+                    out.append({"size": size, "read": read, "page": page, "path": path,
+                                "connections": connections, **figures, "problem": problem(figures)})
     return out, loads
 
 
@@ -378,12 +380,13 @@ def reads_table(report: dict[str, Any]) -> Table:
 
 
 def scale_table(report: dict[str, Any]) -> Table:
-    out = Table("size", "read", "page", "p50 ms", "p99 ms", "req/s", "errors",
-                title=f"first and middle pages by database size (wrk -t1 -c{SCALE_CONNECTIONS}, "
+    out = Table("size", "read", "page", "clients", "p50 ms", "p99 ms", "req/s", "errors",
+                title=f"first and middle pages by database size (wrk -t1, "
                       f"{report['settings']['scale_seconds']} s each)",
                 caption="middle page: the one starting at instance N/2 (cursor for Part 2, from= for v1)")
     for r in report["scale"]:
-        out.add_row(f"{r['size']:,}", r["read"], r["page"], f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+        out.add_row(f"{r['size']:,}", r["read"], r["page"], str(r["connections"]), f"{r['p50_ms']:.2f}",
+                    f"{r['p99_ms']:.2f}",
                     f"{r['rps']:,.0f}", f"[red]{r['problem']}[/red]" if r["problem"] else "")
     return out
 

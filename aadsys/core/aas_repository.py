@@ -39,9 +39,9 @@ _LATEST_OF_SHELL = and_(_I.c.shell_id == _S.c.shell_id, _I.c.is_latest.is_(True)
 _SHELL = select(_I.c.aas_json, _I.c.spans).where(_I.c.shell_id == bindparam("id"), _I.c.is_latest.is_(True)).limit(1)
 _SHELL_PAGE = (select(_I.c.id, _I.c.aas_json, _I.c.spans).where(_I.c.is_latest.is_(True), _I.c.id >= bindparam("after"))
                .order_by(_I.c.id).limit(bindparam("n")))
-_SUBMODEL = select(_S.c.position, _I.c.aas_json, _I.c.spans).join_from(_S, _I, _LATEST_OF_SHELL).where(
+_SUBMODEL = select(_I.c.aas_json, _I.c.spans, _S.c.position).join_from(_S, _I, _LATEST_OF_SHELL).where(
     _S.c.submodel_id == bindparam("id"))
-_VALUE = select(_S.c.position, _I.c.value_json, _I.c.spans).join_from(_S, _I, _LATEST_OF_SHELL).where(
+_VALUE = select(_I.c.value_json, _I.c.spans, _S.c.position).join_from(_S, _I, _LATEST_OF_SHELL).where(
     _S.c.submodel_id == bindparam("id"))
 _SUBMODEL_PAGE = (select(_S.c.first_seen, _S.c.submodel_id, _S.c.position, _I.c.aas_json, _I.c.spans)
                   .join_from(_S, _I, _LATEST_OF_SHELL)
@@ -101,8 +101,8 @@ class SqlAasRepository:
         for shell in self._type_level()[0]:
             if shell.json["id"] == aas_id:
                 return shell.raw
-        row = self.db.fetch_one(_SHELL, {"id": aas_id})
-        return shell_bytes(row.aas_json, row.spans) if row else None
+        row = self.db.lookup(_SHELL, {"id": aas_id})
+        return shell_bytes(*row) if row else None
 
     # -- submodels --------------------------------------------------------------------------------
     async def list_submodels(self, *, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
@@ -144,15 +144,15 @@ class SqlAasRepository:
         for sm in self._type_level()[1]:
             if sm.json["id"] == submodel_id:
                 return sm.raw
-        row = self.db.fetch_one(_SUBMODEL, {"id": submodel_id})
-        return submodel_bytes(row.aas_json, row.spans, row.position) if row else None
+        row = self.db.lookup(_SUBMODEL, {"id": submodel_id})
+        return submodel_bytes(*row) if row else None
 
     def _get_submodel_value(self, submodel_id: str) -> bytes | None:
         template = self._type_level()[2].get(submodel_id)
         if template is not None:
             return template
-        row = self.db.fetch_one(_VALUE, {"id": submodel_id})
-        return value_bytes(row.value_json, row.spans, row.position) if row else None
+        row = self.db.lookup(_VALUE, {"id": submodel_id})
+        return value_bytes(*row) if row else None
 
     # -- files ------------------------------------------------------------------------------------
     async def open_file(self, value: str) -> tuple[bytes, str] | None:
@@ -163,6 +163,12 @@ class SqlAasRepository:
             return await anyio.to_thread.run_sync(self.files.read, match.group(1))
         except FileNotFound:
             return None
+
+    async def may_hold_blobs(self) -> bool:
+        """An instance holds the element kinds of its templates and no others (own records are rendered from them,
+        received ones are checked against them), so a Blob can be stored only where a template names one."""
+        templates = (self._types if self._types is not None else await self.db.read(self._type_level))[1]
+        return any(b'"Blob"' in template.raw for template in templates)
 
     # -- type level -------------------------------------------------------------------------------
     def _type_level(self) -> tuple[list[_Kept], list[_Kept], dict[str, bytes]]:

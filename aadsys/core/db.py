@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Connection, Engine, Executable, Row, event
+from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, event
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, create_engine
 
 if TYPE_CHECKING:
@@ -88,6 +89,7 @@ class Database:
         self._connections: list[Connection] = []
         self._lock = threading.Lock()
         self._on_dispose: list[Callable[[], None]] = []
+        self._compiled: dict[ClauseElement, tuple[str, Sequence[str] | None, dict[str, Any]]] = {}
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -119,6 +121,25 @@ class Database:
 
     def fetch_all(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
         return self._connection().execute(statement, params).all()
+
+    def lookup(self, statement: ClauseElement, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row of a read whose columns need no type conversion (bytes, text, integers), as the driver
+        returns it: compiled once for this database, then run on the driver's connection. For the reads polled
+        most, where SQLAlchemy's work per execute costs three times SQLite's own (21 us a lookup against 6 us)."""
+        compiled = self._compiled.get(statement)
+        if compiled is None:
+            form = statement.compile(dialect=self._reader.dialect, compile_kwargs={"render_postcompile": True})
+            assert isinstance(form, SQLCompiler)
+            compiled = self._compiled[statement] = (str(form), form.positiontup, dict(form.params))
+        sql, order, defaults = compiled
+        values = {**defaults, **params}
+        bound = tuple(values[name] for name in order) if order is not None else values
+        cursor = self._connection().connection.driver_connection.execute(sql, bound)  # type: ignore[union-attr]
+        try:
+            row = cursor.fetchone()
+        finally:
+            cursor.close()  # an open statement would hold SQLite's read snapshot
+        return None if row is None else tuple(row)
 
     async def read(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a read from async code: on the event loop for SQLite, where one indexed lookup costs microseconds

@@ -142,8 +142,13 @@ class Page:
 
     def json(self) -> bytes:
         """``{"items": [envelope, …], "nextCursor": …}`` around the stored business JSON."""
-        return (b'{"items":[' + b",".join(i.envelope() for i in self.items) + b'],"nextCursor":'
-                + orjson.dumps(self.next_cursor) + b"}")
+        parts = [b'{"items":[']
+        for index, item in enumerate(self.items):
+            if index:
+                parts.append(b",")
+            parts.append(item.envelope())
+        parts += (b'],"nextCursor":', orjson.dumps(self.next_cursor), b"}")
+        return b"".join(parts)  # one copy of the page, not five
 
 
 def _utc(moment: datetime) -> datetime:

@@ -51,15 +51,18 @@ def shell_bytes(aas_json: bytes, spans: str) -> bytes:
 
 
 def submodel_bytes(aas_json: bytes, spans: str, position: int) -> bytes | None:
-    return _nth(aas_json, Spans.parse(spans).submodels, position)
+    return _slice(aas_json, spans, 1, position)
 
 
 def value_bytes(value_json: bytes, spans: str, position: int) -> bytes | None:
-    return _nth(value_json, Spans.parse(spans).values, position)
+    return _slice(value_json, spans, 2, position)
 
 
-def _nth(blob: bytes, spans: tuple[Span, ...], position: int) -> bytes | None:
-    if position >= len(spans):
+def _slice(blob: bytes, spans: str, group: int, position: int) -> bytes | None:
+    """Reads one entry of one group, not the whole text: a page slices a hundred rows."""
+    entries = spans.split("|")[group]
+    pairs = entries.split(",") if entries else ()
+    if position >= len(pairs):
         return None
-    start, end = spans[position]
-    return blob[start:end]
+    start, _, end = pairs[position].partition(":")
+    return blob[int(start):int(end)]

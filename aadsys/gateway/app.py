@@ -14,6 +14,7 @@ from aadsys.extensions import Extension, Running, discover
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
 from aadsys.gateway.routes import asset_types, events, files, health, instances
+from aadsys.gateway.stored_reads import StoredReads
 
 
 def create_app(settings: Settings | None = None, context: AadsysContext | None = None, *,
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     )
     app.state.aadsys = ctx
     install_problem_handlers(app)
+    app.add_middleware(StoredReads, context=ctx)
     for module in (asset_types, instances, files, events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)

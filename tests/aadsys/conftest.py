@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from aadsys.cli import prepare
 from aadsys.config import Settings
@@ -36,6 +37,7 @@ class Gateway:
     ctx: AadsysContext
     write_key: str
     read_key: str
+    app: FastAPI
 
     def client(self, key: str | None = "write") -> httpx.Client:
         headers = {}
@@ -61,8 +63,9 @@ def gateway(settings: Settings) -> Iterator[Gateway]:
     ctx = AadsysContext.build(settings)
     write_key = api_keys.create_key(ctx.db, "erp", ["write"])
     read_key = api_keys.create_key(ctx.db, "reporting", ["read"])
-    with live_server(create_app(settings, context=ctx)) as url:
-        yield Gateway(url, ctx, write_key, read_key)
+    app = create_app(settings, context=ctx)
+    with live_server(app) as url:
+        yield Gateway(url, ctx, write_key, read_key, app)
     ctx.db.dispose()
 
 

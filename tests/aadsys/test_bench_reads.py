@@ -103,8 +103,9 @@ def test_a_tiny_run_measures_every_read_without_errors(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(report_path.read_text())
     assert [(r["read"], r["connections"]) for r in report["reads"]] == [(name, 8) for name, _ in reads.READS]
-    assert [(r["size"], r["read"], r["page"]) for r in report["scale"]] == [
-        (size, name, page) for size in (200, 400) for name in reads.LISTS for page in ("first", "middle")]
+    assert [(r["size"], r["read"], r["page"], r["connections"]) for r in report["scale"]] == [
+        (size, name, page, clients) for size in (200, 400) for name in reads.LISTS for page in ("first", "middle")
+        for clients in (1, 8)]
     for r in report["reads"] + report["scale"]:
         assert r["rps"] > 0 and r["requests"] > 0, r
         assert (r["non_2xx"], r["socket_errors"], r["problem"]) == (0, {}, None), r

@@ -7,9 +7,11 @@ import os
 import subprocess
 import sys
 
+import httpx
 import orjson
 
 from aadsys.config import Settings
+from aadsys.gateway.stored_reads import StoredReads
 from aas_models import business_json
 from aas_models.serialization import value_only
 from tests.aadsys.conftest import Gateway, order
@@ -25,9 +27,11 @@ def _b64(value: str) -> str:
 def test_a_key_revoked_through_the_cli_fails_on_the_very_next_request(gateway: Gateway, settings: Settings) -> None:
     """The key is cached by the running server first; the CLI revokes it from another process."""
     with gateway.client("read") as reader:
+        one_shell = f"/api/v3.0/shells/{_b64(reader.get('/api/v3.0/shells').json()['result'][0]['id'])}"
         for _ in range(3):
             assert reader.get(BASE).status_code == 200
             assert reader.get("/api/v3.0/shells").status_code == 200
+            assert reader.get(one_shell).status_code == 200  # answered by StoredReads
         env = {**os.environ, "AADSYS_DATABASE_URL": settings.resolved_database_url, "AADSYS_ORG": settings.org,
                "AADSYS_BASE_IRI": settings.base_iri}
         done = subprocess.run([sys.executable, "-m", "aadsys", "keys", "revoke", "--name", "reporting",
@@ -36,6 +40,7 @@ def test_a_key_revoked_through_the_cli_fails_on_the_very_next_request(gateway: G
         assert done.returncode == 0, done.stderr
         assert reader.get(BASE).status_code == 401
         assert reader.get("/api/v3.0/shells").status_code == 401
+        assert reader.get(one_shell).status_code == 401
     with gateway.client("write") as writer:  # the other key is untouched
         assert writer.get(BASE).status_code == 200
 
@@ -101,3 +106,64 @@ def _modifiers(level: str) -> tuple:
     from aas_models.serialization import Extent, Level
 
     return Level(level), Extent.withoutBlobValue
+
+
+def _stored_reads(gateway: Gateway) -> StoredReads:
+    layer = gateway.app.middleware_stack
+    while not isinstance(layer, StoredReads):
+        layer = layer.app  # type: ignore[union-attr]
+    return layer
+
+
+def _answer(response: httpx.Response) -> tuple[int, str, str, bytes]:
+    return (response.status_code, response.headers["content-type"], response.headers["content-length"],
+            response.content)
+
+
+def test_stored_reads_answer_byte_for_byte_as_the_routes_do(gateway: Gateway) -> None:
+    """StoredReads answers a shell, a submodel and its $value before routing; the routes answer the same request
+    with a query added (StoredReads lets every request with a query through). Both answers must be equal."""
+    with gateway.client("write") as api:
+        api.post(BASE, json=order("SO-4244", items=[{**order("x")["items"][0], "labelText": "Grüße ☀"}]))
+        api.post(STATUS, json={"orderId": "SO-4244", "status": "received", "trace": [],
+                               "updatedAt": "2026-11-22T10:16:00Z"})
+        environments = [orjson.loads(api.get(f"{base}/SO-4244", params={"format": "aas"}).content)
+                        for base in (BASE, STATUS)]
+        templates = api.get("/api/v3.0/submodels", params={"limit": 2}).json()["result"]
+        type_shell = api.get("/api/v3.0/shells", params={"limit": 1}).json()["result"][0]
+    shells = [type_shell["id"]] + [env["assetAdministrationShells"][0]["id"] for env in environments]
+    submodels = [t["id"] for t in templates] + [sm["id"] for env in environments for sm in env["submodels"]]
+    paths = ([f"/api/v3.0/shells/{_b64(s)}" for s in shells]
+             + [f"/api/v3.0/submodels/{_b64(s)}{tail}" for s in submodels for tail in ("", "/$value")])
+    lane = _stored_reads(gateway)
+    with gateway.client("read") as reader:
+        before = lane.served
+        fast = [_answer(reader.get(path)) for path in paths]
+        assert lane.served - before == len(paths)
+        routed = [_answer(reader.get(path, params={"via": "routes"})) for path in paths]
+        assert lane.served - before == len(paths)
+    assert all(status == 200 for status, *_ in fast)
+    assert fast == routed
+
+
+def test_reads_that_fail_are_left_to_the_routes(gateway: Gateway, settings: Settings) -> None:
+    """Errors come from the routes alone, as Part 2 Result bodies: StoredReads answers none of them."""
+    shell = _b64("https://pec.example/ids/aas/sales-order/SO-4245")
+    with gateway.client("write") as api:
+        api.post(BASE, json=order("SO-4245"))
+    lane = _stored_reads(gateway)
+    before = lane.served
+    cases = [(None, f"/api/v3.0/shells/{shell}", 401), ("nonsense", f"/api/v3.0/shells/{shell}", 401),
+             ("write", f"/api/v3.0/shells/{_b64('urn:nothing:here')}", 404),
+             ("write", f"/api/v3.0/submodels/{_b64('urn:nothing:here')}/$value", 404),
+             ("write", "/api/v3.0/shells/_w", 400)]  # base64url of a byte that is not UTF-8
+    for key, path, status in cases:
+        with gateway.client(key) as client:
+            answer = client.get(path)
+        assert answer.status_code == status, (path, answer.text)
+        assert answer.json()["messages"][0]["code"] == str(status), answer.text
+    with gateway.client("write") as api:
+        assert api.get(f"/api/v3.0/shells/{shell}/$value").status_code == 404  # no such route
+    with gateway.client("write") as api:
+        assert api.get("/api/v3.0/shells/$reference").json()["result"]  # a route, not an identifier
+    assert lane.served == before

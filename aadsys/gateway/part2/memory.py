@@ -44,6 +44,9 @@ class InMemoryAasRepository:
     async def open_file(self, value: str) -> tuple[bytes, str] | None:
         return self.files.get(value)
 
+    async def may_hold_blobs(self) -> bool:
+        return True  # the environment may change under it: each submodel is searched
+
     def _shell(self, aas_id: str) -> Json | None:
         return next((s for s in self.environment.get("assetAdministrationShells", []) if s["id"] == aas_id), None)
 

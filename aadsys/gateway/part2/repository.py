@@ -32,6 +32,10 @@ class AasRepository(Protocol):
         """The content and media type of a File element's ``value``, or None when it is not stored here."""
         ...
 
+    async def may_hold_blobs(self) -> bool:
+        """False when no submodel here can hold a Blob element: then a page needs no search for one."""
+        ...
+
 
 class Found:
     """A shell or submodel as the store returned it: its bytes, and the object, parsed on first use."""

@@ -139,9 +139,10 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
 
     @router.get("/submodels", operation_id="GetAllSubmodels", tags=[SUBMODELS],
                 summary="All submodels, paged; filter by semanticId or idShort")
-    async def get_submodels(page: SubmodelPage, level: Level = Level.deep,
+    async def get_submodels(page: SubmodelPage, repo: Repository, level: Level = Level.deep,
                             extent: Extent = Extent.withoutBlobValue) -> Response:
-        if level is Level.deep and extent is Extent.withoutBlobValue and not any(s.may_hold_blobs for s in page[0]):
+        if level is Level.deep and extent is Extent.withoutBlobValue and not (
+                await repo.may_hold_blobs() and any(s.may_hold_blobs for s in page[0])):
             return paged_raw([s.raw for s in page[0]], page[1])
         return paged([shaped(s.json, level, extent) for s in page[0]], page[1])
 
