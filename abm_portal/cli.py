@@ -23,7 +23,7 @@ from sqlmodel import Session
 from abm_portal.config import CONFIG_FILE_NAME, Settings, load_settings
 from abm_portal.db import Database, migrate
 from abm_portal.errors import Conflict, PortalError
-from abm_portal.services import organisations, personal_tokens, signing_keys, users
+from abm_portal.services import key_encryption, organisations, personal_tokens, signing_keys, users
 
 app = typer.Typer(help="ABM Portal: the marketplace and trust anchor of AAdSys.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -40,12 +40,23 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the SQLi
 PasswordFile = Annotated[Path | None, typer.Option(help="File whose first line is the password ('-': stdin)")]
 
 
-def prepare(settings: Settings) -> None:
-    """Migrate the schema to head and make sure a signing key exists: safe to repeat."""
+def prepare(settings: Settings, *, make_kek: bool = False) -> Path | None:
+    """Migrate the schema to head, encrypt plaintext signing keys, make sure a signing key exists: safe to repeat.
+
+    A missing or wrong key-encryption key is ``KeyEncryptionFailed`` before anything changes; with ``make_kek``
+    (``init``) a KEK file is made when none is configured, and its path returned.
+    """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    made = None
+    if make_kek and not key_encryption.has_kek(settings):
+        made = key_encryption.create_kek_file(settings.resolved_kek_file)
+    key_encryption.kek_of(settings)
     migrate(settings.resolved_database_url)
     with _session(settings) as db:
-        signing_keys.current_key(db)  # makes the first key when there is none
+        signing_keys.encrypt_plaintext_keys(db, settings)  # a database from before encryption at rest
+        signing_keys.check_kek_opens_keys(db, settings)
+        signing_keys.current_key(db, settings)  # makes the first key when there is none
+    return made
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
@@ -113,13 +124,18 @@ def init(
     operator_email: Annotated[str | None, typer.Option(help="Email of the first portal operator")] = None,
     operator_password_file: PasswordFile = None,
 ) -> None:
-    """Make the data directory, run the migrations, make a signing key and the first operator."""
+    """Make the data directory, the key-encryption key (unless one is configured), run the migrations, make a
+    signing key and the first operator."""
     settings = _settings(data_dir, database_url=database_url, public_url=public_url, operator_email=operator_email)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _write_config(settings, database_url=database_url, public_url=public_url)
     email = settings.operator_email
     password = _read_password(operator_password_file, "--operator-password-file") if email else None
-    prepare(settings)
+    with _refusals():
+        made_kek = prepare(settings, make_kek=True)
+    if made_kek:
+        typer.echo(f"key-encryption key made in {made_kek} (mode 0600); back it up apart from the database: "
+                   "without it the portal cannot use its signing keys")
     if email and password:
         with _session(settings) as db, _refusals():
             try:
@@ -142,7 +158,8 @@ def serve(
     from abm_portal.app import create_app
 
     settings = _settings(data_dir, host=host, port=port)
-    prepare(settings)
+    with _refusals():
+        prepare(settings)
     typer.echo(f"ABM Portal on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
 
@@ -185,7 +202,7 @@ def token_create(
 def keys_rotate(data_dir: DataDir = None) -> None:
     """Sign with a new key from now on; the old one stays in the JWKS until its tokens have expired."""
     settings = _settings(data_dir)
-    with _session(settings) as db:
-        key = signing_keys.rotate(db, "operator (abm-portal keys rotate)")
+    with _session(settings) as db, _refusals():
+        key = signing_keys.rotate(db, settings, "operator (abm-portal keys rotate)")
     typer.echo(f"new signing key {key.kid}; retired keys stay published for "
                f"{settings.longest_token_lifetime_seconds + settings.clock_skew_seconds} s")

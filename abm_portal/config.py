@@ -19,6 +19,7 @@ from pydantic_settings import (
 )
 
 CONFIG_FILE_NAME = "portal.toml"
+KEK_FILE_NAME = "signing-keys.kek"
 DEFAULT_DATA_DIR = Path("portal-data")
 ENV_PREFIX = "ABM_PORTAL_"
 
@@ -42,10 +43,29 @@ class Settings(BaseSettings):
                                                    "subscriptions fetch a fresh grant before it expires")
     clock_skew_seconds: int = Field(60, ge=0, le=600, description="Leeway for clocks that differ a little: token "
                                                                   "checks and 'historical range not in the future'")
+    kek: SecretStr | None = Field(None, description="Key-encryption key that seals the token signing keys at "
+                                                   "rest: base64url of 32 random bytes; default: read from kek_file")
+    kek_file: Path | None = Field(None, description="File holding the key-encryption key (made, mode 0600, by "
+                                                    "'init' when no KEK is configured); default: "
+                                                    "<data_dir>/signing-keys.kek")
     session_secret: SecretStr | None = Field(None, description="Key that signs web session cookies; default: one "
                                                                "kept in <data_dir>/web-session.key")
     secure_cookies: bool | None = Field(None, description="Mark cookies Secure; default: when public_url is https")
     operator_email: str | None = Field(None, description="Email of the first portal operator, made by 'init'")
+    auth_free_failures: int = Field(3, ge=1, le=100, description="Failed logins of one account (or client "
+                                                                "authentications of one client) answered at once; "
+                                                                "each further one doubles a wait")
+    auth_lockout_failures: int = Field(10, ge=2, le=1000, description="Failed attempts of one account or client "
+                                                                     "that lock it for auth_lockout_seconds")
+    auth_address_free_failures: int = Field(20, ge=1, le=10_000,
+                                            description="As auth_free_failures, per client IP address (higher: "
+                                                        "many people may share one address)")
+    auth_address_lockout_failures: int = Field(100, ge=2, le=100_000,
+                                               description="As auth_lockout_failures, per client IP address")
+    auth_backoff_base_seconds: float = Field(1.0, ge=0, le=600, description="The first wait after the free "
+                                                                            "failures; it doubles with each failure")
+    auth_lockout_seconds: int = Field(900, ge=1, le=86_400, description="How long a lockout lasts, the longest "
+                                                                        "wait, and how long failures are remembered")
     host: str = Field("127.0.0.1", description="Address 'abm-portal serve' listens on")
     port: int = Field(8700, ge=1, le=65_535, description="Port 'abm-portal serve' listens on")
 
@@ -55,6 +75,14 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_url must be an http(s) URL such as https://portal.example")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _lockouts_after_free_failures(self) -> Settings:
+        if self.auth_lockout_failures <= self.auth_free_failures:
+            raise ValueError("auth_lockout_failures must be greater than auth_free_failures")
+        if self.auth_address_lockout_failures <= self.auth_address_free_failures:
+            raise ValueError("auth_address_lockout_failures must be greater than auth_address_free_failures")
+        return self
 
     @model_validator(mode="after")
     def _derived_identities(self) -> Settings:
@@ -67,6 +95,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'portal.db'}"
+
+    @property
+    def resolved_kek_file(self) -> Path:
+        return self.kek_file or self.data_dir / KEK_FILE_NAME
 
     @property
     def longest_token_lifetime_seconds(self) -> int:

@@ -27,6 +27,14 @@ class AuthenticationFailed(PortalError):
     """A login or a client's credentials are wrong (deliberately vague about which part)."""
 
 
+class TooManyAttempts(PortalError):
+    """Too many failed logins or client authentications lately: refused unchecked until ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(PortalError):
     """A REST call came without valid credentials: missing, malformed, expired or revoked bearer token.
 
@@ -65,3 +73,7 @@ class InvalidTransition(PortalError):
 
 class InvalidToken(PortalError):
     """A JWT failed a check: signature, key id, type, issuer, audience or lifetime."""
+
+
+class KeyEncryptionFailed(PortalError):
+    """The key-encryption key of the signing keys is missing, malformed or not the one they were sealed with."""

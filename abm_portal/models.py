@@ -108,7 +108,8 @@ class SigningKey(PortalTable, table=True):
 
     kid: str = Field(primary_key=True, max_length=64)
     algorithm: str = Field(max_length=16)
-    private_key_pem: str = Field(sa_type=Text)
+    encrypted_private_key: str = Field(sa_type=Text, description="The PEM sealed with the key-encryption key "
+                                                                 "(abm_portal.services.key_encryption)")
     created_at: datetime = _when(default_factory=utcnow)
     retired_at: datetime | None = _when(default=None)
 
@@ -208,6 +209,21 @@ class Revocation(PortalTable, table=True):
     consumer_org_id: str = Field(index=True, max_length=36)
     state: str = Field(max_length=16, description="The subscription's state that ended the grant")
     reason: str | None = Field(default=None, sa_type=Text)
+
+
+class AuthThrottle(PortalTable, table=True):
+    """Recent failed authentications of one account, client or client address (``abm_portal.services.throttle``).
+
+    In the database rather than in memory so every worker process of one portal counts the same attempts.
+    """
+
+    __tablename__ = "auth_throttles"
+
+    scope: str = Field(primary_key=True, max_length=16, description="account | address | client | client-address")
+    key: str = Field(primary_key=True, max_length=320, description="The email, client id or IP address")
+    failures: int = Field(description="Failed or refused attempts since the last lockout, success or quiet window")
+    last_failure_at: datetime = _when()
+    locked_until: datetime | None = _when(default=None)
 
 
 class AuditEntry(PortalTable, table=True):

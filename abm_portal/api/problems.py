@@ -2,8 +2,8 @@
 
 Domain code raises typed errors (``abm_portal.errors``); only this module knows their HTTP status and problem
 type. Validation problems carry ``errors: [{field, message}]`` so a client can point at the input to fix.
-The web pages map the same errors to HTML in ``abm_portal.web.routing``; paths outside the API keep
-FastAPI's own handling of HTTP errors.
+The web pages map the same errors to HTML in ``abm_portal.web.routing``; outside the API a path that no route
+serves gets the portal's HTML 404 page (``abm_portal.web.not_found``), other HTTP errors FastAPI's own handling.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from abm_portal.errors import (
     InvalidTransition,
     NotFound,
     PortalError,
+    TooManyAttempts,
     Unauthorized,
     ValidationFailed,
 )
@@ -45,6 +46,7 @@ _STATUS: list[tuple[type[PortalError], int, str, str]] = [
     (NotFound, 404, "not-found", "Not found"),
     (InvalidTransition, 409, "invalid-transition", "The state does not allow this"),
     (Conflict, 409, "conflict", "Conflict with the current state"),
+    (TooManyAttempts, 429, "too-many-attempts", "Too many failed attempts"),
 ]
 
 
@@ -78,6 +80,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidTransition):
             extensions.update(currentState=exc.current, requestedState=exc.target)
         headers = {"WWW-Authenticate": bearer_challenge(exc)} if status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         return problem(request, status, slug, title, exc.message, headers, **extensions)
 
     async def on_request_validation(request: Request, exc: Exception) -> Response:

@@ -28,13 +28,13 @@ GRANT_TYPE = "grant+jwt"
 def sign(db: Session, settings: Settings, *, typ: str, claims: dict[str, Any], audience: str, lifetime_end: datetime,
          not_before: datetime | None = None, now: datetime | None = None) -> str:
     """A JWT of type ``typ`` signed with the current key; adds iss, aud, iat, nbf, exp and jti."""
-    key = signing_keys.current_key(db)
+    key = signing_keys.current_key(db, settings)
     issued = now or utcnow()
     registered = {"iss": settings.issuer, "aud": audience, "iat": int(issued.timestamp()),
                   "nbf": int((not_before or issued).timestamp()), "exp": int(lifetime_end.timestamp()),
                   "jti": str(uuid.uuid4())}
     header = {"alg": signing_keys.ALGORITHM, "kid": key.kid, "typ": typ}
-    return jwt.encode(header, {**claims, **registered}, signing_keys.jwk_of(key),
+    return jwt.encode(header, {**claims, **registered}, signing_keys.jwk_of(key, settings),
                       algorithms=[signing_keys.ALGORITHM])
 
 

@@ -7,6 +7,9 @@ recommended). The key id (``kid``) is the key's RFC 7638 thumbprint.
 Rotation: a new key signs from the moment it is made; the retired one stays in the JWKS for as long as a
 token it signed may still be valid (the longest token lifetime plus the clock skew), so connectors that
 cached a grant keep verifying it offline. Keys that no token can need any more drop out of the JWKS.
+
+At rest: private keys are sealed with the key-encryption key (``key_encryption``), never stored as plaintext.
+Keys of a database from before that are encrypted on the next start with the KEK (``encrypt_plaintext_keys``).
 """
 
 from __future__ import annotations
@@ -22,23 +25,44 @@ from sqlmodel import Session, col, or_, select
 from abm_portal.clock import utcnow
 from abm_portal.config import Settings
 from abm_portal.models import SigningKey
-from abm_portal.services import audit
+from abm_portal.services import audit, key_encryption
 
 ALGORITHM = "ES256"
 CURVE = "P-256"
 
 
-def current_key(db: Session) -> SigningKey:
+def current_key(db: Session, settings: Settings) -> SigningKey:
     """The key that signs now; made (and committed) on first use when ``abm-portal init`` has not made one."""
     key = db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))
                   .order_by(col(SigningKey.created_at).desc())).first()
     if key is None:
-        key = _new_key(db, audit.SYSTEM_ACTOR, "signing_key.created")
+        key = _new_key(db, settings, audit.SYSTEM_ACTOR, "signing_key.created")
         db.commit()
     return key
 
 
-def rotate(db: Session, actor: str) -> SigningKey:
+def encrypt_plaintext_keys(db: Session, settings: Settings) -> int:
+    """Seal every key still stored as plaintext PEM (a database from before encryption at rest); how many."""
+    kek = key_encryption.kek_of(settings)
+    plaintext = [k for k in db.exec(select(SigningKey).with_for_update()).all()
+                 if not key_encryption.is_sealed(k.encrypted_private_key)]
+    for key in plaintext:
+        key.encrypted_private_key = key_encryption.seal(kek, key.kid, key.encrypted_private_key)
+        db.add(key)
+        audit.record(db, audit.SYSTEM_ACTOR, "signing_key.encrypted", f"signing key {key.kid}", org_id=None,
+                     before="plaintext", after="encrypted")
+    db.commit()
+    return len(plaintext)
+
+
+def check_kek_opens_keys(db: Session, settings: Settings) -> None:
+    """``KeyEncryptionFailed`` at start-up, not at the first token, when the KEK does not open the stored keys."""
+    kek = key_encryption.kek_of(settings)
+    for key in db.exec(select(SigningKey)).all():
+        key_encryption.unseal(kek, key.kid, key.encrypted_private_key)
+
+
+def rotate(db: Session, settings: Settings, actor: str) -> SigningKey:
     """Retire the current key(s) and sign with a new one from now on."""
     now = utcnow()
     for old in db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))).all():
@@ -46,15 +70,16 @@ def rotate(db: Session, actor: str) -> SigningKey:
         db.add(old)
         audit.record(db, actor, "signing_key.retired", f"signing key {old.kid}", org_id=None, before="active",
                      after="retired")
-    key = _new_key(db, actor, "signing_key.created")
+    key = _new_key(db, settings, actor, "signing_key.created")
     db.commit()
     return key
 
 
-def _new_key(db: Session, actor: str, action: str) -> SigningKey:
+def _new_key(db: Session, settings: Settings, actor: str, action: str) -> SigningKey:
     jwk = ECKey.generate_key(CURVE, private=True)
     kid = jwk.thumbprint()
-    row = SigningKey(kid=kid, algorithm=ALGORITHM, private_key_pem=jwk.as_pem(private=True).decode())
+    sealed = key_encryption.seal(key_encryption.kek_of(settings), kid, jwk.as_pem(private=True).decode())
+    row = SigningKey(kid=kid, algorithm=ALGORITHM, encrypted_private_key=sealed)
     db.add(row)
     audit.record(db, actor, action, f"signing key {kid}", org_id=None, after="active")
     return row
@@ -69,22 +94,23 @@ def published_keys(db: Session, settings: Settings, now: datetime | None = None)
                    .order_by(col(SigningKey.created_at).desc())).all()
 
 
-def jwk_of(key: SigningKey) -> ECKey:
+def jwk_of(key: SigningKey, settings: Settings) -> ECKey:
     """The key with its private part, as joserfc signs with it."""
-    return _parsed(key.kid, key.algorithm, key.private_key_pem)
+    return _parsed(key.kid, key.algorithm, key.encrypted_private_key, key_encryption.kek_of(settings))
 
 
 @lru_cache(maxsize=32)
-def _parsed(kid: str, algorithm: str, private_key_pem: str) -> ECKey:
-    # Every request with an access token needs the published keys; parse each PEM once per process.
-    return ECKey.import_key(private_key_pem, parameters={"kid": kid, "alg": algorithm, "use": "sig"})
+def _parsed(kid: str, algorithm: str, encrypted_private_key: str, kek: bytes) -> ECKey:
+    # Every request with an access token needs the published keys; decrypt and parse each once per process.
+    pem = key_encryption.unseal(kek, kid, encrypted_private_key)
+    return ECKey.import_key(pem, parameters={"kid": kid, "alg": algorithm, "use": "sig"})
 
 
 def key_set(db: Session, settings: Settings) -> KeySet:
     """What tokens are verified against: exactly the published keys."""
-    return KeySet([jwk_of(k) for k in published_keys(db, settings)])
+    return KeySet([jwk_of(k, settings) for k in published_keys(db, settings)])
 
 
 def jwks(db: Session, settings: Settings) -> dict[str, Any]:
     """The JWK Set document (public parts only)."""
-    return {"keys": [jwk_of(k).as_dict(private=False) for k in published_keys(db, settings)]}
+    return {"keys": [jwk_of(k, settings).as_dict(private=False) for k in published_keys(db, settings)]}

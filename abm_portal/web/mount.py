@@ -22,6 +22,7 @@ SESSION_MAX_AGE = 8 * 3600
 
 def mount_web(app: FastAPI, settings: Any, session_factory: SessionFactory) -> None:
     """Add everything the pages need to ``app``; the app factory calls this once."""
+    from abm_portal.web.not_found import install_not_found_page
     from abm_portal.web.pages import router  # the pages import the service layer; keep that off module import
 
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -32,6 +33,7 @@ def mount_web(app: FastAPI, settings: Any, session_factory: SessionFactory) -> N
                        max_age=SESSION_MAX_AGE, same_site="lax", https_only=_secure_cookies(settings))
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
+    install_not_found_page(app)
 
 
 def when(value: datetime | str | None, seconds: bool = False) -> str:

@@ -91,7 +91,7 @@ def live_portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.create_database("portal")
     settings = Settings(data_dir=data_dir, database_url=url)
-    prepare(settings)
+    prepare(settings, make_kek=True)
     app = create_app(settings)
     with live_server(app) as base_url:
         yield LivePortal(base_url, settings, app.state.portal.database)

@@ -37,3 +37,16 @@ def test_unknown_api_paths_and_methods_are_problems(live_portal: LivePortal) -> 
         assert_problem(anonymous.get("/api/v1/nothing-here"), 404, says="/docs")
         assert_problem(anonymous.patch("/healthz"), 405, says="PATCH")
         assert anonymous.get("/healthz").json() == {"status": "ok"}
+
+
+def test_unknown_pages_get_the_html_404_page_and_api_paths_keep_problems(live_portal: LivePortal) -> None:
+    with live_portal.client() as anonymous:
+        for path in ("/no/such/page", "/subscriptions/does-not-exist-page"):
+            page = anonymous.get(path)
+            assert page.status_code == 404, path
+            assert page.headers["content-type"].startswith("text/html"), page.headers["content-type"]
+            assert "<h1" in page.text and "Page not found" in page.text and 'href="/"' in page.text
+            assert path in page.text and page.headers["x-frame-options"] == "DENY"
+        assert_problem(anonymous.get("/api/v1/no/such/thing"), 404, says="/docs")
+        assert_problem(anonymous.get("/oauth/nothing"), 404, says="/docs")
+        assert_problem(anonymous.get("/.well-known/nothing"), 404, says="/docs")

@@ -102,6 +102,7 @@ def test_keys_rotate_reads_the_data_dir_from_the_environment(tmp_path: Path) -> 
 
 def test_serve_runs_the_portal_with_api_docs_and_pages(tmp_path: Path) -> None:
     data = tmp_path / "portal"
+    assert runner.invoke(app, ["init", "--data-dir", str(data)]).exit_code == 0  # makes the key-encryption key
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "abm_portal", "serve", "--data-dir", str(data), "--port",
                              str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -83,7 +83,7 @@ def test_after_key_rotation_old_tokens_verify_until_they_expire_and_new_ones_use
     old_kid = jws.extract_compact(old_token.encode()).headers()["kid"]
 
     with live_portal.database.session() as db:
-        new_kid = signing_keys.rotate(db, "test").kid
+        new_kid = signing_keys.rotate(db, live_portal.settings, "test").kid
     assert new_kid != old_kid
 
     with live_portal.client() as anonymous:

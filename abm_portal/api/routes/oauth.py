@@ -7,13 +7,13 @@ import binascii
 from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
-from fastapi import APIRouter, Form, Header
+from fastapi import APIRouter, Form, Header, Request
 from starlette.responses import JSONResponse
 
 from abm_portal.api.deps import DbSession, SettingsDep
 from abm_portal.api.problems import REALM
-from abm_portal.errors import AuthenticationFailed
-from abm_portal.services import access_tokens, clients, signing_keys
+from abm_portal.errors import AuthenticationFailed, TooManyAttempts
+from abm_portal.services import access_tokens, clients, signing_keys, throttle
 
 router = APIRouter(tags=["oauth"])
 FormField = Annotated[str | None, Form()]
@@ -23,14 +23,18 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
 class OAuthError(Exception):
     """An error response of RFC 6749 §5.2 (not problem+json: OAuth clients expect this shape)."""
 
-    def __init__(self, error: str, description: str, status: int = 400, basic_challenge: bool = False) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, basic_challenge: bool = False,
+                 retry_after: int | None = None) -> None:
         super().__init__(description)
         self.error, self.description, self.status, self.basic_challenge = error, description, status, basic_challenge
+        self.retry_after = retry_after
 
     def response(self) -> JSONResponse:
         headers = dict(NO_STORE)
         if self.basic_challenge:
             headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
         return JSONResponse({"error": self.error, "error_description": self.description}, self.status,
                             headers=headers)
 
@@ -39,8 +43,11 @@ class OAuthError(Exception):
              response_description="An access token (RFC 6749 §5.1)",
              responses={400: {"description": "invalid_request, unsupported_grant_type or invalid_scope "
                                              "(RFC 6749 §5.2)"},
-                        401: {"description": "invalid_client: unknown client id or wrong secret"}})
-def token(db: DbSession, settings: SettingsDep, grant_type: FormField = None, client_id: FormField = None,
+                        401: {"description": "invalid_client: unknown client id or wrong secret"},
+                        429: {"description": "invalid_client: too many failed client authentications lately; "
+                                             "retry after the seconds in Retry-After"}})
+def token(request: Request, db: DbSession, settings: SettingsDep, grant_type: FormField = None,
+          client_id: FormField = None,
           client_secret: FormField = None, scope: FormField = None,
           authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
     """The client-credentials grant (RFC 6749 §4.4). Send ``grant_type=client_credentials`` form-encoded and
@@ -56,10 +63,18 @@ def token(db: DbSession, settings: SettingsDep, grant_type: FormField = None, cl
             raise OAuthError("invalid_scope", f"The only scope is '{access_tokens.SCOPE}'; leave scope out or "
                                               "send that.")
         cid, secret = _client_credentials(authorization, client_id, client_secret)
+        keys = throttle.client_keys(cid, request.client.host if request.client else None)
         try:
+            throttle.check(db, settings, keys)
             org = clients.authenticate_client(db, cid, secret)
+        except TooManyAttempts as exc:
+            raise OAuthError("invalid_client", f"Too many failed client authentications for this client or from "
+                                               f"this address. {exc.message}", 429, retry_after=exc.retry_after) \
+                from None
         except AuthenticationFailed as exc:
+            throttle.record_failure(db, settings, keys)
             raise OAuthError("invalid_client", exc.message, 401, basic_challenge=True) from None
+        throttle.forget(db, keys)
     except OAuthError as exc:
         return exc.response()
     issued = access_tokens.issue_access_token(db, settings, org)

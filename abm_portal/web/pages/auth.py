@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from abm_portal.errors import AuthenticationFailed, Conflict, ValidationFailed
-from abm_portal.services import organisations, users
+from abm_portal.errors import AuthenticationFailed, Conflict, TooManyAttempts, ValidationFailed
+from abm_portal.services import organisations, throttle, users
 from abm_portal.web import views
-from abm_portal.web.deps import DbSession, MaybeViewer, viewer_of
+from abm_portal.web.deps import DbSession, MaybeViewer, Web, viewer_of
 from abm_portal.web.flash import flash
 from abm_portal.web.forms import FieldErrors, form_field
 from abm_portal.web.identity import log_in, log_out, safe_next
@@ -73,14 +73,26 @@ def login_form(request: Request, viewer: MaybeViewer, next: str = "") -> Respons
 
 
 @router.post("/login")
-def login(request: Request, db: DbSession, email: FormText = "", password: FormText = "",
+def login(request: Request, db: DbSession, web: Web, email: FormText = "", password: FormText = "",
           next: FormText = "") -> Response:
+    keys = throttle.login_keys(email, request.client.host if request.client else None)
     try:
+        throttle.check(db, web.settings, keys)
         user = users.authenticate(db, email.strip(), password)
+    except TooManyAttempts as exc:
+        response = render(request, "login.html", {
+            "nav": "login", "next": next, "email": email.strip(),
+            "error": "Too many failed logins for this account or from your network, so logging in is paused "
+                     f"for your security. Wait {throttle.duration(exc.retry_after)} and try again."},
+            status_code=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except AuthenticationFailed:
+        throttle.record_failure(db, web.settings, keys)
         return render(request, "login.html", {
             "nav": "login", "next": next, "email": email.strip(),
             "error": "The email address or the password is not right. Check both and try again."}, status_code=401)
+    throttle.forget(db, keys)
     log_in(request, user.id)
     return redirect(safe_next(next))
 

@@ -27,7 +27,7 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
 
     data_dir = tmp_path_factory.mktemp("portal")
     settings = Settings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'portal.db'}")
-    prepare(settings)
+    prepare(settings, make_kek=True)
     with live_server(create_app(settings)) as url:
         yield Portal(url, settings)
 
