@@ -181,6 +181,31 @@ def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_
     typer.echo(f"revoked '{name}'")
 
 
+@app.command()
+def export(
+    asset_type: Annotated[str, typer.Option("--type", help="asset type slug, e.g. sales-order")],
+    start: Annotated[str, typer.Option("--from", help="created at or after, ISO 8601 (2026-11-01 or "
+                                       "2026-11-01T08:00:00Z; no offset: UTC)")],
+    end: Annotated[str, typer.Option("--to", help="created at or before, ISO 8601; a bare date is the whole day")],
+    out: Annotated[Path, typer.Option("--out", help="the AASX package to write, e.g. orders.aasx")],
+    data_dir: DataDir = None,
+) -> None:
+    """Write the records of one asset type created in a date range as an AASX package, their files included."""
+    from aadsys.export import ExportError, export_instances, parse_moment
+
+    settings = _settings(data_dir)
+    try:
+        count = export_instances(settings, asset_type, parse_moment(start, "--from"),
+                                 parse_moment(end, "--to", end_of_day=True), out, err)
+    except ExportError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]cannot write {out}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
+    typer.echo(f"wrote {count} {asset_type} record(s) to {out}")
+
+
 # What every ``aadsys bench`` command takes
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here")]
 PecDatabase = Annotated[str | None, typer.Option(help="PEC's database [default: SQLite in its data dir]")]

@@ -13,7 +13,7 @@ from aadsys.config import Settings, load_settings
 from aadsys.extensions import Extension, Running, discover
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
-from aadsys.gateway.routes import asset_types, events, files, health, instances
+from aadsys.gateway.routes import asset_types, events, files, health, instances, serialization
 from aadsys.gateway.stored_reads import StoredReads
 
 
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     for module in (asset_types, instances, files, events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(serialization.router, prefix="/api/v3.0")
     _mount_aas_api(app)
     for extension in discover() if extensions is None else extensions:
         attached = extension.attach(app, ctx)
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
 def _mount_aas_api(app: FastAPI) -> None:
     from aadsys.gateway.deps import AasReader, get_aas_repository
     from aadsys.gateway.part2 import aas_api_router
+    from aadsys.gateway.problems import as_aas_api_error
 
-    app.include_router(aas_api_router(get_aas_repository, AasReader), prefix="/api/v3.0")
+    app.include_router(aas_api_router(get_aas_repository, AasReader, translate=as_aas_api_error), prefix="/api/v3.0")

@@ -26,10 +26,12 @@ from aadsys.core.errors import (
     InvalidRange,
     MissingFiles,
 )
+from aadsys.gateway.part2 import AasApiError, result_route
 from aas_models import AasInvalid, RecordInvalid, UnknownAssetType
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://aadsys.dev/problems/"
+CHALLENGE = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'}  # with every 401
 
 # exception type -> (status, problem slug, title)
 _CORE: dict[type[Exception], tuple[int, str, str]] = {
@@ -56,8 +58,8 @@ class ProblemError(Exception):
 def problem(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
     body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
             "detail": detail, "instance": request.url.path, **extra}
-    headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
+                    headers=CHALLENGE if status == 401 else None)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -109,3 +111,15 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def as_aas_api_error(exc: Exception) -> AasApiError | None:
+    """The gateway's own errors met under the AAS Part 2 API (authorization, a bad cursor), as its Result errors."""
+    if isinstance(exc, ProblemError):
+        return AasApiError(exc.status, exc.detail, CHALLENGE if exc.status == 401 else None)
+    if isinstance(exc, InvalidCursor):
+        return AasApiError(400, str(exc))
+    return None
+
+
+AasApiRoute = result_route(as_aas_api_error)  # the route class of every /api/v3.0 route of the gateway

@@ -2,7 +2,7 @@
 
 from aadsys.gateway.part2.memory import InMemoryAasRepository
 from aadsys.gateway.part2.repository import AasRepository
-from aadsys.gateway.part2.results import AasApiError
+from aadsys.gateway.part2.results import AasApiError, ResultRoute, result_route
 from aadsys.gateway.part2.router import aas_api_router
 
-__all__ = ["AasApiError", "AasRepository", "InMemoryAasRepository", "aas_api_router"]
+__all__ = ["AasApiError", "AasRepository", "InMemoryAasRepository", "ResultRoute", "aas_api_router", "result_route"]

@@ -60,3 +60,26 @@ def _offset(cursor: str | None) -> int:
         return max(0, int(raw[1:]))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise AasApiError(400, "cursor is not one this server issued; start again without a cursor") from None
+
+
+# A page of idShortPaths across submodels: where it stops is a store cursor (the start of a batch of submodels),
+# the submodel's index in that batch and how many of its paths were served already.
+PATH_BATCH = 20  # submodels read at a time; a cursor is only valid for this batch size
+PATH_BATCHES = 50  # read at most this many batches for one page, so that one request's work stays bounded
+
+
+def encode_position(store_cursor: str | None, index: int, skip: int) -> str:
+    return base64.urlsafe_b64encode(b"p" + orjson.dumps([store_cursor, index, skip])).decode().rstrip("=")
+
+
+def decode_position(cursor: str | None) -> tuple[str | None, int, int]:
+    if not cursor:
+        return None, 0, 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        store_cursor, index, skip = orjson.loads(raw[1:]) if raw[:1] == b"p" else (None, -1, -1)
+        if not (store_cursor is None or isinstance(store_cursor, str)) or min(index, skip) < 0:
+            raise ValueError(raw)
+        return store_cursor, int(index), int(skip)
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise AasApiError(400, "cursor is not one this server issued; start again without a cursor") from None

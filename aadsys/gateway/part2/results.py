@@ -17,15 +17,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from aadsys.core.errors import InvalidCursor
-
 JSON = "application/json"
 
 
 class AasApiError(Exception):
-    def __init__(self, status: int, text: str) -> None:
+    def __init__(self, status: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         super().__init__(text)
-        self.status, self.text = status, text
+        self.status, self.text, self.headers = status, text, headers
+
+
+# The owner's errors as Part 2 errors: what its repository raises (a bad cursor) and its authorization dependency
+# (no key); None for an error that is not the client's, which then propagates.
+Translate = Callable[[Exception], AasApiError | None]
 
 
 def result_response(status: int, text: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -34,36 +37,43 @@ def result_response(status: int, text: str, headers: Mapping[str, str] | None = 
     return Response(orjson.dumps({"messages": [message]}), status_code=status, media_type=JSON, headers=headers)
 
 
-def _as_result(exc: Exception) -> Response | None:
+def _as_result(exc: Exception, translate: Translate) -> Response | None:
+    exc = translate(exc) or exc
     if isinstance(exc, AasApiError):
-        return result_response(exc.status, exc.text)
+        return result_response(exc.status, exc.text, exc.headers)
     if isinstance(exc, RequestValidationError):
         text = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
         return result_response(400, text or "invalid request")
-    if isinstance(exc, InvalidCursor):
-        return result_response(400, str(exc))
     if isinstance(exc, HTTPException):
         return result_response(exc.status_code, str(exc.detail), exc.headers)
-    status, detail = getattr(exc, "status", None), getattr(exc, "detail", None)
-    if isinstance(status, int) and isinstance(detail, str):  # the gateway's ProblemError, e.g. from auth
-        headers = {"WWW-Authenticate": 'ApiKey header="X-API-Key"'} if status == 401 else None
-        return result_response(status, detail, headers)
+    return None
+
+
+def _nothing(_: Exception) -> AasApiError | None:
     return None
 
 
 class ResultRoute(APIRoute):
     """A route whose errors, from dependencies or the endpoint, leave as a Part 2 Result body."""
 
+    translate: staticmethod[[Exception], AasApiError | None] = staticmethod(_nothing)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        translate = self.translate
 
         async def handle(request: Request) -> Response:
             try:
                 return await handler(request)
             except Exception as exc:
-                response = _as_result(exc)
+                response = _as_result(exc, translate)
                 if response is None:
                     raise
                 return response
 
         return handle
+
+
+def result_route(translate: Translate) -> type[ResultRoute]:
+    """A ``ResultRoute`` that answers the errors ``translate`` knows as Part 2 errors too."""
+    return type("OwnResultRoute", (ResultRoute,), {"translate": staticmethod(translate)})

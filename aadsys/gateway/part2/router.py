@@ -8,13 +8,24 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from aadsys.gateway.part2.identifiers import decode_id, decode_json_id
-from aadsys.gateway.part2.paging import Cursor, Limit, page_size, paged, paged_raw, slice_page
+from aadsys.gateway.part2.paging import (
+    PATH_BATCH,
+    PATH_BATCHES,
+    Cursor,
+    Limit,
+    decode_position,
+    encode_position,
+    page_size,
+    paged,
+    paged_raw,
+    slice_page,
+)
 from aadsys.gateway.part2.repository import AasRepository, Found
 from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok, ok_raw
-from aadsys.gateway.part2.results import AasApiError, ResultRoute
+from aadsys.gateway.part2.results import AasApiError, ResultRoute, Translate, result_route
 from aadsys.gateway.part2.submodel_routes import add_submodel_routes, submodel_reference
 from aas_models.serialization import Extent, Json, Level, metadata, paths, shaped, value_only
 
@@ -29,10 +40,12 @@ def shell_reference(shell: Json) -> Json:
     return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}]}
 
 
-def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], reader_dep: Callable[..., Any]
-                   ) -> APIRouter:
-    """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body."""
-    router = APIRouter(route_class=ResultRoute, dependencies=[Depends(reader_dep)], responses=ERRORS)
+def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], reader_dep: Callable[..., Any], *,
+                   translate: Translate | None = None) -> APIRouter:
+    """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body, the owner's
+    own errors (those of ``reader_dep`` and the repository) through ``translate``."""
+    route_class = result_route(translate) if translate else ResultRoute
+    router = APIRouter(route_class=route_class, dependencies=[Depends(reader_dep)], responses=ERRORS)
     Repository = Annotated[AasRepository, Depends(repository_dep)]
 
     # Every dependency and route is async: a read is one indexed lookup (``AasRepository``), cheaper than the hop to
@@ -164,26 +177,33 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
 
     @router.get("/submodels/$path", operation_id="GetAllSubmodels-Path", tags=[SUBMODELS],
                 summary="The idShortPaths of all submodels, paged")
-    async def get_submodels_path(page: SubmodelPage, level: Level = Level.deep) -> Response:
-        return paged([paths(s.json, "", level) for s in page[0]], page[1])
+    async def get_submodels_path(repo: Repository, semanticId: SemanticId = None,  # noqa: N803
+                                 idShort: IdShort = None, limit: Limit = None, cursor: Cursor = None,  # noqa: N803
+                                 level: Level = Level.deep) -> Response:
+        # The page counts idShortPaths, not submodels: it is cut from batches of submodels, and its cursor says
+        # where in a batch it stopped.
+        wanted = decode_id(semanticId, "semanticId") if semanticId else None
+        size = page_size(limit)
+        at, index, skip = decode_position(cursor)
+        out: list[str] = []
+        for _ in range(PATH_BATCHES):
+            batch, after = await repo.list_submodels(semantic_id=wanted, id_short=idShort, cursor=at,
+                                                     limit=PATH_BATCH)
+            for i in range(index, len(batch)):
+                found = paths(orjson.loads(batch[i]), "", level)[skip:]
+                room = size - len(out)
+                out += found[:room]
+                if len(found) > room:
+                    return paged(out, encode_position(at, i, skip + room))
+                skip = 0
+            if after is None:
+                return paged(out, None)
+            at, index = after, 0
+            if len(out) == size:
+                break
+        return paged(out, encode_position(at, 0, 0))
 
     add_submodel_routes(router, "/submodels/{submodelIdentifier}", resolve_submodel, repository_dep, SUBMODELS, "")
-
-    @router.get("/serialization", operation_id="GenerateSerializationByIds", tags=["Serialization"],
-                summary="An AAS JSON environment of the given shells and submodels")
-    async def get_serialization(request: Request, repo: Repository,
-                          aasIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
-                          submodelIds: Annotated[list[str] | None, Query()] = None,  # noqa: N803
-                          includeConceptDescriptions: bool = True) -> Response:  # noqa: N803
-        accept = request.headers.get("accept", "*/*")
-        if not any(t in accept for t in ("application/json", "*/*", "application/*")):
-            raise AasApiError(406, "this server serializes to application/json only; send Accept: application/json")
-        shells = [(await resolve_shell(i, repo)).json for i in aasIds or []]
-        submodels = [(await resolve_submodel(i, repo)).json for i in submodelIds or []]
-        env: Json = {"assetAdministrationShells": shells, "submodels": submodels}
-        if includeConceptDescriptions:
-            env["conceptDescriptions"] = []  # none are kept here; semantic ids point to the owner's IRIs
-        return ok({k: v for k, v in env.items() if v})
 
     @router.get("/description", operation_id="GetDescription", tags=["Description"],
                 summary="The service profiles this server implements")

@@ -26,6 +26,9 @@ from aas_models.serialization import (
     value_only,
 )
 
+# Part 2 "Applicability of SerializationModifiers": Content=Path applies to these element kinds only; others 400.
+PATH_HOLDERS = ("SubmodelElementCollection", "SubmodelElementList", "Entity")
+
 
 def submodel_reference(submodel: Json) -> Json:
     return {"type": "ModelReference", "keys": [{"type": "Submodel", "value": submodel["id"]}]}
@@ -94,8 +97,9 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
         return paged([element_reference(submodel.id, [e], str(e.get("idShort"))) for e in page[0]], page[1])
 
     @get(f"{elements}/$path", "GetAllSubmodelElements-Path", "The idShortPaths of the elements, paged")
-    async def get_elements_path(page: ElementPage, level: Level = Level.deep) -> Response:
-        return paged([paths(e, str(e.get("idShort")), level) for e in page[0]], page[1])
+    async def get_elements_path(submodel: Submodel, level: Level = Level.deep, limit: Limit = None,
+                                cursor: Cursor = None) -> Response:
+        return paged(*slice_page(paths(submodel.json, "", level), limit, cursor))  # the page counts paths
 
     @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
     async def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
@@ -109,7 +113,8 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
     @get(f"{elements}/{{idShortPath}}/$value", "GetSubmodelElementByPath-ValueOnly", "One element's value")
     async def get_element_value(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803
                           extent: Extent = Extent.withoutBlobValue) -> Response:
-        return ok(value_only(find_element(submodel.json, idShortPath)[0], level, extent))
+        value = value_only(find_element(submodel.json, idShortPath)[0], level, extent)
+        return ok({} if value is None else value)  # no value (e.g. a template Property): still a JSON object
 
     @get(f"{elements}/{{idShortPath}}/$reference", "GetSubmodelElementByPath-Reference", "A reference to it")
     async def get_element_reference(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
@@ -118,7 +123,11 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
 
     @get(f"{elements}/{{idShortPath}}/$path", "GetSubmodelElementByPath-Path", "The idShortPaths below it")
     async def get_element_path(submodel: Submodel, idShortPath: str, level: Level = Level.deep) -> Response:  # noqa: N803
-        return ok(paths(find_element(submodel.json, idShortPath)[0], idShortPath, level))
+        element = find_element(submodel.json, idShortPath)[0]
+        if element.get("modelType") not in PATH_HOLDERS:
+            raise AasApiError(400, f"'{idShortPath}' is a {element.get('modelType')}, which has no elements below "
+                                   f"it; $path applies to {', '.join(PATH_HOLDERS)} only")
+        return ok(paths(element, idShortPath, level))
 
     @get(f"{elements}/{{idShortPath}}/attachment", "GetFileByPath", "The file or blob content of an element")
     async def get_attachment(submodel: Submodel, idShortPath: str, repo: Repository) -> Response:  # noqa: N803

@@ -9,16 +9,22 @@ import httpx
 import pytest
 from fastapi import FastAPI, Header
 
-from aadsys.gateway.part2 import InMemoryAasRepository, aas_api_router
+from aadsys.gateway.part2 import AasApiError, InMemoryAasRepository, aas_api_router
 from tests.aadsys.part2.environment import ENVIRONMENT, FILES
 from tests.support.live_server import live_server
 
 
 class Refused(Exception):
-    """Shaped like the gateway's ProblemError, which the reader dependency raises."""
+    """The owner's own authorization error, as the gateway's ProblemError is: the router learns it via translate."""
 
     def __init__(self, status: int, detail: str) -> None:
         self.status, self.detail = status, detail
+
+
+def translate(exc: Exception) -> AasApiError | None:
+    if isinstance(exc, Refused):
+        return AasApiError(exc.status, exc.detail, {"WWW-Authenticate": "ApiKey"} if exc.status == 401 else None)
+    return None
 
 
 def reader(x_api_key: str | None = Header(default=None)) -> None:
@@ -36,6 +42,6 @@ def b64(text: str) -> str:
 def api() -> Iterator[httpx.Client]:
     repository = InMemoryAasRepository(ENVIRONMENT, FILES)
     app = FastAPI()
-    app.include_router(aas_api_router(lambda: repository, reader), prefix="/api/v3.0")
+    app.include_router(aas_api_router(lambda: repository, reader, translate=translate), prefix="/api/v3.0")
     with live_server(app) as url, httpx.Client(base_url=url + "/api/v3.0", headers={"X-API-Key": "reader"}) as c:
         yield c

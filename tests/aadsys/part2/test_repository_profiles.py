@@ -137,6 +137,34 @@ def test_paths_and_references_of_elements(api: httpx.Client) -> None:
     assert api.get(f"/submodels/{STATIONS}/$reference").json()["keys"] == [{"type": "Submodel", "value": STATIONS_ID}]
 
 
+def test_path_lists_are_flat_and_paged_by_path(api: httpx.Client) -> None:
+    """What the IDTA test engine expects: one list of idShortPath strings, a page being so many paths."""
+    first = api.get(f"/submodels/{STATIONS}/submodel-elements/$path", params={"limit": 3}).json()
+    assert first["result"] == ["line", "line.name", "line.stations"]
+    rest = api.get(f"/submodels/{STATIONS}/submodel-elements/$path",
+                   params={"cursor": first["paging_metadata"]["cursor"]}).json()
+    assert first["result"] + rest["result"] == api.get(f"/submodels/{STATIONS}/$path").json()
+    everything = api.get("/submodels/$path", params={"limit": 1000}).json()["result"]
+    assert everything[:2] == ["stations", "running"] and "line.stations[1].name" in everything
+    assert api.get("/submodels/$path", params={"limit": 1}).json()["result"] == ["stations"]
+    for size in (1, 2, 3, 5, 8):  # pages cut inside and across submodels add up to the whole list
+        walked: list[str] = []
+        cursor = None
+        while True:
+            page = api.get("/submodels/$path", params={"limit": size, **({"cursor": cursor} if cursor else {})})
+            assert page.status_code == 200 and len(page.json()["result"]) <= size, page.text
+            walked += page.json()["result"]
+            cursor = page.json()["paging_metadata"].get("cursor")
+            if cursor is None:
+                break
+        assert walked == everything, size
+    assert _error(api.get("/submodels/$path", params={"cursor": "bm9wZQ"}), 400)
+    assert api.get(f"/submodels/{STATIONS}/submodel-elements/line.stations/$path").json()[:2] == [
+        "line.stations", "line.stations[0]"]
+    leaf = api.get(f"/submodels/{STATIONS}/submodel-elements/line.name/$path")
+    assert leaf.status_code == 400 and "Property" in leaf.json()["messages"][0]["text"]
+
+
 def test_submodel_elements_page(api: httpx.Client) -> None:
     first = api.get(f"/submodels/{NAMEPLATE}/submodel-elements", params={"limit": 4}).json()
     assert [e["idShort"] for e in first["result"]] == ["stations", "running", "speed", "maker"]
@@ -152,15 +180,6 @@ def test_attachments_of_file_and_blob(api: httpx.Client) -> None:
     assert manual.content == b"%PDF-1.7 manual" and manual.headers["content-type"] == "application/pdf"
     assert api.get(f"/submodels/{NAMEPLATE}/submodel-elements/firmware/attachment").content == BLOB
     assert "only File and Blob" in _error(api.get(f"/submodels/{NAMEPLATE}/submodel-elements/maker/attachment"), 400)
-
-
-def test_serialization_of_chosen_shells_and_submodels(api: httpx.Client) -> None:
-    env = api.get("/serialization", params={"aasIds": [SHELL], "submodelIds": [NAMEPLATE, STATIONS]}).json()
-    assert [s["id"] for s in env["assetAdministrationShells"]] == [SHELL_ID]
-    assert len(env["submodels"]) == 2
-    read_aas_json_file(io.StringIO(json.dumps(env)), failsafe=False)
-    validate_environment(env)
-    _error(api.get("/serialization", params={"aasIds": [SHELL]}, headers={"Accept": "application/xml"}), 406)
 
 
 @pytest.mark.parametrize(("path", "params", "status", "words"), [
