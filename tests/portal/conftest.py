@@ -11,6 +11,7 @@ from __future__ import annotations
 import ssl
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,19 +83,27 @@ class LivePortal:
         return str(response.json()["access_token"])
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def live_portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
+@contextmanager
+def running_portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                   **settings: Any) -> Iterator[LivePortal]:
+    """A portal on the database ``request.param`` names (sqlite or postgresql), with ``settings`` changed."""
     data_dir = tmp_path_factory.mktemp("portal")
     if request.param == "sqlite":
         url = f"sqlite:///{data_dir / 'portal.db'}"
     else:
         server: PostgresServer = request.getfixturevalue("postgres_server")
         url = server.create_database("portal")
-    settings = Settings(data_dir=data_dir, database_url=url)
-    prepare(settings, make_kek=True)
-    app = create_app(settings)
+    chosen = Settings(data_dir=data_dir, database_url=url, **settings)
+    prepare(chosen, make_kek=True)
+    app = create_app(chosen)
     with live_server(app) as base_url:
-        yield LivePortal(base_url, settings, app.state.portal.database)
+        yield LivePortal(base_url, chosen, app.state.portal.database)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live_portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
+    with running_portal(request, tmp_path_factory) as portal:
+        yield portal
 
 
 @pytest.fixture(scope="module")

@@ -14,14 +14,9 @@ from typing import Any
 import httpx
 import pytest
 
-from abm_portal.app import create_app
-from abm_portal.cli import prepare
-from abm_portal.config import Settings
 from abm_portal.db import Database
 from abm_portal.services import throttle
-from tests.portal.conftest import PASSWORD, Account, LivePortal
-from tests.support.live_server import live_server
-from tests.support.postgres import PostgresServer
+from tests.portal.conftest import PASSWORD, Account, LivePortal, running_portal
 
 LOCKOUT_SECONDS = 2
 LIMITS: dict[str, Any] = {"auth_free_failures": 3, "auth_lockout_failures": 6, "auth_address_free_failures": 8,
@@ -31,17 +26,8 @@ LIMITS: dict[str, Any] = {"auth_free_failures": 3, "auth_lockout_failures": 6, "
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
-    data_dir = tmp_path_factory.mktemp("portal")
-    if request.param == "sqlite":
-        url = f"sqlite:///{data_dir / 'portal.db'}"
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        url = server.create_database("portal")
-    settings = Settings(data_dir=data_dir, database_url=url, **LIMITS)
-    prepare(settings, make_kek=True)
-    app = create_app(settings)
-    with live_server(app) as base_url:
-        yield LivePortal(base_url, settings, app.state.portal.database)
+    with running_portal(request, tmp_path_factory, **LIMITS) as running:
+        yield running
 
 
 def _web_login(browser: httpx.Client, email: str, password: str) -> httpx.Response:
