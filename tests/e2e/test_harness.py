@@ -6,6 +6,7 @@ Nothing here depends on the connector doing anything: an AAdSys with portal sett
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 import hashlib
 import os
@@ -86,7 +87,8 @@ def test_provider_admin_approves_and_revokes_a_subscription(portal: PortalProces
 
 
 def test_a_process_that_cannot_start_fails_with_its_log_tail(e2e_dir: Path) -> None:
-    broken = PortalProcess(e2e_dir / "broken", env={"ABM_PORTAL_DATABASE_URL": "nosuchdb://nowhere"})
+    broken = PortalProcess(e2e_dir / "broken", env={"ABM_PORTAL_DATABASE_URL": "nosuchdb://nowhere",
+                                                    "ABM_PORTAL_KEK": base64.urlsafe_b64encode(bytes(32)).decode()})
     try:
         with pytest.raises(HarnessError, match=r"(?s)exited \(\d+\) before it was ready.*nosuchdb"):
             broken.start()
