@@ -14,16 +14,15 @@ import mimetypes
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import IO
 
 import orjson
 import pyecma376_2
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.json import read_aas_json_file
 
-from aas_models.serialization import children
+from aas_models.serialization import Json, children
 
-Json = dict[str, Any]
 AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
 _STORED_FILE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
 

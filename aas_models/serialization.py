@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -159,3 +160,14 @@ def blob_bytes(element: Json) -> bytes:
         return base64.b64decode(element.get("value") or "", validate=True)
     except (binascii.Error, ValueError):
         return b""
+
+
+def json_array(items: Iterable[bytes], before: bytes, after: bytes) -> bytes:
+    """``before``, the JSON ``items`` comma-separated, ``after``: in one copy, as a page of submodels is a megabyte."""
+    parts = [before]
+    for index, item in enumerate(items):
+        if index:
+            parts.append(b",")
+        parts.append(item)
+    parts.append(after)
+    return b"".join(parts)

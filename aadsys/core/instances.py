@@ -41,6 +41,7 @@ from aas_models import (
     instance_from_aas,
     render_instance,
 )
+from aas_models.serialization import json_array
 
 _INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
 _SUBMODELS = SubmodelRow.__table__  # type: ignore[attr-defined]
@@ -142,13 +143,8 @@ class Page:
 
     def json(self) -> bytes:
         """``{"items": [envelope, …], "nextCursor": …}`` around the stored business JSON."""
-        parts = [b'{"items":[']
-        for index, item in enumerate(self.items):
-            if index:
-                parts.append(b",")
-            parts.append(item.envelope())
-        parts += (b'],"nextCursor":', orjson.dumps(self.next_cursor), b"}")
-        return b"".join(parts)  # one copy of the page, not five
+        return json_array((i.envelope() for i in self.items), b'{"items":[',
+                          b'],"nextCursor":' + orjson.dumps(self.next_cursor) + b"}")
 
 
 def _utc(moment: datetime) -> datetime:

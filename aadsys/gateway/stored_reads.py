@@ -11,13 +11,14 @@ modifiers and the OpenAPI document. A test holds the two answers byte-equal.
 
 from __future__ import annotations
 
-import base64
 import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aadsys.gateway.context import AadsysContext
+from aadsys.gateway.part2.identifiers import decode_id
 from aadsys.gateway.part2.repository import Found
+from aadsys.gateway.part2.results import AasApiError
 
 _READ = re.compile(r"/api/v3\.0/(shells|submodels)/([A-Za-z0-9_-]+)(/\$value)?")
 _KEY_HEADER = b"x-api-key"
@@ -48,9 +49,10 @@ class StoredReads:
         match = _READ.fullmatch(path[len(root):] if root and path.startswith(root) else path)
         if match is None or (match[1] == "shells" and match[3]) or not await self._may_read(scope):
             return None
-        identifier = _decoded(match[2])
-        if identifier is None:
-            return None
+        try:
+            identifier = decode_id(match[2], "identifier")
+        except AasApiError:
+            return None  # the route answers 400
         repo = self.ctx.aas
         if match[1] == "shells":
             return await repo.get_shell(identifier)
@@ -66,11 +68,4 @@ class StoredReads:
             return self.ctx.settings.aas_anonymous_read
         scopes = await self.ctx.keys.scopes(key.decode("latin-1"))
         return scopes is not None and "read" in scopes
-
-
-def _decoded(value: str) -> str | None:
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode("utf-8") or None
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        return None
 

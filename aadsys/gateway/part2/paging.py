@@ -10,6 +10,7 @@ import orjson
 from fastapi import Query, Response
 
 from aadsys.gateway.part2.results import JSON, AasApiError
+from aas_models.serialization import json_array
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -29,13 +30,8 @@ def paged(result: list[Any], cursor: str | None) -> Response:
 
 def paged_raw(result: list[bytes], cursor: str | None) -> Response:
     """A page of items that are JSON bytes already: joined, never parsed."""
-    parts = [b'{"paging_metadata":', orjson.dumps({"cursor": cursor} if cursor else {}), b',"result":[']
-    for index, item in enumerate(result):
-        if index:
-            parts.append(b",")
-        parts.append(item)
-    parts.append(b"]}")
-    return Response(b"".join(parts), media_type=JSON)  # one copy, not four: a page of submodels is a megabyte
+    metadata = orjson.dumps({"cursor": cursor} if cursor else {})
+    return Response(json_array(result, b'{"paging_metadata":' + metadata + b',"result":[', b"]}"), media_type=JSON)
 
 
 def slice_page(items: list[Any], limit: int | None, cursor: str | None) -> tuple[list[Any], str | None]:
