@@ -5,7 +5,7 @@ on a fast path that tests prove equal to what basyx reads and writes.
 """
 
 from aas_models._errors import AasInvalid, AasModelError, RecordInvalid, UnknownAssetType
-from aas_models._ids import base_iri_of_type_shell
+from aas_models._ids import KEY_PATTERN, base_iri_of_type_shell
 from aas_models._metadata import asset_type_metadata, type_environment, type_objects
 from aas_models._owner import Owner
 from aas_models._render import (
@@ -21,6 +21,7 @@ from aas_models._validation import validate_environment
 
 __all__ = [
     "ASSET_TYPES",
+    "KEY_PATTERN",
     "AasInvalid",
     "AasModelError",
     "AssetTypeSpec",

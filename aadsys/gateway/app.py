@@ -15,6 +15,7 @@ from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
 from aadsys.gateway.routes import asset_types, events, files, health, instances, serialization
 from aadsys.gateway.stored_reads import StoredReads
+from aadsys.gateway.typed_openapi import install_typed_openapi
 
 
 def create_app(settings: Settings | None = None, context: AadsysContext | None = None, *,
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     app.include_router(health.router)
     app.include_router(serialization.router, prefix="/api/v3.0")
     _mount_aas_api(app)
+    install_typed_openapi(app)
     for extension in discover() if extensions is None else extensions:
         attached = extension.attach(app, ctx)
         if attached is not None:

@@ -6,6 +6,7 @@ The AAS Part 2 API under /api/v3.0 answers with the spec's Result body instead (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -55,11 +56,39 @@ class ProblemError(Exception):
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
 
 
-def problem(request: Request, status: int, slug: str, title: str, detail: str, **extra: Any) -> Response:
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string", "description": "what went wrong and what to do about it"},
+                   "instance": {"type": "string"}},
+}
+_MEANINGS = {
+    400: "Bad request: malformed JSON, a cursor this server did not issue, a bad date range or header",
+    401: "No API key, or an unknown or revoked one (X-API-Key)",
+    403: "The API key lacks the scope this operation needs",
+    404: "No such asset type, instance or file here",
+    406: "None of the accepted media types can be served",
+    409: "The key exists with other content",
+    413: "The body is larger than this server accepts",
+    415: "Unsupported Content-Type",
+    422: "The request breaks a rule: a parameter out of range, or a record that breaks its model",
+}
+
+
+def problem_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, each an RFC 9457 body (``Problem``, which ``typed_openapi`` adds to
+    the document's components); ``meanings`` overrides a description, e.g. ``s404="…"``."""
+    return {status: {"description": meanings.get(f"s{status}", _MEANINGS[status]),
+                     "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+            for status in statuses}
+
+
+def problem(request: Request, status: int, slug: str, title: str, detail: str, *,
+            headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
     body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
             "detail": detail, "instance": request.url.path, **extra}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
-                    headers=CHALLENGE if status == 401 else None)
+                    headers={**(headers or {}), **(CHALLENGE if status == 401 else {})})
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -93,7 +122,8 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 413:
             detail = "request body is larger than this server accepts; send a smaller body"
-        return problem(request, exc.status_code, "about:blank", _reason(exc.status_code), detail)
+        headers = {"Allow": _allowed_methods(request)} if exc.status_code == 405 else exc.headers
+        return problem(request, exc.status_code, "about:blank", _reason(exc.status_code), detail, headers=headers)
 
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(CoreError, on_core)
@@ -102,6 +132,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(UnknownAssetType, on_unknown_type)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(HTTPException, on_http)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (RFC 9110 §15.5.6); routing names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 def _reason(status: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Self
 
@@ -20,6 +19,7 @@ from aas_models.records._shared import (
     mix_error,
     money_scale_error,
 )
+from aas_models.records._time import Day
 
 Amount = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=3, allow_inf_nan=False)]
 
@@ -42,8 +42,8 @@ class NutritionFacts(Record):
 
 class SeasonalPrice(Record):
     season: StrictStr = Field(min_length=1, max_length=40)
-    valid_from: date
-    valid_to: date
+    valid_from: Day
+    valid_to: Day
     bottle_size_ml: BottleSize
     unit_price: Money
 

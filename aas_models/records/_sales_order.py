@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, StrictInt, StrictStr, field_validator
+from pydantic import Field, StrictInt, StrictStr, field_validator
 
 from aas_models.records._shared import (
     BottleSize,
@@ -20,7 +19,7 @@ from aas_models.records._shared import (
     mix_error,
     money_scale_error,
 )
-from aas_models.records._time import utc
+from aas_models.records._time import Day, Moment, utc
 
 Channel = Literal["web", "mobile", "phone", "store", "marketplace"]
 LabelMediaType = Literal["image/png", "image/jpeg", "image/webp", "image/svg+xml"]
@@ -52,13 +51,13 @@ class OrderItem(Record):
 
 class SalesOrder(TopRecord):
     order_id: Key
-    order_date: AwareDatetime
+    order_date: Moment
     customer: Customer
     channel: Channel
     currency: Currency
     items: list[OrderItem] = Field(min_length=1, max_length=1000)
     total: Money
-    requested_date: date | None = None
+    requested_date: Day | None = None
 
     _utc = field_validator("order_date")(utc)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import AwareDatetime, Field, StrictStr, field_validator, model_validator
+from pydantic import Field, StrictStr, field_validator, model_validator
 
 from aas_models.records._shared import Key, Name, Record, TopRecord
-from aas_models.records._time import utc, utc_or_none
+from aas_models.records._time import Moment, utc, utc_or_none
 
 Status = Literal["received", "scheduled", "in_production", "completed", "shipped", "failed", "cancelled"]
 StationResult = Literal["ok", "failed", "skipped"]
@@ -17,8 +17,8 @@ class StationVisit(Record):
     """One pass of the bottle through a station, from the RFID trace."""
 
     station: Name
-    entered: AwareDatetime
-    left: AwareDatetime | None = None
+    entered: Moment
+    left: Moment | None = None
     result: StationResult | None = None
 
     _entered_utc = field_validator("entered")(utc)
@@ -37,6 +37,6 @@ class SalesOrderStatus(TopRecord):
     current_station: Name | None = None
     rfid_tag: StrictStr | None = Field(default=None, pattern=r"^[A-Za-z0-9:-]{4,64}$")
     trace: list[StationVisit] = Field(default_factory=list, max_length=200)
-    updated_at: AwareDatetime
+    updated_at: Moment
 
     _updated_utc = field_validator("updated_at")(utc)

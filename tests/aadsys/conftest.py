@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from aadsys.config import Settings
 from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
+from tests.aas_models.records import record
 from tests.support.live_server import live_server
 
 CANONICAL_ORDER = {
@@ -48,6 +50,32 @@ class Gateway:
         elif key:
             headers["X-API-Key"] = key
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
+
+
+@dataclass
+class Stock:
+    """What ``stock`` stored: a label image, and the records that refer to it or revise each other."""
+
+    label_sha256: str
+    records: list[dict]
+
+
+def stock(gateway: Gateway) -> Stock:
+    """All three asset types, a Sales Order whose label image is a stored file, and a Status revised once."""
+    png = b"\x89PNG\r\n\x1a\n label image"
+    label = {"sha256": hashlib.sha256(png).hexdigest(), "contentType": "image/png"}
+    status, sales_order = record("sales-order-status"), record("sales-order")
+    sales_order["items"][0]["labelImage"] = label
+    records = [sales_order, status, {**status, "status": "completed"}, record("juice-product")]
+    types = "/api/v1/asset-types"
+    with gateway.client("write") as api:
+        posts = [api.post("/api/v1/files", content=png, headers={"Content-Type": "image/png"}),
+                 api.post(f"{types}/sales-order/instances", json=records[0]),
+                 api.post(f"{types}/sales-order-status/instances", json=records[1]),
+                 api.post(f"{types}/sales-order-status/instances", json=records[2]),
+                 api.post(f"{types}/juice-product/instances", json=records[3])]
+    assert [p.status_code for p in posts] == [201] * 5, [p.text for p in posts]
+    return Stock(label["sha256"], records)
 
 
 @pytest.fixture

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
+
+from aadsys.gateway.part2.patterns import ID_SHORT, ID_SHORT_PATH
 from aadsys.gateway.part2.results import AasApiError
 from aas_models.serialization import Json, children
 
-_ID_SHORT = r"[A-Za-z][A-Za-z0-9_-]*"
-_PATH = re.compile(rf"{_ID_SHORT}(?:\.{_ID_SHORT}|\[\d+\])*")
-_STEP = re.compile(rf"({_ID_SHORT})|\[(\d+)\]")
+_PATH = re.compile(ID_SHORT_PATH)
+_STEP = re.compile(rf"({ID_SHORT})|\[([0-9]+)\]")
+
+IdShortPath = Annotated[str, Path(pattern=ID_SHORT_PATH, description="idShorts joined with '.', list indices as "
+                                                                     "[n], e.g. items[0].ingredients")]
 
 
 def parse_path(path: str) -> list[str | int]:

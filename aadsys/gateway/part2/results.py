@@ -17,6 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
+from aadsys.gateway.part2.patterns import HINTS
+
 JSON = "application/json"
 
 
@@ -42,11 +44,17 @@ def _as_result(exc: Exception, translate: Translate) -> Response | None:
     if isinstance(exc, AasApiError):
         return result_response(exc.status, exc.text, exc.headers)
     if isinstance(exc, RequestValidationError):
-        text = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in exc.errors())
-        return result_response(400, text or "invalid request")
+        return result_response(400, "; ".join(_explain(e) for e in exc.errors()) or "invalid request")
     if isinstance(exc, HTTPException):
         return result_response(exc.status_code, str(exc.detail), exc.headers)
     return None
+
+
+def _explain(error: Mapping[str, Any]) -> str:
+    name = ".".join(str(p) for p in error["loc"][1:])
+    pattern = error.get("ctx", {}).get("pattern", "") if error.get("type") == "string_pattern_mismatch" else ""
+    hint = HINTS.get(pattern)
+    return f"{name} '{error.get('input')}' {hint}" if hint else f"{name}: {error['msg']}"
 
 
 def _nothing(_: Exception) -> AasApiError | None:

@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Depends, Query, Response
 
-from aadsys.gateway.part2.identifiers import decode_id, decode_json_id
+from aadsys.gateway.part2.identifiers import (
+    AasIdentifier,
+    EncodedId,
+    SubmodelIdentifier,
+    decode_id,
+    decode_json_id,
+)
 from aadsys.gateway.part2.paging import (
     PATH_BATCH,
     PATH_BATCHES,
@@ -23,6 +29,7 @@ from aadsys.gateway.part2.paging import (
     paged_raw,
     slice_page,
 )
+from aadsys.gateway.part2.patterns import BASE64URL, ID_SHORT
 from aadsys.gateway.part2.repository import AasRepository, Found
 from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok, ok_raw
 from aadsys.gateway.part2.results import AasApiError, ResultRoute, Translate, result_route
@@ -40,6 +47,10 @@ def shell_reference(shell: Json) -> Json:
     return {"type": "ModelReference", "keys": [{"type": "AssetAdministrationShell", "value": shell["id"]}]}
 
 
+def _text_without_nul(value: Any) -> bool:
+    return isinstance(value, str) and "\x00" not in value  # no stored text holds NUL (PostgreSQL cannot)
+
+
 def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], reader_dep: Callable[..., Any], *,
                    translate: Translate | None = None) -> APIRouter:
     """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body, the owner's
@@ -50,14 +61,14 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
 
     # Every dependency and route is async: a read is one indexed lookup (``AasRepository``), cheaper than the hop to
     # a worker thread that FastAPI makes for each plain ``def``.
-    async def resolve_shell(aasIdentifier: str, repo: Repository) -> Found:  # noqa: N803 (the spec's name)
+    async def resolve_shell(aasIdentifier: AasIdentifier, repo: Repository) -> Found:  # noqa: N803 (the spec's name)
         aas_id = decode_id(aasIdentifier, "aasIdentifier")
         shell = await repo.get_shell(aas_id)
         if shell is None:
             raise not_found("Asset Administration Shell", aas_id)
         return Found(aas_id, shell)
 
-    async def resolve_submodel(submodelIdentifier: str, repo: Repository) -> Found:  # noqa: N803
+    async def resolve_submodel(submodelIdentifier: SubmodelIdentifier, repo: Repository) -> Found:  # noqa: N803
         submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
         submodel = await repo.get_submodel(submodel_id)
         if submodel is None:
@@ -65,7 +76,7 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
         return Found(submodel_id, submodel)
 
     async def resolve_shell_submodel(shell: Annotated[Found, Depends(resolve_shell)],
-                                     submodelIdentifier: str, repo: Repository) -> Found:  # noqa: N803
+                                     submodelIdentifier: SubmodelIdentifier, repo: Repository) -> Found:  # noqa: N803
         submodel_id = decode_id(submodelIdentifier, "submodelIdentifier")
         referenced = {ref["keys"][-1]["value"] for ref in shell.json.get("submodels") or [] if ref.get("keys")}
         if submodel_id not in referenced:
@@ -77,8 +88,10 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
 
     Shell = Annotated[Found, Depends(resolve_shell)]
 
-    AssetIds = Annotated[list[str] | None, Query(alias="assetIds", description="base64url-encoded SpecificAssetIds")]
-    IdShort = Annotated[str | None, Query(alias="idShort")]
+    AssetIds = Annotated[list[EncodedId] | None, Query(
+        alias="assetIds", description="SpecificAssetIds, each base64url-encoded JSON, e.g. of "
+                                      '{"name": "globalAssetId", "value": "urn:pec:sales-order:SO-1001"}')]
+    IdShort = Annotated[str | None, Query(alias="idShort", max_length=128, pattern=f"^{ID_SHORT}$")]
 
     async def shell_page(repo: Repository, assetIds: AssetIds = None, idShort: IdShort = None,  # noqa: N803
                          limit: Limit = None, cursor: Cursor = None) -> tuple[list[bytes], str | None]:
@@ -87,7 +100,8 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
         for encoded in assetIds or []:
             decoded = decode_json_id(encoded, "assetIds")
             for item in decoded if isinstance(decoded, list) else [decoded]:
-                if not isinstance(item, dict) or "name" not in item or "value" not in item:
+                if not (isinstance(item, dict) and _text_without_nul(item.get("name"))
+                        and _text_without_nul(item.get("value"))):
                     raise AasApiError(400, "assetIds must each be a base64url-encoded SpecificAssetId, "
                                            'e.g. {"name": "globalAssetId", "value": "urn:pec:sales-order:SO-1001"}')
                 wanted.append(item)
@@ -138,7 +152,8 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
     add_submodel_routes(router, "/shells/{aasIdentifier}/submodels/{submodelIdentifier}", resolve_shell_submodel,
                         repository_dep, SHELLS, "-AasRepository")
 
-    SemanticId = Annotated[str | None, Query(alias="semanticId", description="base64url-encoded semantic id")]
+    SemanticId = Annotated[str | None, Query(alias="semanticId", min_length=1, pattern=BASE64URL,
+                                             description="base64url-encoded semantic id")]
 
     async def submodel_page(repo: Repository, semanticId: SemanticId = None, idShort: IdShort = None,  # noqa: N803
                             limit: Limit = None, cursor: Cursor = None) -> tuple[list[Found], str | None]:

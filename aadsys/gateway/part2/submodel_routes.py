@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from aadsys.gateway.part2.elements import element_reference, find_element
+from aadsys.gateway.part2.elements import IdShortPath, element_reference, find_element
 from aadsys.gateway.part2.paging import Cursor, Limit, paged, slice_page
 from aadsys.gateway.part2.repository import AasRepository, Found
 from aadsys.gateway.part2.responses import content, ok, ok_raw
@@ -102,27 +102,27 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
         return paged(*slice_page(paths(submodel.json, "", level), limit, cursor))  # the page counts paths
 
     @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
-    async def get_element(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803 (spec name)
+    async def get_element(submodel: Submodel, idShortPath: IdShortPath, level: Level = Level.deep,  # noqa: N803 (spec name)
                     extent: Extent = Extent.withoutBlobValue) -> Response:
         return ok(shaped(find_element(submodel.json, idShortPath)[0], level, extent))
 
     @get(f"{elements}/{{idShortPath}}/$metadata", "GetSubmodelElementByPath-Metadata", "One element, no values")
-    async def get_element_metadata(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+    async def get_element_metadata(submodel: Submodel, idShortPath: IdShortPath) -> Response:  # noqa: N803
         return ok(metadata(find_element(submodel.json, idShortPath)[0]))
 
     @get(f"{elements}/{{idShortPath}}/$value", "GetSubmodelElementByPath-ValueOnly", "One element's value")
-    async def get_element_value(submodel: Submodel, idShortPath: str, level: Level = Level.deep,  # noqa: N803
+    async def get_element_value(submodel: Submodel, idShortPath: IdShortPath, level: Level = Level.deep,  # noqa: N803
                           extent: Extent = Extent.withoutBlobValue) -> Response:
         value = value_only(find_element(submodel.json, idShortPath)[0], level, extent)
         return ok({} if value is None else value)  # no value (e.g. a template Property): still a JSON object
 
     @get(f"{elements}/{{idShortPath}}/$reference", "GetSubmodelElementByPath-Reference", "A reference to it")
-    async def get_element_reference(submodel: Submodel, idShortPath: str) -> Response:  # noqa: N803
+    async def get_element_reference(submodel: Submodel, idShortPath: IdShortPath) -> Response:  # noqa: N803
         _, chain = find_element(submodel.json, idShortPath)
         return ok(element_reference(submodel.id, chain, idShortPath))
 
     @get(f"{elements}/{{idShortPath}}/$path", "GetSubmodelElementByPath-Path", "The idShortPaths below it")
-    async def get_element_path(submodel: Submodel, idShortPath: str, level: Level = Level.deep) -> Response:  # noqa: N803
+    async def get_element_path(submodel: Submodel, idShortPath: IdShortPath, level: Level = Level.deep) -> Response:  # noqa: N803
         element = find_element(submodel.json, idShortPath)[0]
         if element.get("modelType") not in PATH_HOLDERS:
             raise AasApiError(400, f"'{idShortPath}' is a {element.get('modelType')}, which has no elements below "
@@ -130,7 +130,7 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
         return ok(paths(element, idShortPath, level))
 
     @get(f"{elements}/{{idShortPath}}/attachment", "GetFileByPath", "The file or blob content of an element")
-    async def get_attachment(submodel: Submodel, idShortPath: str, repo: Repository) -> Response:  # noqa: N803
+    async def get_attachment(submodel: Submodel, idShortPath: IdShortPath, repo: Repository) -> Response:  # noqa: N803
         element, _ = find_element(submodel.json, idShortPath)
         name = str(element.get("idShort") or "attachment")
         if element.get("modelType") == "Blob":

@@ -3,27 +3,49 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Header, Path, Query, Request
+from pydantic import BeforeValidator, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from aadsys.core.instances import InstanceHead, StoredInstance, iso
 from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
 from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
-from aadsys.gateway.problems import ProblemError
+from aadsys.gateway.problems import ProblemError, problem_responses
+from aas_models import KEY_PATTERN
 
-router = APIRouter(tags=["instances"])
+# Documented per asset type (aadsys/gateway/typed_openapi.py), with each record's schema.
+router = APIRouter(tags=["instances"], responses=problem_responses(401, 403, 404, 422))
 
 AssetTypeSlug = Annotated[str, Path(alias="type", description="asset type slug, e.g. sales-order",
                                     pattern=r"^[a-z][a-z0-9-]{0,63}$")]
-InstanceKey = Annotated[str, Path(description="the business key, e.g. an orderId", max_length=64)]
+InstanceKey = Annotated[str, Path(description="the business key, e.g. an orderId", pattern=KEY_PATTERN)]
 ProviderFilter = Annotated[str | None, Query(
     description="records received from this provider (its org slug, e.g. pec) over a connector channel; "
                 "default: this AAdSys's own records", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+
+
+# What from/to take: ISO 8601 date and time, offset optional (read as UTC); pydantic alone would take "0.5" too,
+# as seconds since 1970.
+ISO_8601 = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]"
+            r"(:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")
+_ISO_8601 = re.compile(ISO_8601)
+
+
+def _iso_8601(value: Any) -> Any:
+    if isinstance(value, str) and not _ISO_8601.fullmatch(value):
+        raise ValueError("use ISO 8601 date and time, e.g. 2026-11-22T10:15:00Z")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_iso_8601), WithJsonSchema(
+    {"type": "string", "pattern": ISO_8601, "description": "ISO 8601, e.g. 2026-11-22T10:15:00Z; without an "
+                                                            "offset read as UTC"})]
 
 
 def _b64(value: str) -> str:
@@ -45,9 +67,11 @@ def receipt(instance: StoredInstance) -> dict[str, Any]:
 
 @router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance",
              responses={200: {"description": "idempotent repeat: the same content is stored already"},
-                        409: {"description": "the key exists with other content (unversioned types)"},
-                        413: {"description": "body too large"}, 415: {"description": "unsupported Content-Type"},
-                        422: {"description": "the record breaks a model rule"}},
+                        **problem_responses(400, 409, 413, 415, s400="Malformed JSON, or not a JSON object",
+                                            s409="The key exists with other content (unversioned types)"),
+                        **problem_responses(422, s422="The record breaks a rule of its model; rules that span "
+                                                      "fields (ratios that add up, the order total) are checked "
+                                                      "here and are not in the schema")},
              openapi_extra={"requestBody": {"required": True, "content": {
                  BUSINESS_JSON: {"schema": {"type": "object"}}, AAS_JSON: {"schema": {"type": "object"}}}}})
 async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep, instances: Instances,
@@ -74,7 +98,8 @@ async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep
 @router.get("/asset-types/{type}/instances/{key}", summary="Get an instance by its business key",
             responses={200: {"content": {BUSINESS_JSON: {}, AAS_JSON: {}}}})
 async def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instances, _: Reader,
-                 revision: Annotated[int | None, Query(ge=1, description="a past revision; default latest")] = None,
+                 revision: Annotated[int | None, Query(ge=1, le=2**31 - 1,
+                                                       description="a past revision; default latest")] = None,
                  provider: ProviderFilter = None,
                  format: Annotated[str | None, Query(pattern="^(business|aas)$")] = None,
                  accept: Annotated[str | None, Header()] = None) -> Response:
@@ -91,10 +116,11 @@ async def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instanc
     return Response(instance.business_raw, media_type=BUSINESS_JSON, headers=headers)
 
 
-@router.get("/asset-types/{type}/instances", summary="List instances by createdAt range")
+@router.get("/asset-types/{type}/instances", summary="List instances by createdAt range",
+            responses=problem_responses(400, s400="A cursor this server did not issue, or from after to"))
 async def list_instances(slug: AssetTypeSlug, instances: Instances, _: Reader,
-                   from_: Annotated[datetime | None, Query(alias="from", description="inclusive; ISO 8601")] = None,
-                   to: Annotated[datetime | None, Query(description="inclusive; ISO 8601")] = None,
+                   from_: Annotated[Moment | None, Query(alias="from", description="inclusive")] = None,
+                   to: Annotated[Moment | None, Query(description="inclusive")] = None,
                    cursor: Annotated[str | None, Query(max_length=200)] = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 100,
                    latest: Annotated[bool, Query(description="only the latest revision of each key")] = False,

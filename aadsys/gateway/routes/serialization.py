@@ -12,11 +12,11 @@ from typing import Annotated
 
 import anyio.to_thread
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from aadsys.aasx import AASX_MEDIA_TYPE, Json, file_values, package_bytes
 from aadsys.gateway.deps import AasReader, ContextDep, get_aas_repository
-from aadsys.gateway.part2.identifiers import decode_id
+from aadsys.gateway.part2.identifiers import EncodedIds, decode_id
 from aadsys.gateway.part2.repository import AasRepository
 from aadsys.gateway.part2.responses import ERRORS, not_found, ok
 from aadsys.gateway.part2.results import JSON, AasApiError
@@ -24,7 +24,6 @@ from aadsys.gateway.problems import AasApiRoute
 
 router = APIRouter(route_class=AasApiRoute, dependencies=[Depends(AasReader)], responses=ERRORS)
 Repository = Annotated[AasRepository, Depends(get_aas_repository)]
-Ids = Annotated[list[str] | None, Query(description="base64url-encoded identifiers; repeat the parameter for more")]
 _OFFERED = (JSON, AASX_MEDIA_TYPE)
 
 
@@ -33,7 +32,7 @@ _OFFERED = (JSON, AASX_MEDIA_TYPE)
             responses={200: {"content": {JSON: {}, AASX_MEDIA_TYPE: {}}},
                        406: {"description": "an Accept this server does not serialize to"}})
 async def generate_serialization(request: Request, ctx: ContextDep, repo: Repository,
-                                 aasIds: Ids = None, submodelIds: Ids = None,  # noqa: N803 (the spec's names)
+                                 aasIds: EncodedIds = None, submodelIds: EncodedIds = None,  # noqa: N803 (the spec's names)
                                  includeConceptDescriptions: bool = True) -> Response:  # noqa: N803
     media_type = _negotiate(request.headers.get("accept") or "*/*")
     environment = await _environment(repo, aasIds or [], submodelIds or [])

@@ -3,7 +3,6 @@ against a real gateway holding all three asset types, a revised status and a Fil
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,12 +14,10 @@ from aas_test_engines.result import AasTestResult
 
 from aadsys.cli import prepare
 from aadsys.config import Settings
-from tests.aadsys.conftest import Gateway
-from tests.aas_models.records import record
+from tests.aadsys.conftest import Gateway, stock
 
 SUITES = ("https://admin-shell.io/aas/API/3/0/AssetAdministrationShellRepositoryServiceSpecification/SSP-002",
           "https://admin-shell.io/aas/API/3/0/SubmodelRepositoryServiceSpecification/SSP-002")
-TYPES = "/api/v1/asset-types"
 
 
 @pytest.fixture
@@ -34,17 +31,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def stocked(gateway: Gateway) -> Iterator[Gateway]:
-    png = b"\x89PNG\r\n\x1a\n label image"
-    label = {"sha256": hashlib.sha256(png).hexdigest(), "contentType": "image/png"}
-    status, sales_order = record("sales-order-status"), record("sales-order")
-    sales_order["items"][0]["labelImage"] = label
-    with gateway.client("write") as api:
-        posts = [api.post("/api/v1/files", content=png, headers={"Content-Type": "image/png"}),
-                 api.post(f"{TYPES}/sales-order/instances", json=sales_order),
-                 api.post(f"{TYPES}/sales-order-status/instances", json=status),
-                 api.post(f"{TYPES}/sales-order-status/instances", json={**status, "status": "completed"}),
-                 api.post(f"{TYPES}/juice-product/instances", json=record("juice-product"))]
-    assert [p.status_code for p in posts] == [201] * 5, [p.text for p in posts]
+    stock(gateway)
     yield gateway
 
 
