@@ -30,7 +30,7 @@ from aadsys.core.errors import FileNotFound
 from aadsys.core.tables import InstanceRow
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.deps import Reader
-from aadsys.gateway.problems import PROBLEM_BASE, PROBLEM_JSON
+from aadsys.gateway.problems import PROBLEM_BASE, PROBLEM_JSON, problem_responses
 from aas_models import Owner
 from connector._identity import load_or_create
 from connector._refusals import Refusals
@@ -67,6 +67,10 @@ def read_secret(path: Path | None) -> str:
     if not secret:
         raise ConfigurationError(f"the client secret file {path} is empty")
     return secret
+
+
+NONCE: dict[str, Any] = {"type": "object", "required": ["nonce", "expiresIn"], "properties": {
+    "nonce": {"type": "string"}, "expiresIn": {"type": "integer", "description": "seconds"}}}
 
 
 class Connector:
@@ -135,7 +139,9 @@ class Connector:
         router = APIRouter(tags=["connector"])
 
         @router.post(CHALLENGE_ROUTE, status_code=201, summary="A fresh nonce for the channel handshake",
-                     responses={401: {"description": "the grant is refused (problem+json with its `code`)"}})
+                     responses={201: {"content": {"application/json": {"schema": NONCE}}},
+                                **problem_responses(401, s401="No grant, or the grant is refused (its `code` says "
+                                                                "why)")})
         async def challenge(authorization: Annotated[str | None, Header()] = None) -> Response:
             """Present the grant as `Authorization: Bearer <grant>`; sign the nonce into the connect auth."""
             grant = (authorization or "").removeprefix("Bearer ").strip()
@@ -151,8 +157,10 @@ class Connector:
                             media_type="application/json", headers={"Cache-Control": "no-store"})
 
         @router.get(LINK_ROUTE + "/{token}", summary="Download through a one-time link",
-                    responses={403: {"description": "not the subscribed consumer's proof"},
-                               404: {"description": "no such link"}, 410: {"description": "used or expired"}})
+                    responses={200: {"description": "the sealed payload or file",
+                                     "content": {"application/octet-stream": {}}},
+                               **problem_responses(403, 404, 410, s403="Not the subscribed consumer's proof",
+                                                   s404="No such link", s410="The link was used or has expired")})
         async def download(token: str, x_link_proof: Annotated[str | None, Header()] = None) -> Response:
             try:
                 link = await anyio.to_thread.run_sync(self.links.consume, token, x_link_proof)
@@ -176,7 +184,9 @@ class Connector:
             return StreamingResponse(chunks, media_type="application/octet-stream",
                                      headers={"Cache-Control": "no-store"})
 
-        @router.get("/connector/v1/status", summary="The connector's state (as `aadsys connector status`)")
+        @router.get("/connector/v1/status", summary="The connector's state (as `aadsys connector status`)",
+                    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}},
+                               **problem_responses(401, 403)})
         async def status(_: Reader) -> Response:
             body = await anyio.to_thread.run_sync(self.status)
             return Response(orjson.dumps(body), media_type="application/json")

@@ -69,6 +69,7 @@ _MEANINGS = {
     404: "No such asset type, instance or file here",
     406: "None of the accepted media types can be served",
     409: "The key exists with other content",
+    410: "Gone: used or expired",
     413: "The body is larger than this server accepts",
     415: "Unsupported Content-Type",
     422: "The request breaks a rule: a parameter out of range, or a record that breaks its model",
