@@ -54,6 +54,12 @@ def children(element: Json) -> list[Json]:
     return []
 
 
+def semantic_id_of(element: Json) -> str | None:
+    """The value of the first key of an element's (or submodel's) semanticId."""
+    keys = (element.get("semanticId") or {}).get("keys") or []
+    return keys[0].get("value") if keys else None
+
+
 def _child_key(kind: str | None) -> str | None:
     return {"Submodel": "submodelElements", "SubmodelElementCollection": "value", "SubmodelElementList": "value",
             "Entity": "statements", "AnnotatedRelationshipElement": "annotations"}.get(kind or "")

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from connector._encoding import b64url, unb64url
+from aas_models import base64url
 from connector.errors import ConfigurationError
 
 K = TypeVar("K", Ed25519PrivateKey, X25519PrivateKey)
@@ -37,12 +37,12 @@ class Identity:
     @property
     def signing_key(self) -> str:
         """The Ed25519 public key as unpadded base64url of its 32 raw bytes (the portal's form)."""
-        return b64url(self.signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return base64url.encode(self.signing.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     @property
     def encryption_key(self) -> str:
         """The X25519 public key as unpadded base64url of its 32 raw bytes."""
-        return b64url(self.encryption.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return base64url.encode(self.encryption.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     def sign(self, message: bytes) -> bytes:
         return self.signing.sign(message)
@@ -65,7 +65,7 @@ def load_or_create(directory: Path) -> Identity:
 
 def signing_public_key(value: str) -> Ed25519PublicKey:
     """A partner's Ed25519 public key from its base64url form; ``ValueError`` if it is not one."""
-    return Ed25519PublicKey.from_public_bytes(unb64url(value))
+    return Ed25519PublicKey.from_public_bytes(base64url.decode(value))
 
 
 def _load(path: Path, kind: type[K]) -> K | None:

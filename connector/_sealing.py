@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from connector._encoding import b64url, unb64url
+from aas_models import base64url
 from connector._identity import Identity, signing_public_key
 from connector.errors import SealBroken
 
@@ -85,14 +85,15 @@ class Sealer:
         self.identity = identity
         self.recipient = consumer_encryption_key
         self._shared = identity.encryption.exchange(X25519PublicKey.from_public_bytes(
-            unb64url(consumer_encryption_key)))
+            base64url.decode(consumer_encryption_key)))
 
     def seal(self, fields: dict[str, Any], plaintext: bytes) -> Sealed:
         """Encrypt ``plaintext`` for the consumer under a header of ``fields`` with a fresh salt and nonce, and
         sign both (``reseal`` re-creates the ciphertext from the header, for a one-time link)."""
         salt, nonce = os.urandom(16), os.urandom(12)
         header = canonical({**fields, "v": VERSION, "alg": ALGORITHM, "sender": self.identity.signing_key,
-                            "recipient": self.recipient, "salt": b64url(salt), "nonce": b64url(nonce)})
+                            "recipient": self.recipient, "salt": base64url.encode(salt),
+                            "nonce": base64url.encode(nonce)})
         header_bytes = header.encode()
         ciphertext = AESGCM(_key(self._shared, salt, b"payload")).encrypt(nonce, plaintext, header_bytes)
         return Sealed(header, ciphertext, self.identity.sign(_signed_bytes(header_bytes, ciphertext)))
@@ -100,17 +101,17 @@ class Sealer:
     def reseal(self, header: str, plaintext: bytes) -> bytes:
         """The ciphertext of a header made by ``seal`` (same salt and nonce give the same bytes)."""
         fields = orjson.loads(header)
-        key = _key(self._shared, unb64url(fields["salt"]), b"payload")
-        return AESGCM(key).encrypt(unb64url(fields["nonce"]), plaintext, header.encode())
+        key = _key(self._shared, base64url.decode(fields["salt"]), b"payload")
+        return AESGCM(key).encrypt(base64url.decode(fields["nonce"]), plaintext, header.encode())
 
     @staticmethod
     def new_file_seal() -> FileSeal:
-        return FileSeal(b64url(os.urandom(16)), b64url(os.urandom(12)))
+        return FileSeal(base64url.encode(os.urandom(16)), base64url.encode(os.urandom(12)))
 
     def encrypt_file(self, chunks: Iterator[bytes], seal: FileSeal, binding: bytes) -> Iterator[bytes]:
         """The ciphertext of a file's content, chunk by chunk, then the GCM tag."""
-        encryptor = Cipher(algorithms.AES(_key(self._shared, unb64url(seal.salt), b"file")),
-                           modes.GCM(unb64url(seal.nonce))).encryptor()
+        encryptor = Cipher(algorithms.AES(_key(self._shared, base64url.decode(seal.salt), b"file")),
+                           modes.GCM(base64url.decode(seal.nonce))).encryptor()
         encryptor.authenticate_additional_data(binding)
         for chunk in chunks:
             yield encryptor.update(chunk)
@@ -125,7 +126,7 @@ class Opener:
         self.sender = provider_signing_key
         self._verifier = signing_public_key(provider_signing_key)
         self._shared = identity.encryption.exchange(X25519PublicKey.from_public_bytes(
-            unb64url(provider_encryption_key)))
+            base64url.decode(provider_encryption_key)))
 
     def read_header(self, header: str) -> dict[str, Any]:
         """The header's fields, if it is addressed to us by our provider (not yet proof of anything)."""
@@ -155,8 +156,8 @@ class Opener:
             raise SealBroken("bad-signature", "the provider's signature over header and ciphertext does not "
                                               "verify") from None
         try:
-            key = _key(self._shared, unb64url(fields["salt"]), b"payload")
-            plaintext = AESGCM(key).decrypt(unb64url(fields["nonce"]), ciphertext, header_bytes)
+            key = _key(self._shared, base64url.decode(fields["salt"]), b"payload")
+            plaintext = AESGCM(key).decrypt(base64url.decode(fields["nonce"]), ciphertext, header_bytes)
         except (InvalidTag, ValueError, KeyError, TypeError):
             raise SealBroken("undecryptable", "the ciphertext does not decrypt under our key") from None
         if hashlib.sha256(plaintext).hexdigest() != fields.get("sha256"):
@@ -170,8 +171,8 @@ class Opener:
         The caller writes the chunks somewhere temporary and keeps them only if this ends without error.
         """
         try:
-            decryptor = Cipher(algorithms.AES(_key(self._shared, unb64url(seal.salt), b"file")),
-                               modes.GCM(unb64url(seal.nonce))).decryptor()
+            decryptor = Cipher(algorithms.AES(_key(self._shared, base64url.decode(seal.salt), b"file")),
+                               modes.GCM(base64url.decode(seal.nonce))).decryptor()
         except ValueError as exc:
             raise SealBroken("malformed-header", f"bad file salt or nonce: {exc}") from None
         decryptor.authenticate_additional_data(binding)
@@ -191,12 +192,12 @@ class Opener:
 
 def prove(identity: Identity, purpose: str, *parts: str) -> str:
     """Our Ed25519 signature over ``purpose`` and ``parts``: a channel handshake, or the use of a link."""
-    return b64url(identity.sign(_proof_bytes(purpose, parts)))
+    return base64url.encode(identity.sign(_proof_bytes(purpose, parts)))
 
 
 def verify_proof(signing_key: str, signature: str, purpose: str, *parts: str) -> bool:
     try:
-        signing_public_key(signing_key).verify(unb64url(signature),
+        signing_public_key(signing_key).verify(base64url.decode(signature),
                                                                           _proof_bytes(purpose, parts))
     except (InvalidSignature, ValueError):
         return False

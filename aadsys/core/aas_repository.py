@@ -11,8 +11,6 @@ the middle of a million costs what the first one does.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +24,10 @@ from aadsys.core.errors import FileNotFound, InvalidCursor
 from aadsys.core.files import FileStore
 from aadsys.core.parts import shell_bytes, submodel_bytes, value_bytes
 from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow
-from aas_models.serialization import value_only
+from aas_models import base64url
+from aas_models.serialization import Json, semantic_id_of, value_only
 
 _FILE_VALUE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
-Json = dict[str, Any]
 
 _I = InstanceRow.__table__  # type: ignore[attr-defined]
 _S = SubmodelRow.__table__  # type: ignore[attr-defined]
@@ -121,7 +119,7 @@ class SqlAasRepository:
         out: list[bytes] = []
         if kind == "t":
             for index, sm in enumerate(self._type_level()[1]):
-                wanted = semantic_id is None or _semantic(sm.json) == semantic_id
+                wanted = semantic_id is None or semantic_id_of(sm.json) == semantic_id
                 if index >= after and wanted and (id_short is None or sm.json.get("idShort") == id_short):
                     if len(out) == limit:
                         return out, _encode("t", index)
@@ -187,11 +185,6 @@ def _kept(element: Json) -> _Kept:
     return _Kept(orjson.dumps(element), element)
 
 
-def _semantic(sm: Json) -> str | None:
-    keys = (sm.get("semanticId") or {}).get("keys") or []
-    return keys[0].get("value") if keys else None
-
-
 def _matches(shell: Json, id_short: str | None, global_ids: list[str | None]) -> bool:
     if id_short is not None and shell.get("idShort") != id_short:
         return False
@@ -200,17 +193,17 @@ def _matches(shell: Json, id_short: str | None, global_ids: list[str | None]) ->
 
 def _encode(kind: str, value: int, tie: str = "") -> str:
     """Cursor = where the next page starts: a position in the type list, or an instance id plus a tie-breaker."""
-    return base64.urlsafe_b64encode(f"{kind}{value}:{tie}".encode()).decode().rstrip("=")
+    return base64url.encode_text(f"{kind}{value}:{tie}")
 
 
 def _decode(cursor: str | None) -> tuple[str, int, str]:
     if not cursor:
         return ("t", 0, "")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64url.decode(cursor).decode()
         head, _, tie = raw.partition(":")
         kind, value = head[0], int(head[1:])
-    except (ValueError, IndexError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, IndexError, UnicodeDecodeError):
         raise InvalidCursor() from None
     if kind not in ("t", "i") or value < 0:
         raise InvalidCursor()

@@ -7,8 +7,6 @@ stored; other content is a conflict, or the next revision for versioned asset ty
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +36,7 @@ from aas_models import (
     Owner,
     RenderedInstance,
     asset_type,
+    base64url,
     instance_from_aas,
     render_instance,
 )
@@ -346,20 +345,14 @@ def _stored(seq: int, rendered: RenderedInstance, created_at: datetime) -> Store
                           aas_json=rendered.aas_json, business_raw=rendered.business_bytes)
 
 
-def _first_key(reference: dict[str, Any] | None) -> str | None:
-    if not reference or not reference.get("keys"):
-        return None
-    return str(reference["keys"][0].get("value"))
-
-
 def encode_cursor(created_at: datetime, seq: int) -> str:
     raw = orjson.dumps([iso(created_at), seq])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64url.encode(raw)
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
     try:
-        created, seq = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        created, seq = orjson.loads(base64url.decode(cursor))
         return datetime.fromisoformat(created.replace("Z", "+00:00")), int(seq)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, orjson.JSONDecodeError):
         raise InvalidCursor() from None

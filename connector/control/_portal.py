@@ -8,7 +8,6 @@ refusal is ``PortalRefused`` carrying the problem's ``detail``.
 
 from __future__ import annotations
 
-import base64
 import time
 from datetime import datetime
 from typing import Any
@@ -16,9 +15,10 @@ from typing import Any
 import httpx
 import orjson
 
+from aas_models import base64url
+from aas_models.serialization import Json
 from connector.errors import PortalRefused, PortalUnavailable
 
-Json = dict[str, Any]
 REFRESH_MARGIN_SECONDS = 30
 
 
@@ -150,4 +150,4 @@ def _detail(response: httpx.Response) -> str:
 def unverified_claims(jwt: str) -> Json:
     """The claims of a token the portal gave us in answer to our own request (not a trust check)."""
     payload = jwt.split(".")[1]
-    return orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))  # type: ignore[no-any-return]
+    return orjson.loads(base64url.decode(payload))  # type: ignore[no-any-return]

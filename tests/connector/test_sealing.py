@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import orjson
 import pytest
 
-from connector._encoding import b64url
+from aas_models import base64url
 from connector._identity import Identity
 from connector._sealing import (
     FileSeal,
@@ -246,7 +246,8 @@ def test_proof_does_not_verify_for_changed_parts(provider: Identity, parts: tupl
     assert not verify_proof(provider.signing_key, prove(provider, "link", "token-1"), "link", *parts)
 
 
-@pytest.mark.parametrize("signature", ["", "not base64 at all!", "A", b64url(b"\x00" * 64), b64url(os.urandom(10))])
+@pytest.mark.parametrize("signature", ["", "not base64 at all!", "A", base64url.encode(b"\x00" * 64),
+                                       base64url.encode(os.urandom(10))])
 def test_garbage_signature_is_not_a_proof(provider: Identity, signature: str) -> None:
     assert not verify_proof(provider.signing_key, signature, "link", "token-1")
 

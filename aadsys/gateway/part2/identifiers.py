@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 import orjson
@@ -12,6 +10,7 @@ from pydantic import StringConstraints
 
 from aadsys.gateway.part2.patterns import BASE64URL
 from aadsys.gateway.part2.results import AasApiError
+from aas_models import base64url
 
 _ENCODED = "base64url-encoded (RFC 4648 §5, padding optional)"
 
@@ -30,8 +29,8 @@ def decode_id(value: str, parameter: str) -> str:
     hold NUL): no identifier is those bytes, so it names nothing here.
     """
     try:
-        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
+        raw = base64url.decode(value)
+    except ValueError:
         raise AasApiError(400, f"{parameter} '{value}' is not base64url-encoded UTF-8; encode the identifier "
                                "with base64url (RFC 4648 §5)") from None
     if not raw or "+" in value or "/" in value:
@@ -55,4 +54,4 @@ def decode_json_id(value: str, parameter: str) -> Any:
 
 
 def encode_id(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    return base64url.encode_text(text)

@@ -8,7 +8,7 @@ import orjson
 
 from aadsys.gateway.part2.paging import slice_page
 from aadsys.gateway.part2.repository import Json
-from aas_models.serialization import value_only
+from aas_models.serialization import semantic_id_of, value_only
 
 
 class InMemoryAasRepository:
@@ -30,7 +30,7 @@ class InMemoryAasRepository:
                              ) -> tuple[list[bytes], str | None]:
         submodels = [s for s in self.environment.get("submodels", [])
                      if (id_short is None or s.get("idShort") == id_short)
-                     and (semantic_id is None or _semantic(s) == semantic_id)]
+                     and (semantic_id is None or semantic_id_of(s) == semantic_id)]
         page, after = slice_page(submodels, limit, cursor)
         return [orjson.dumps(s) for s in page], after
 
@@ -56,11 +56,6 @@ class InMemoryAasRepository:
 
 def _bytes(found: Json | None) -> bytes | None:
     return None if found is None else orjson.dumps(found)
-
-
-def _semantic(submodel: Json) -> str | None:
-    keys = (submodel.get("semanticId") or {}).get("keys") or []
-    return keys[0].get("value") if keys else None
 
 
 def _has_asset_ids(shell: Json, wanted: list[dict[str, Any]]) -> bool:

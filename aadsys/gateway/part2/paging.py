@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Query, Response
 
 from aadsys.gateway.part2.results import JSON, AasApiError
+from aas_models import base64url
 from aas_models.serialization import json_array
 
 DEFAULT_LIMIT = 100
@@ -43,18 +42,18 @@ def slice_page(items: list[Any], limit: int | None, cursor: str | None) -> tuple
 
 
 def _encode(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o{offset}".encode()).decode().rstrip("=")
+    return base64url.encode_text(f"o{offset}")
 
 
 def _offset(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = base64url.decode(cursor).decode()
         if raw[:1] != "o":
             raise ValueError(raw)
         return max(0, int(raw[1:]))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError):
         raise AasApiError(400, "cursor is not one this server issued; start again without a cursor") from None
 
 
@@ -65,17 +64,17 @@ PATH_BATCHES = 50  # read at most this many batches for one page, so that one re
 
 
 def encode_position(store_cursor: str | None, index: int, skip: int) -> str:
-    return base64.urlsafe_b64encode(b"p" + orjson.dumps([store_cursor, index, skip])).decode().rstrip("=")
+    return base64url.encode(b"p" + orjson.dumps([store_cursor, index, skip]))
 
 
 def decode_position(cursor: str | None) -> tuple[str | None, int, int]:
     if not cursor:
         return None, 0, 0
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        raw = base64url.decode(cursor)
         store_cursor, index, skip = orjson.loads(raw[1:]) if raw[:1] == b"p" else (None, -1, -1)
         if not (store_cursor is None or isinstance(store_cursor, str)) or min(index, skip) < 0:
             raise ValueError(raw)
         return store_cursor, int(index), int(skip)
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+    except (ValueError, TypeError, orjson.JSONDecodeError):
         raise AasApiError(400, "cursor is not one this server issued; start again without a cursor") from None

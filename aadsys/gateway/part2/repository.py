@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 import orjson
 
-Json = dict[str, Any]
+from aas_models.serialization import Json
 
 
 class AasRepository(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import re
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,6 +15,7 @@ from starlette.responses import Response
 from aadsys.core.instances import InstanceHead, StoredInstance, iso
 from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
 from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
+from aadsys.gateway.part2.identifiers import encode_id
 from aadsys.gateway.problems import ProblemError, problem_responses
 from aas_models import KEY_PATTERN
 
@@ -48,10 +48,6 @@ Moment = Annotated[datetime, BeforeValidator(_iso_8601), WithJsonSchema(
                                                             "offset read as UTC"})]
 
 
-def _b64(value: str) -> str:
-    return base64.urlsafe_b64encode(value.encode()).decode().rstrip("=")
-
-
 def self_url(instance: InstanceHead, *, revision: bool = False) -> str:
     """The instance in the business API; with ``revision``, this revision of it."""
     query = {"provider": instance.origin or None, "revision": instance.revision if revision else None}
@@ -62,7 +58,7 @@ def self_url(instance: InstanceHead, *, revision: bool = False) -> str:
 def receipt(instance: StoredInstance) -> dict[str, Any]:
     """What a client gets back on create: where the instance lives, without echoing its content."""
     return {**instance.head(), "links": {"self": self_url(instance),
-                                         "aas": f"/api/v3.0/shells/{_b64(instance.shell_id)}"}}
+                                         "aas": f"/api/v3.0/shells/{encode_id(instance.shell_id)}"}}
 
 
 @router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance",
