@@ -17,9 +17,9 @@ from datetime import UTC, datetime
 from typing import IO
 
 import orjson
-import pyecma376_2
 from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.json import read_aas_json_file
+from pyecma376_2.core_properties import OPCCoreProperties
 
 from aas_models.serialization import Json, children
 
@@ -65,7 +65,7 @@ def write_package(out: IO[bytes], environment: Json, files: Mapping[str, tuple[b
     # failsafe: a File whose content is not held here is left out, not a reason to fail the whole package
     with AASXWriter(out, failsafe=True) as writer:
         writer.write_all_aas_objects("/aasx/data.json", objects, container, write_json=True)
-        properties = pyecma376_2.OPCCoreProperties()
+        properties = OPCCoreProperties()
         properties.created = datetime.now(UTC)
         properties.creator = creator
         writer.write_core_properties(properties)

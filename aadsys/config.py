@@ -94,7 +94,7 @@ class Settings(BaseSettings):
 
 
 def _data_dir_hint(init_settings: PydanticBaseSettingsSource) -> Path:
-    explicit: dict[str, Any] = init_settings()  # type: ignore[assignment]
+    explicit: dict[str, Any] = init_settings()
     value = explicit.get("data_dir") or os.environ.get("AADSYS_DATA_DIR") or DEFAULT_DATA_DIR
     return Path(value)
 

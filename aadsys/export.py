@@ -17,13 +17,14 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from aadsys.aasx import Json, digest_of, file_values, write_package
+from aadsys.aasx import digest_of, file_values, write_package
 from aadsys.config import Settings
 from aadsys.core.db import Database
 from aadsys.core.errors import AssetTypeNotRegistered, FileNotFound
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
 from aas_models import Owner
+from aas_models.serialization import Json
 
 _PAGE = 500
 

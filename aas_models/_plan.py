@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
+from json.encoder import encode_basestring
 from typing import Any
 
 from basyx.aas import model
@@ -20,8 +20,8 @@ from basyx.aas.model import datatypes as xs
 from pydantic.alias_generators import to_snake
 
 from aas_models._errors import AasInvalid
+from aas_models.serialization import Json
 
-Json = dict[str, Any]
 FILE_ROUTE = "/api/v1/files/"
 
 
@@ -68,6 +68,11 @@ _quoted = encode_basestring  # str -> JSON string literal, escaped, non-ASCII ke
 class PropertyNode(Node):
     id_short: str | None
     value_type: str
+    # Worked out once, in __post_init__: the JSON text before the value, the value's codec, whether it is text.
+    _head: str = field(init=False, repr=False, compare=False)
+    _encode: Callable[[Any], str] = field(init=False, repr=False, compare=False)
+    _decode: Callable[[str], Any] = field(init=False, repr=False, compare=False)
+    _text: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         head = f'{{"idShort":{_quoted(self.id_short or "")},"modelType":"Property","valueType":"{self.value_type}",'
@@ -77,10 +82,10 @@ class PropertyNode(Node):
         object.__setattr__(self, "_text", self.value_type == "xs:string")
 
     def write(self, value: Any, out: list[str]) -> None:
-        if self._text:  # type: ignore[attr-defined]
-            out.append(self._head + _quoted(value) + "}")  # type: ignore[attr-defined]
+        if self._text:
+            out.append(self._head + _quoted(value) + "}")
         else:  # the lexical forms of numbers, dates and booleans need no escaping
-            out.append(self._head + '"' + self._encode(value) + '"}')  # type: ignore[attr-defined]
+            out.append(self._head + '"' + self._encode(value) + '"}')
 
     def decode(self, element: Json, path: str) -> Any:
         _expect(element, "Property", path)
@@ -89,7 +94,7 @@ class PropertyNode(Node):
         if "value" not in element:
             return None
         try:
-            return self._decode(element["value"])  # type: ignore[attr-defined]
+            return self._decode(element["value"])
         except (TypeError, ValueError) as exc:
             raise _invalid(f"{path}.value", f"not a valid {self.value_type}: {exc}") from None
 
@@ -117,6 +122,10 @@ class CollectionNode(Node):
     id_short: str | None
     children: tuple[Node, ...]
     by_id_short: dict[str, Node] = field(init=False, repr=False, compare=False)
+    _head: str = field(init=False, repr=False, compare=False)
+    # (attribute, child, head, encoder) per child; head and encoder only for Properties, whose writing is inlined
+    _children: tuple[tuple[str, Node, str | None, Callable[[Any], str] | None], ...] = field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_id_short", {c.id_short: c for c in self.children if c.id_short})
@@ -126,14 +135,14 @@ class CollectionNode(Node):
         object.__setattr__(self, "_head", head)
         # Properties are most of a large record: inline their writing here (head, encoder) and save a call each.
         object.__setattr__(self, "_children", tuple(
-            (to_snake(c.id_short or ""), c, c._head, None if c._text else c._encode)  # type: ignore[attr-defined]
+            (to_snake(c.id_short or ""), c, c._head, None if c._text else c._encode)
             if isinstance(c, PropertyNode) else (to_snake(c.id_short or ""), c, None, None)
             for c in self.children))
 
     def write_elements(self, value: Any, out: list[str]) -> bool:
         """Write the elements of the validated record ``value``, comma-separated; False when there were none."""
         first = True
-        for attribute, child, head, encode in self._children:  # type: ignore[attr-defined]
+        for attribute, child, head, encode in self._children:
             item = getattr(value, attribute)
             if item is None:
                 continue
@@ -149,7 +158,7 @@ class CollectionNode(Node):
         return not first
 
     def write(self, value: Any, out: list[str]) -> None:
-        out.append(self._head)  # type: ignore[attr-defined]
+        out.append(self._head)
         out.append(',"value":[')
         mark = len(out)
         if self.write_elements(value, out):
@@ -165,14 +174,13 @@ class CollectionNode(Node):
             where = f"{path}[{index}]"
             if not isinstance(element, dict):
                 raise _invalid(where, "must be a submodel element object")
-            node = self.by_id_short.get(element.get("idShort"))  # type: ignore[arg-type]
-            if node is None:
+            id_short = element.get("idShort")
+            if not isinstance(id_short, str) or (node := self.by_id_short.get(id_short)) is None:
                 known = ", ".join(self.by_id_short)
-                raise _invalid(f"{where}.idShort", f"'{element.get('idShort')}' is not in the template; "
-                                                   f"expected one of {known}")
+                raise _invalid(f"{where}.idShort", f"'{id_short}' is not in the template; expected one of {known}")
             value = node.decode(element, where)
             if value is not None:
-                out[node.id_short] = value  # type: ignore[index]
+                out[id_short] = value
         return out
 
     def decode(self, element: Json, path: str) -> Any:
@@ -184,6 +192,7 @@ class CollectionNode(Node):
 class ListNode(Node):
     id_short: str | None
     item: CollectionNode
+    _head: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_head", f'{{"idShort":{_quoted(self.id_short or "")},'
@@ -191,7 +200,7 @@ class ListNode(Node):
                                           '"typeValueListElement":"SubmodelElementCollection"')
 
     def write(self, value: list[Any], out: list[str]) -> None:
-        out.append(self._head)  # type: ignore[attr-defined]
+        out.append(self._head)
         if value:
             out.append(',"value":[')
             write_item = self.item.write

@@ -20,11 +20,11 @@ from pydantic.alias_generators import to_snake
 from aas_models import _ids
 from aas_models._errors import AasInvalid, RecordInvalid
 from aas_models._owner import Owner
-from aas_models._plan import FILE_ROUTE, Json
+from aas_models._plan import FILE_ROUTE
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 from aas_models.records._shared import Record, RuleViolations
-from aas_models.serialization import value_only
+from aas_models.serialization import Json, value_only
 
 Span = tuple[int, int]  # [start, end) byte offsets
 _FILE_REFERENCE = re.compile(rb'"value":"' + FILE_ROUTE.encode() + rb'([0-9a-f]{64})"')

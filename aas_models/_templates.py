@@ -63,11 +63,12 @@ def collection(id_short: str | None, description: str, *elements: model.Submodel
     return model.SubmodelElementCollection(id_short, list(elements), description=_en(description))
 
 
-def list_of(id_short: str, description: str, item: model.SubmodelElementCollection) -> model.SubmodelElementList:
+def list_of(id_short: str, description: str, item: model.SubmodelElementCollection
+            ) -> model.SubmodelElementList[model.SubmodelElementCollection]:
     return model.SubmodelElementList(id_short, model.SubmodelElementCollection, [item], description=_en(description))
 
 
-def _ingredients() -> model.SubmodelElementList:
+def _ingredients() -> model.SubmodelElementList[model.SubmodelElementCollection]:
     return list_of("ingredients", "the mix; ratios each in (0, 1] and summing to 1",
                    collection(None, "one ingredient of the mix",
                               text("ingredient", "ingredient name, e.g. orange"),

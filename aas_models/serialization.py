@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from aas_models._plan import Json
+Json = dict[str, Any]  # an AAS JSON object, parsed: the one alias of it for every package
 
 _NUMBER_TYPES = {
     "xs:decimal", "xs:integer", "xs:long", "xs:int", "xs:short", "xs:byte", "xs:nonNegativeInteger",

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        explicit: dict[str, Any] = init_settings()  # type: ignore[assignment]
+        explicit: dict[str, Any] = init_settings()
         data_dir = Path(explicit.get("data_dir") or os.environ.get(f"{ENV_PREFIX}DATA_DIR") or DEFAULT_DATA_DIR)
         toml = TomlConfigSettingsSource(settings_cls, toml_file=data_dir / CONFIG_FILE_NAME)
         return init_settings, env_settings, toml

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -29,7 +30,7 @@ def install_error_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else _detail(exc.status_code)
         if request.url.path.startswith(JSON_PREFIXES):
             return problem(request, exc.status_code, phrase.lower().replace(" ", "-"), phrase, detail)
-        templates = request.app.state.shop.templates
+        templates: Jinja2Templates = request.app.state.shop.templates
         return templates.TemplateResponse(request, "error.html", {"title": phrase, "detail": detail},
                                           status_code=exc.status_code)
 

@@ -43,7 +43,7 @@ from aadsys.benchmark.preload import Preloaded, preload, transfer_digest
 from aadsys.config import load_settings
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
-from aadsys.core.tables import InboxRow, InstanceRow
+from aadsys.core.tables import InboxRow, InstanceRow, table_of
 from aadsys.demo_processes import DemoError, wait_for
 
 TARGET_PER_S = 5000  # issue 7: at least 5,000 instances per second
@@ -56,8 +56,8 @@ API_SAMPLE = 50  # received records read back through OMIS's business API
 POLL_SECONDS = 0.5  # OMIS answers each look: keep them few
 STALL_SECONDS = 120.0  # a replay that stores nothing more for this long has stopped
 FINAL_JOB = ("reported", "failed")
-_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
-_INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
+_INBOX = table_of(InboxRow)
+_INSTANCES = table_of(InstanceRow)
 
 
 def parse_sizes(text: str) -> list[int]:

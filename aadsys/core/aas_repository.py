@@ -23,15 +23,15 @@ from aadsys.core.db import Database
 from aadsys.core.errors import FileNotFound, InvalidCursor
 from aadsys.core.files import FileStore
 from aadsys.core.parts import shell_bytes, submodel_bytes, value_bytes
-from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow
+from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow, table_of
 from aas_models import base64url
 from aas_models.serialization import Json, semantic_id_of, value_only
 
 _FILE_VALUE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
 
-_I = InstanceRow.__table__  # type: ignore[attr-defined]
-_S = SubmodelRow.__table__  # type: ignore[attr-defined]
-_T = AssetTypeRow.__table__  # type: ignore[attr-defined]
+_I = table_of(InstanceRow)
+_S = table_of(SubmodelRow)
+_T = table_of(AssetTypeRow)
 _LATEST_OF_SHELL = and_(_I.c.shell_id == _S.c.shell_id, _I.c.is_latest.is_(True))
 # Built once: a read binds parameters only.
 _SHELL = select(_I.c.aas_json, _I.c.spans).where(_I.c.shell_id == bindparam("id"), _I.c.is_latest.is_(True)).limit(1)

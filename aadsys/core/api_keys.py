@@ -20,9 +20,9 @@ from sqlmodel import col, select
 from aadsys.core.audit import record
 from aadsys.core.db import Database
 from aadsys.core.key_changes import KeyChanges
-from aadsys.core.tables import ApiKeyRow, utcnow
+from aadsys.core.tables import ApiKeyRow, table_of, utcnow
 
-_KEYS = ApiKeyRow.__table__  # type: ignore[attr-defined]
+_KEYS = table_of(ApiKeyRow)
 _KEY = select(_KEYS.c.secret_sha256, _KEYS.c.scopes, _KEYS.c.revoked_at).where(_KEYS.c.id == bindparam("id"))
 
 SCOPES = ("read", "write")

@@ -28,11 +28,11 @@ from aadsys.core.instances import (
     retire,
     take_ingest_lock,
 )
-from aadsys.core.tables import InboxRow, InstanceRow, utcnow
+from aadsys.core.tables import InboxRow, InstanceRow, table_of, utcnow
 from aas_models import AasModelError, Owner, RenderedInstance, asset_type, business_json, render_instance
 
-_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
-_INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
+_INBOX = table_of(InboxRow)
+_INSTANCES = table_of(InstanceRow)
 _SEEN = select(_INBOX.c.instance_id).where(
     _INBOX.c.subscription_id == bindparam("subscription_id"), _INBOX.c.instance_key == bindparam("key"),
     _INBOX.c.sha256 == bindparam("sha256"))

@@ -30,7 +30,7 @@ from aadsys.core.errors import (
 )
 from aadsys.core.events import InstanceEvents
 from aadsys.core.parts import Spans
-from aadsys.core.tables import AssetTypeRow, FileRow, InstanceRow, SubmodelRow, utcnow
+from aadsys.core.tables import AssetTypeRow, FileRow, InstanceRow, SubmodelRow, table_of, utcnow
 from aas_models import (
     AssetTypeSpec,
     Owner,
@@ -42,9 +42,9 @@ from aas_models import (
 )
 from aas_models.serialization import json_array
 
-_INSTANCES = InstanceRow.__table__  # type: ignore[attr-defined]
-_SUBMODELS = SubmodelRow.__table__  # type: ignore[attr-defined]
-_FILES = FileRow.__table__  # type: ignore[attr-defined]
+_INSTANCES = table_of(InstanceRow)
+_SUBMODELS = table_of(SubmodelRow)
+_FILES = table_of(FileRow)
 # Built once: the ingest path only binds parameters (building a statement per call costs more than running it).
 _LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _INSTANCES.c.created_at).where(
     _INSTANCES.c.origin == bindparam("origin", ""), _INSTANCES.c.asset_type == bindparam("asset_type"),

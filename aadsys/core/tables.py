@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import Column, Index, LargeBinary, Table, Text, UniqueConstraint
 from sqlalchemy.types import JSON
 from sqlmodel import Field, SQLModel
 
@@ -178,7 +179,7 @@ class SubscriptionRow(SQLModel, table=True):
     grant: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     grant_expires_at: datetime | None = None
     transfer_id: str | None = Field(default=None, max_length=64)
-    reported: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False),
+    reported: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False),
                            description="The figures last accepted by the portal")
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -235,4 +236,9 @@ class AuditRow(SQLModel, table=True):
     actor: str = Field(max_length=200)
     action: str = Field(max_length=64)
     subject: str = Field(max_length=2000)
-    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def table_of(row: type[SQLModel]) -> Table:
+    """The Core table of a row class, typed (``Row.__table__`` is not), for statements compiled once."""
+    return SQLModel.metadata.tables[str(row.__tablename__)]

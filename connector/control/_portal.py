@@ -133,7 +133,7 @@ class PortalClient:
                 raise PortalUnavailable(what, f"HTTP {response.status_code}")
             if response.status_code >= 400:
                 raise PortalRefused(what, response.status_code, _detail(response))
-            return orjson.loads(response.content) if response.content else {}  # type: ignore[no-any-return]
+            return orjson.loads(response.content) if response.content else {}
         raise AssertionError("unreachable")
 
 

@@ -19,12 +19,12 @@ from sqlalchemy import insert, select, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
-from aadsys.core.tables import LinkRow, utcnow
+from aadsys.core.tables import LinkRow, table_of, utcnow
 from connector._sealing import verify_proof
 from connector._wire import PROOF_LINK
 from connector.errors import LinkRefused
 
-_LINKS = LinkRow.__table__  # type: ignore[attr-defined]
+_LINKS = table_of(LinkRow)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,13 @@ from sqlmodel import Session
 
 from aadsys.core.db import Database
 from aadsys.core.instances import OWN, aware
-from aadsys.core.tables import DeliveryRow, InstanceRow, utcnow
+from aadsys.core.tables import DeliveryRow, InstanceRow, table_of, utcnow
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
 
-_OUT = DeliveryRow.__table__  # type: ignore[attr-defined]
+_OUT = table_of(DeliveryRow)
 # PostgreSQL advisory locks (namespace, hashtext(subscription id)) that make one maker per subscription at a time.
 _PG_MAKE_LOCKS = 0x0A0D
-_INS = InstanceRow.__table__  # type: ignore[attr-defined]
+_INS = table_of(InstanceRow)
 D = DeliveryState
 
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from aadsys.core.db import Database
-from aadsys.core.tables import InboxRow
+from aadsys.core.tables import InboxRow, table_of
 from connector.data._outbox import transfer_digest
 
-_INBOX = InboxRow.__table__  # type: ignore[attr-defined]
+_INBOX = table_of(InboxRow)
 
 
 @dataclass(frozen=True, slots=True)

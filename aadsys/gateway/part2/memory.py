@@ -7,8 +7,7 @@ from typing import Any
 import orjson
 
 from aadsys.gateway.part2.paging import slice_page
-from aadsys.gateway.part2.repository import Json
-from aas_models.serialization import semantic_id_of, value_only
+from aas_models.serialization import Json, semantic_id_of, value_only
 
 
 class InMemoryAasRepository:

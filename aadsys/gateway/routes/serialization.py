@@ -14,13 +14,14 @@ import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
-from aadsys.aasx import AASX_MEDIA_TYPE, Json, file_values, package_bytes
+from aadsys.aasx import AASX_MEDIA_TYPE, file_values, package_bytes
 from aadsys.gateway.deps import AasReader, ContextDep, get_aas_repository
 from aadsys.gateway.part2.identifiers import EncodedIds, decode_id
 from aadsys.gateway.part2.repository import AasRepository
 from aadsys.gateway.part2.responses import ERRORS, not_found, ok
 from aadsys.gateway.part2.results import JSON, AasApiError
 from aadsys.gateway.problems import AasApiRoute
+from aas_models.serialization import Json
 
 router = APIRouter(route_class=AasApiRoute, dependencies=[Depends(AasReader)], responses=ERRORS)
 Repository = Annotated[AasRepository, Depends(get_aas_repository)]
