@@ -50,6 +50,30 @@ _STATUS: list[tuple[type[PortalError], int, str, str]] = [
 ]
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["type", "title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string", "description": "what went wrong and what to do about it"},
+                   "instance": {"type": "string"},
+                   "errors": {"type": "array", "items": {"type": "object", "properties": {
+                       "field": {"type": "string"}, "message": {"type": "string"}}}}},
+}
+_MEANINGS = {
+    400: "The body is not well-formed JSON",
+    401: "No access token or personal token, or an invalid or expired one",
+    403: "Your role or organisation may not do this",
+    404: "No such resource among those you may see",
+    409: "The current state does not allow this",
+    422: "The input breaks a rule; `errors` names each field",
+}
+
+
+def problem_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, each an RFC 9457 body; ``meanings`` overrides, e.g. ``s404="…"``."""
+    return {status: {"description": meanings.get(f"s{status}", _MEANINGS[status]),
+                     "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}} for status in statuses}
+
+
 def problem(request: Request, status: int, slug: str, title: str, detail: str,
             headers: dict[str, str] | None = None, **extensions: Any) -> Response:
     body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
@@ -97,14 +121,25 @@ def install_problem_handlers(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         if exc.status_code == 404:
             detail = f"There is no {request.url.path} here; see /docs for the API's paths."
-        elif exc.status_code == 405:
+        headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}; see /docs for the methods it takes."
-        return problem(request, exc.status_code, "about:blank", _phrase(exc.status_code), detail,
-                       dict(exc.headers) if exc.headers else None)
+            headers = {"Allow": _allowed_methods(request)}
+        return problem(request, exc.status_code, "about:blank", _phrase(exc.status_code), detail, headers)
 
     app.add_exception_handler(PortalError, on_portal_error)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(HTTPException, on_http)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (RFC 9110 §15.5.6); routing names only the first route's."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        regex, route_methods = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(request.url.path):
+            methods |= route_methods
+    return ", ".join(sorted(methods))
 
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -6,13 +6,43 @@ shape them for the wire (``…Public``), and request models (``…Body``) say ex
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
-from abm_portal.services.progress import MAX_FIGURE
+from abm_portal.services.subscriptions import MAX_REASON
+from abm_portal.services.transfers import MAX_COUNT
+
+# Text a service strips and then requires: something other than white space.
+NOT_BLANK = r"\S"
+_RFC_3339 = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("give a whole number (JSON number), not text or true/false")
+    return value
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, int | float) or (isinstance(value, str) and not _RFC_3339.match(value)):
+        raise ValueError("give an RFC 3339 date and time with a zone, e.g. 2026-11-22T14:00:00Z")
+    return value
+
+
+def _declared(**rules: Any) -> dict[str, Any]:
+    """Rules a service checks with a message that says what to fix: declared in the schema, not enforced by pydantic
+    (whose generic message would come first)."""
+    return rules
+
+
+# JSON Schema's integer: 4895 and 4895.0 alike, never "4895" or true. (pydantic alone would take both.)
+WholeNumber = Annotated[int, BeforeValidator(_number)]
+# A date and time as RFC 3339 text with a zone; pydantic alone would take a number as seconds since 1970.
+Moment = Annotated[AwareDatetime, BeforeValidator(_text)]
 
 
 class RequestBody(BaseModel):
@@ -26,7 +56,10 @@ class ResponseBody(BaseModel):
 # --- organisations and connectors -------------------------------------------------------------------------------
 
 class ConnectorBody(RequestBody):
-    endpoint_url: str = Field(description="Where the connector listens, e.g. https://connector.omis.example:9443")
+    endpoint_url: str = Field(json_schema_extra=_declared(
+                                  maxLength=2000, pattern=r"^\s*https?://[^\s/?#@:\[\]]+(:[0-9]*)?(/[^?#\s]*)?\s*$"),
+                              description="Where the connector listens, e.g. https://connector.omis.example:9443 "
+                                          "(no credentials, query or fragment)")
     signing_key: str = Field(description="Ed25519 public key: base64url of the 32 raw bytes, or PEM")
     encryption_key: str = Field(description="X25519 public key: base64url of the 32 raw bytes, or PEM")
 
@@ -46,9 +79,10 @@ class OrganisationPublic(ResponseBody):
 class AssetMetadataBody(RequestBody):
     """Asset-type metadata as ``aas_models.asset_type_metadata`` makes it, plus a visibility; never values."""
 
-    name: str
-    description: str = ""
-    asset_type: str = Field(description="The asset type's slug, e.g. sales-order-status")
+    name: str = Field(json_schema_extra=_declared(maxLength=200, pattern=NOT_BLANK))
+    description: str = Field("", json_schema_extra=_declared(maxLength=4000))
+    asset_type: str = Field(json_schema_extra=_declared(maxLength=64, pattern=r"^\s*[a-z0-9][a-z0-9-]{0,63}\s*$"),
+                            description="The asset type's slug, e.g. sales-order-status")
     semantic_ids: list[str] = Field(default_factory=list, description="Submodel semantic ids (IRIs); derived from "
                                                                       "the submodels when left out")
     submodels: list[dict[str, Any]] = Field(default_factory=list, description="AAS v3.0 Submodel templates "
@@ -57,7 +91,7 @@ class AssetMetadataBody(RequestBody):
     global_asset_id: str | None = None
     owner: str | None = Field(None, description="The publisher's AAS owner slug, e.g. omis")
     key_field: str | None = Field(None, description="The business field that keys an instance, e.g. orderId")
-    versioned: bool | None = None
+    versioned: StrictBool | None = None
     visibility: Literal["public", "private"] = Field("public", description="Private assets are listed for the "
                                                                            "publishing organisation only")
 
@@ -95,17 +129,19 @@ class AssetList(ResponseBody):
 class SubscriptionBody(RequestBody):
     asset_id: str
     mode: Literal["realtime", "historical"]
-    valid_from: AwareDatetime = Field(description="RFC 3339 with a time zone, e.g. 2026-11-22T14:00:00Z")
-    valid_to: AwareDatetime = Field(description="After validFrom; in the past for historical mode, in the future "
+    valid_from: Moment = Field(description="RFC 3339 with a time zone, e.g. 2026-11-22T14:00:00Z")
+    valid_to: Moment = Field(description="After validFrom; in the past for historical mode, in the future "
                                                 "for real-time mode")
 
 
 class RejectionBody(RequestBody):
-    reason: str = Field(description="Why the request is rejected; the consumer reads it")
+    reason: str = Field(json_schema_extra=_declared(maxLength=MAX_REASON, pattern=NOT_BLANK),
+                        description="Why the request is rejected; the consumer reads it")
 
 
 class EndingBody(RequestBody):
-    reason: str | None = Field(None, description="Why the subscription ends (optional)")
+    reason: str | None = Field(None, json_schema_extra=_declared(maxLength=MAX_REASON),
+                               description="Why the subscription ends (optional)")
 
 
 class TransferPublic(ResponseBody):
@@ -188,17 +224,18 @@ class GrantCheckPublic(ResponseBody):
 
 class TransferReportBody(RequestBody):
     side: Literal["provider", "consumer"] = Field(description="provider: what was sent; consumer: what was stored")
-    count: int = Field(ge=0, description="How many instances")
-    digest: str = Field(min_length=1, max_length=200, description="The digest over those instances")
+    count: WholeNumber = Field(ge=0, le=MAX_COUNT, description="How many instances")
+    digest: str = Field(min_length=1, max_length=200, json_schema_extra=_declared(pattern=NOT_BLANK),
+                        description="The digest over those instances")
 
 
 class ProgressReportBody(RequestBody):
     side: Literal["provider", "consumer"] = Field(description="provider: what was sent; consumer: what was stored")
-    count: StrictInt = Field(ge=0, le=MAX_FIGURE, description="Deliveries sent (provider) or instances stored "
+    count: WholeNumber = Field(ge=0, le=MAX_COUNT, description="Deliveries sent (provider) or instances stored "
                                                               "(consumer), cumulative")
-    last_seq: StrictInt = Field(ge=0, le=MAX_FIGURE, description="The highest delivery sequence number sent or "
+    last_seq: WholeNumber = Field(ge=0, le=MAX_COUNT, description="The highest delivery sequence number sent or "
                                                                  "stored")
-    expired: StrictInt = Field(0, ge=0, le=MAX_FIGURE, description="Deliveries that passed their TTL unstored "
+    expired: WholeNumber = Field(0, ge=0, le=MAX_COUNT, description="Deliveries that passed their TTL unstored "
                                                                    "(provider); 0 or left out for the consumer")
 
 

@@ -205,11 +205,11 @@ def _text(data: dict[str, Any], key: str, field: str, limit: int, *, required: b
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed(field, f"{field} must be text.")
+    if len(value) > limit:
+        raise ValidationFailed(field, f"Shorten {field} to at most {limit} characters.")
     value = value.strip()
     if required and not value:
         raise ValidationFailed(field, f"Enter the asset's {field}.")
-    if len(value) > limit:
-        raise ValidationFailed(field, f"Shorten {field} to at most {limit} characters.")
     return value
 
 

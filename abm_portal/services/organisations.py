@@ -93,8 +93,12 @@ def checked_endpoint(url: str) -> str:
     hint = "Give the URL your connector listens on, e.g. https://connector.omis.example:9443"
     if not value:
         raise ValidationFailed("endpointUrl", f"Enter the connector's endpoint URL. {hint}")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2000:
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ValidationFailed("endpointUrl", f"“{value}” is not an http(s) URL. {hint}") from None
+    if parts.scheme not in ("http", "https") or not hostname or len(value) > 2000:
         raise ValidationFailed("endpointUrl", f"“{value}” is not an http(s) URL. {hint}")
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ValidationFailed("endpointUrl", f"Leave credentials, query and fragment out of the URL. {hint}")

@@ -42,6 +42,7 @@ def test_bad_endpoints_and_keys_are_refused_naming_the_field(live_portal: LivePo
     x25519_pem = x25519.X25519PrivateKey.generate().public_key().public_bytes(
         Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
     cases = [({"endpointUrl": "ftp://connector.omis.example"}, "endpointUrl", "not an http(s) URL"),
+             ({"endpointUrl": "https://[::1:9443"}, "endpointUrl", "not an http(s) URL"),  # was a 500
              ({"signingKey": "not base64!"}, "signingKey", "not base64url"),
              ({"signingKey": raw_b64url(b"short")}, "signingKey", "has 5"),
              ({"signingKey": x25519_pem}, "signingKey", "not an Ed25519 key"),

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Form, Header, Request
+from pydantic import WithJsonSchema
 from starlette.responses import JSONResponse
 
 from abm_portal.api.deps import DbSession, SettingsDep
@@ -18,6 +19,8 @@ from abm_portal.services import access_tokens, clients, signing_keys, throttle
 router = APIRouter(tags=["oauth"])
 FormField = Annotated[str | None, Form()]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}  # RFC 6749 §5.1
+OAUTH_ERROR = {"application/json": {"schema": {"type": "object", "required": ["error"], "properties": {
+    "error": {"type": "string"}, "error_description": {"type": "string"}}}}}
 
 
 class OAuthError(Exception):
@@ -42,11 +45,14 @@ class OAuthError(Exception):
 @router.post("/oauth/token", summary="Get an access token (OAuth2 client credentials)",
              response_description="An access token (RFC 6749 §5.1)",
              responses={400: {"description": "invalid_request, unsupported_grant_type or invalid_scope "
-                                             "(RFC 6749 §5.2)"},
-                        401: {"description": "invalid_client: unknown client id or wrong secret"},
+                                             "(RFC 6749 §5.2)", "content": OAUTH_ERROR},
+                        401: {"description": "invalid_client: unknown client id or wrong secret",
+                              "content": OAUTH_ERROR},
                         429: {"description": "invalid_client: too many failed client authentications lately; "
-                                             "retry after the seconds in Retry-After"}})
-def token(request: Request, db: DbSession, settings: SettingsDep, grant_type: FormField = None,
+                                             "retry after the seconds in Retry-After", "content": OAUTH_ERROR}})
+def token(request: Request, db: DbSession, settings: SettingsDep,
+          grant_type: Annotated[str | None, Form(), WithJsonSchema(
+              {"type": "string", "enum": ["client_credentials"]})] = None,
           client_id: FormField = None,
           client_secret: FormField = None, scope: FormField = None,
           authorization: Annotated[str | None, Header()] = None) -> JSONResponse:

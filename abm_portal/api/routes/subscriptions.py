@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from pydantic import WithJsonSchema
 from sqlmodel import Session
 
 from abm_portal.api.deps import CurrentActor, DbSession, SettingsDep
+from abm_portal.api.problems import problem_responses
 from abm_portal.api.schemas import (
     EndingBody,
     GrantCheckPublic,
@@ -21,11 +23,11 @@ from abm_portal.api.schemas import (
     SubscriptionPublic,
     TransferPublic,
 )
-from abm_portal.services import grants, progress, subscriptions, transfers
+from abm_portal.services import grants, lifecycle, progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
 from abm_portal.services.subscriptions import SubscriptionView
 
-router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
+router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"], responses=problem_responses(401, 403, 422))
 
 
 def _shown(db: Session, actor: Actor, views: list[SubscriptionView]) -> list[SubscriptionPublic]:
@@ -43,7 +45,8 @@ def _one(db: Session, actor: Actor, view: SubscriptionView) -> SubscriptionPubli
     return _shown(db, actor, [view])[0]
 
 
-@router.post("", status_code=201, summary="Ask for a subscription to a partner's asset")
+@router.post("", status_code=201, summary="Ask for a subscription to a partner's asset",
+             responses=problem_responses(400, 404))
 def request_subscription(body: SubscriptionBody, response: Response, db: DbSession,
                          actor: CurrentActor) -> SubscriptionPublic:
     """Dates: ``validTo`` after ``validFrom``; a historical range in the past; a real-time range not wholly in
@@ -56,43 +59,49 @@ def request_subscription(body: SubscriptionBody, response: Response, db: DbSessi
 
 @router.get("", summary="Your organisation's subscriptions")
 def list_subscriptions(db: DbSession, actor: CurrentActor, role: Literal["provider", "consumer"] | None = None,
-                       state: str | None = None) -> SubscriptionList:
+                       state: Annotated[str | None, Query(), WithJsonSchema(
+                           {"type": "string", "enum": list(lifecycle.SUBSCRIPTION_STATES)})] = None
+                       ) -> SubscriptionList:
     """As provider, as consumer, or both when ``role`` is left out; optionally in one ``state``."""
     return SubscriptionList(items=_shown(db, actor, subscriptions.list_subscriptions(db, actor, role=role,
                                                                                       state=state)))
 
 
-@router.get("/{subscription_id}", summary="One subscription")
+@router.get("/{subscription_id}", summary="One subscription", responses=problem_responses(404))
 def get_subscription(subscription_id: str, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
     return _one(db, actor, subscriptions.get_subscription(db, actor, subscription_id))
 
 
-@router.post("/{subscription_id}/approve", summary="Approve a request (the provider's org admin)")
+@router.post("/{subscription_id}/approve", summary="Approve a request (the provider's org admin)",
+             responses=problem_responses(404, 409))
 def approve(subscription_id: str, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
     """Both connectors may then fetch the grant; a historical subscription gets a pending transfer job."""
     return _one(db, actor, subscriptions.approve(db, actor, subscription_id))
 
 
-@router.post("/{subscription_id}/reject", summary="Reject a request with a reason (the provider's org admin)")
+@router.post("/{subscription_id}/reject", summary="Reject a request with a reason (the provider's org admin)",
+             responses=problem_responses(400, 404, 409))
 def reject(subscription_id: str, body: RejectionBody, db: DbSession, actor: CurrentActor) -> SubscriptionPublic:
     return _one(db, actor, subscriptions.reject(db, actor, subscription_id, reason=body.reason))
 
 
 @router.post("/{subscription_id}/revoke", summary="Revoke an approved or active subscription (the provider's "
-                                                  "org admin)")
+                                                  "org admin)", responses=problem_responses(400, 404, 409))
 def revoke(subscription_id: str, db: DbSession, actor: CurrentActor,
            body: EndingBody | None = None) -> SubscriptionPublic:
     """Its grant is refused from now on; the revocation feed tells both connectors."""
     return _one(db, actor, subscriptions.revoke(db, actor, subscription_id, reason=body.reason if body else None))
 
 
-@router.post("/{subscription_id}/cancel", summary="Cancel a request or a subscription (the consumer)")
+@router.post("/{subscription_id}/cancel", summary="Cancel a request or a subscription (the consumer)",
+             responses=problem_responses(400, 404, 409))
 def cancel(subscription_id: str, db: DbSession, actor: CurrentActor,
            body: EndingBody | None = None) -> SubscriptionPublic:
     return _one(db, actor, subscriptions.cancel(db, actor, subscription_id, reason=body.reason if body else None))
 
 
-@router.get("/{subscription_id}/grant", summary="A fresh grant JWT (either party, once approved)")
+@router.get("/{subscription_id}/grant", summary="A fresh grant JWT (either party, once approved)",
+            responses=problem_responses(404, 409))
 def get_grant(subscription_id: str, db: DbSession, actor: CurrentActor, settings: SettingsDep) -> GrantPublic:
     """Fetch again before ``expiresAt`` to keep a long real-time subscription going (grant refresh)."""
     issued = grants.issue_grant(db, actor, subscription_id, settings)
@@ -100,7 +109,7 @@ def get_grant(subscription_id: str, db: DbSession, actor: CurrentActor, settings
                        expires_at=issued.expires_at)
 
 
-@router.post("/{subscription_id}/verify", summary="Check a grant online")
+@router.post("/{subscription_id}/verify", summary="Check a grant online", responses=problem_responses(400, 404))
 def verify_grant(subscription_id: str, body: GrantVerificationBody, db: DbSession, actor: CurrentActor,
                  settings: SettingsDep) -> GrantCheckPublic:
     """``valid: false`` with a reason when the signature or lifetime fails, the grant names another
@@ -109,7 +118,8 @@ def verify_grant(subscription_id: str, body: GrantVerificationBody, db: DbSessio
     return GrantCheckPublic.model_validate(grants.verify_grant(db, actor, subscription_id, body.grant, settings))
 
 
-@router.post("/{subscription_id}/progress", summary="Report what your side sent or stored (real-time)")
+@router.post("/{subscription_id}/progress", summary="Report what your side sent or stored (real-time)",
+             responses=problem_responses(400, 404, 409))
 def report_progress(subscription_id: str, body: ProgressReportBody, db: DbSession,
                     actor: CurrentActor) -> ProgressPublic:
     """Cumulative figures: the provider's connector reports what it sent, the consumer's what it stored. A report
