@@ -119,7 +119,7 @@ class Settings(BaseSettings):
 
 
 def _data_dir_hint(init_settings: PydanticBaseSettingsSource) -> Path:
-    explicit: dict[str, Any] = init_settings()  # type: ignore[assignment]
+    explicit: dict[str, Any] = init_settings()
     return Path(explicit.get("data_dir") or os.environ.get(f"{ENV_PREFIX}DATA_DIR") or DEFAULT_DATA_DIR)
 
 

@@ -134,7 +134,9 @@ class Database:
         sql, order, defaults = compiled
         values = {**defaults, **params}
         bound = tuple(values[name] for name in order) if order is not None else values
-        cursor = self._connection().connection.driver_connection.execute(sql, bound)  # type: ignore[union-attr]
+        driver = self._connection().connection.driver_connection
+        assert driver is not None  # a checked-out pool connection always has one
+        cursor = driver.execute(sql, bound)
         try:
             row = cursor.fetchone()
         finally:

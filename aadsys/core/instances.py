@@ -132,7 +132,8 @@ class StoredInstance(InstanceHead):
                    aas_json=row.aas_json, business_raw=row.business_json)
 
     def business(self) -> dict[str, Any]:
-        return orjson.loads(self.business_raw)  # type: ignore[no-any-return]
+        record: dict[str, Any] = orjson.loads(self.business_raw)
+        return record
 
 
 @dataclass(frozen=True)

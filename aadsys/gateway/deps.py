@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
+from aadsys.config import Settings
 from aadsys.core.aas_repository import SqlAasRepository
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
@@ -20,7 +22,8 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 # Dependencies are async: FastAPI runs a plain ``def`` dependency on a worker thread, a hop that costs more than
 # what these do.
 async def get_context(request: Request) -> AadsysContext:
-    return request.app.state.aadsys  # type: ignore[no-any-return]
+    context: AadsysContext = request.app.state.aadsys
+    return context
 
 
 ContextDep = Annotated[AadsysContext, Depends(get_context)]
@@ -38,12 +41,14 @@ async def get_aas_repository(ctx: ContextDep) -> SqlAasRepository:
     return ctx.aas
 
 
-def require_scope(scope: str, *, anonymous_setting: str | None = None):  # type: ignore[no-untyped-def]
-    """401 when the key is missing or unknown, 403 when it lacks ``scope``."""
+def require_scope(scope: str, *, anonymous: Callable[[Settings], bool] | None = None
+                  ) -> Callable[..., Awaitable[frozenset[str]]]:
+    """401 when the key is missing or unknown, 403 when it lacks ``scope``; a request without a key may read when
+    ``anonymous`` says the settings allow it."""
 
     async def check(ctx: ContextDep, key: Annotated[str | None, Depends(api_key_header)]) -> frozenset[str]:
         if key is None:
-            if anonymous_setting and getattr(ctx.settings, anonymous_setting):
+            if anonymous is not None and anonymous(ctx.settings):
                 return frozenset({"read"})
             raise ProblemError(401, "unauthenticated", "API key required",
                                "send an API key in the X-API-Key header (make one with `aadsys keys create`)")
@@ -63,4 +68,4 @@ Instances = Annotated[InstanceService, Depends(get_instances)]
 Files = Annotated[FileStore, Depends(get_files)]
 Reader = Annotated[frozenset[str], Depends(require_scope("read"))]
 Writer = Annotated[frozenset[str], Depends(require_scope("write"))]
-AasReader = require_scope("read", anonymous_setting="aas_anonymous_read")
+AasReader = require_scope("read", anonymous=lambda settings: settings.aas_anonymous_read)

@@ -14,8 +14,9 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
@@ -93,7 +94,7 @@ class Links:
                 _LINKS.c.token_sha256 == digest, _LINKS.c.used_at.is_(None), _LINKS.c.expires_at > now)
                 .values(used_at=now))
             session.commit()
-        if not used.rowcount:  # type: ignore[attr-defined]
+        if not cast("CursorResult[Any]", used).rowcount:
             raise LinkRefused(410, "the link was used already or has expired; links work once", retry=True)
         return Link(row.subscription_id, row.seq, row.kind, row.instance_id, row.file_sha256, row.salt, row.nonce,
                     row.header, row.consumer_encryption_key)

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import CursorResult, Row, and_, bindparam, func, insert, or_, select, text, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
@@ -194,7 +194,7 @@ class Outbox:
         with self.db.joined(session) as transaction:
             moved = transaction.execute(_CONFIRM, {"subscription": subscription_id, "seqs": list(seqs),
                                                    "now": utcnow()})
-        return int(moved.rowcount or 0)  # type: ignore[attr-defined]
+        return int(cast("CursorResult[Any]", moved).rowcount or 0)  # DML answers with a CursorResult
 
     def expire_due(self, now: datetime | None = None) -> dict[str, int]:
         """Deliveries past their TTL become ``expired``; returns how many per subscription."""
