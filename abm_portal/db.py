@@ -21,7 +21,7 @@ from sqlmodel import Session, create_engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations" / "portal"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped in the wheel with the package
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -1,4 +1,4 @@
-"""Tables of the portal. Created only by the alembic environment in ``migrations/portal``.
+"""Tables of the portal. Created only by the alembic environment in ``abm_portal/migrations``.
 
 The tables live in their own SQLAlchemy registry (``PortalTable``), apart from ``SQLModel.metadata``: the
 portal has its own database, and a process that imports both the portal and an AAdSys must not see their

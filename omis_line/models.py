@@ -1,4 +1,4 @@
-"""Tables of the line's database. Created only by the alembic environment in ``migrations/omis_line``.
+"""Tables of the line's database. Created only by the alembic environment in ``omis_line/migrations``.
 
 The tables live in their own SQLAlchemy registry (``LineTable``), apart from ``SQLModel.metadata``, so a process
 that imports the line beside another app never sees table names collide.

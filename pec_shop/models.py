@@ -1,4 +1,4 @@
-"""Tables of the shop. Created only by the alembic environment in ``migrations/pec_shop``.
+"""Tables of the shop. Created only by the alembic environment in ``pec_shop/migrations``.
 
 They live in their own SQLAlchemy registry (``ShopTable``), apart from ``SQLModel.metadata``: the shop has its
 own database, and a process that imports the shop beside other apps must not see their table names collide.

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 T = TypeVar("T")
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations" / "aadsys"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"  # shipped in the wheel with the package
 
 
 def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:

@@ -1,4 +1,4 @@
-"""Tables of one AAdSys. Created only by the alembic environment in ``migrations/aadsys``."""
+"""Tables of one AAdSys. Created only by the alembic environment in ``aadsys/migrations``."""
 
 from __future__ import annotations
 
