@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
+from abm_portal.services.lifecycle import SubscriptionState, TransferState
 from abm_portal.services.subscriptions import MAX_REASON
 from abm_portal.services.transfers import MAX_COUNT
 
@@ -147,7 +148,7 @@ class EndingBody(RequestBody):
 class TransferPublic(ResponseBody):
     id: str
     subscription_id: str
-    state: str = Field(description="pending | running | provider_sent | completed | failed")
+    state: TransferState
     expected_count: int | None
     provider_count: int | None
     provider_digest: str | None
@@ -184,8 +185,7 @@ class SubscriptionPublic(ResponseBody):
     consumer_org_id: str
     consumer_name: str
     mode: str
-    state: str = Field(description="requested | approved | active | rejected | cancelled | revoked | expired | "
-                                   "completed")
+    state: SubscriptionState
     valid_from: datetime
     valid_to: datetime
     requested_by: str
@@ -245,7 +245,7 @@ class RevocationPublic(ResponseBody):
     seq: int
     at: datetime
     subscription_id: str
-    state: str = Field(description="What ended the grant: revoked | cancelled | expired | completed")
+    state: SubscriptionState = Field(description="What ended the grant: revoked, cancelled, expired or completed")
     reason: str | None
 
 

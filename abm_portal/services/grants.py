@@ -25,6 +25,7 @@ from abm_portal.errors import Conflict, InvalidToken
 from abm_portal.models import Organisation
 from abm_portal.services import lifecycle, signed_tokens, subscriptions
 from abm_portal.services.actors import Actor
+from abm_portal.services.lifecycle import SubscriptionState
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def issue_grant(db: Session, actor: Actor, subscription_id: str, settings: Setti
     """A fresh grant for either party of an approved or active subscription."""
     view = subscriptions.get_subscription(db, actor, subscription_id)
     if view.state not in lifecycle.GRANT_STATES:
-        hint = " Wait for the provider's decision." if view.state == "requested" else ""
+        hint = " Wait for the provider's decision." if view.state == SubscriptionState.requested else ""
         raise Conflict(f"There is no grant: the subscription is {view.state}.{hint}")
     consumer = db.get(Organisation, view.consumer_org_id)
     assert consumer is not None
@@ -95,10 +96,10 @@ def verify_grant(db: Session, actor: Actor, subscription_id: str, token: str, se
     if view.state not in lifecycle.GRANT_STATES:
         return refused(f"The subscription is {view.state}" + (f": {view.reason}" if view.reason else "."))
     state = view.state
-    if state == "approved" and actor.org_id == view.provider_org_id:
+    if state == SubscriptionState.approved and actor.org_id == view.provider_org_id:
         sub = subscriptions.party_subscription(db, actor, view.id)
-        if sub.state == "approved":
-            lifecycle.move_subscription(db, actor, sub, "active")
+        if sub.state == SubscriptionState.approved:
+            lifecycle.move_subscription(db, actor, sub, SubscriptionState.active)
             db.commit()
         state = sub.state
     return GrantCheck(valid=True, subscription_id=view.id, state=state, reason=None,

@@ -21,6 +21,7 @@ Transfer job (historical mode)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
@@ -30,32 +31,61 @@ from abm_portal.models import Revocation, Subscription, TransferJob
 from abm_portal.services import audit
 from abm_portal.services.actors import Actor
 
-SUBSCRIPTION_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "requested": frozenset({"approved", "rejected", "cancelled"}),
-    "approved": frozenset({"active", "revoked", "expired", "cancelled"}),
-    "active": frozenset({"completed", "expired", "revoked", "cancelled"}),
-    "rejected": frozenset(),
-    "cancelled": frozenset(),
-    "revoked": frozenset(),
-    "expired": frozenset(),
-    "completed": frozenset(),
+
+class SubscriptionState(StrEnum):
+    """Stored as its value (a str column): the enum compares equal to the text in the database."""
+
+    requested = "requested"
+    approved = "approved"
+    active = "active"
+    rejected = "rejected"
+    cancelled = "cancelled"
+    revoked = "revoked"
+    expired = "expired"
+    completed = "completed"
+
+
+class TransferState(StrEnum):
+    pending = "pending"
+    running = "running"
+    provider_sent = "provider_sent"
+    completed = "completed"
+    failed = "failed"
+
+
+S, T = SubscriptionState, TransferState
+SUBSCRIPTION_TRANSITIONS: Mapping[str, frozenset[SubscriptionState]] = {
+    S.requested: frozenset({S.approved, S.rejected, S.cancelled}),
+    S.approved: frozenset({S.active, S.revoked, S.expired, S.cancelled}),
+    S.active: frozenset({S.completed, S.expired, S.revoked, S.cancelled}),
+    S.rejected: frozenset(),
+    S.cancelled: frozenset(),
+    S.revoked: frozenset(),
+    S.expired: frozenset(),
+    S.completed: frozenset(),
 }
-TRANSFER_TRANSITIONS: Mapping[str, frozenset[str]] = {
-    "pending": frozenset({"running", "failed"}),
-    "running": frozenset({"provider_sent", "failed"}),
-    "provider_sent": frozenset({"completed", "failed"}),
-    "completed": frozenset(),
-    "failed": frozenset(),
+TRANSFER_TRANSITIONS: Mapping[str, frozenset[TransferState]] = {
+    T.pending: frozenset({T.running, T.failed}),
+    T.running: frozenset({T.provider_sent, T.failed}),
+    T.provider_sent: frozenset({T.completed, T.failed}),
+    T.completed: frozenset(),
+    T.failed: frozenset(),
 }
-SUBSCRIPTION_STATES = tuple(SUBSCRIPTION_TRANSITIONS)
-TRANSFER_STATES = tuple(TRANSFER_TRANSITIONS)
+SUBSCRIPTION_STATES = tuple(SubscriptionState)
+TRANSFER_STATES = tuple(TransferState)
 # A grant is issued and honoured only in these states.
-GRANT_STATES = frozenset({"approved", "active"})
+GRANT_STATES = frozenset({S.approved, S.active})
 OPEN_TRANSFER_STATES = frozenset(s for s, targets in TRANSFER_TRANSITIONS.items() if targets)
+
+
+def allows(current: str, target: SubscriptionState) -> bool:
+    """Whether the table lets a subscription in ``current`` move to ``target``: the UI offers what this allows."""
+    return target in SUBSCRIPTION_TRANSITIONS.get(current, frozenset())
 MAX_EXPIRED_PER_SWEEP = 500
 
 
-def check_transition(table: Mapping[str, frozenset[str]], entity: str, current: str, target: str) -> None:
+def check_transition(table: Mapping[str, frozenset[SubscriptionState]] | Mapping[str, frozenset[TransferState]],
+                     entity: str, current: str, target: str) -> None:
     if target not in table.get(current, frozenset()):
         raise InvalidTransition(entity, current, target)
 
@@ -81,7 +111,7 @@ def move_subscription(db: Session, actor: Actor | str, sub: Subscription, target
                           consumer_org_id=sub.consumer_org_id, state=target, reason=reason))
         for job in db.exec(select(TransferJob).where(TransferJob.subscription_id == sub.id,
                                                      col(TransferJob.state).in_(OPEN_TRANSFER_STATES))).all():
-            move_transfer(db, actor, job, sub, "failed", reason=f"The subscription was {target}.")
+            move_transfer(db, actor, job, sub, T.failed, reason=f"The subscription was {target}.")
 
 
 def move_transfer(db: Session, actor: Actor | str, job: TransferJob, sub: Subscription, target: str, *,
@@ -109,7 +139,7 @@ def expire_due(db: Session) -> int:
                                              col(Subscription.valid_to) <= utcnow())
                   .limit(MAX_EXPIRED_PER_SWEEP).with_for_update(skip_locked=True)).all()
     for sub in due:
-        move_subscription(db, audit.SYSTEM_ACTOR, sub, "expired", reason="The subscription's window ended.")
+        move_subscription(db, audit.SYSTEM_ACTOR, sub, S.expired, reason="The subscription's window ended.")
     if due:
         db.commit()
     return len(due)

@@ -28,12 +28,14 @@ from abm_portal.errors import Conflict, ValidationFailed
 from abm_portal.models import Subscription, SubscriptionProgress, TransferJob
 from abm_portal.services import lifecycle, rows, subscriptions
 from abm_portal.services.actors import CONNECTOR, ORG_ADMIN, Actor
+from abm_portal.services.lifecycle import SubscriptionState
 from abm_portal.services.subscriptions import SubscriptionView
 from abm_portal.services.transfers import MAX_COUNT as MAX_FIGURE
 from abm_portal.services.transfers import SIDES, require_own_side
 
 # States in which a channel may have run (or, ended, its connectors still hold figures to report).
-REPORTING_STATES = frozenset({"approved", "active", "expired", "revoked", "cancelled"})
+REPORTING_STATES = frozenset({SubscriptionState.approved, SubscriptionState.active, SubscriptionState.expired,
+                              SubscriptionState.revoked, SubscriptionState.cancelled})
 
 
 @dataclass(frozen=True)
@@ -78,8 +80,8 @@ def report(db: Session, actor: Actor, subscription_id: str, *, side: str, count:
                                               expired=expired)
     figures.count, figures.last_seq, figures.expired, figures.reported_at = count, last_seq, expired, utcnow()
     db.add(figures)
-    if sub.state == "approved":
-        lifecycle.move_subscription(db, actor, sub, "active")
+    if sub.state == SubscriptionState.approved:
+        lifecycle.move_subscription(db, actor, sub, SubscriptionState.active)
     db.commit()
     return progress_of(db, sub.id)
 
@@ -113,8 +115,8 @@ def _transfer_id(db: Session, sub: Subscription) -> str:
 
 
 def _not_reporting(state: str) -> str:
-    if state == "requested":
+    if state == SubscriptionState.requested:
         return "The subscription is requested: nothing flows before the provider approves it; report after approval."
-    if state == "rejected":
+    if state == SubscriptionState.rejected:
         return "The subscription was rejected: nothing was exchanged, so there is no progress to report."
     return f"The subscription is {state}; progress is reported for {', '.join(sorted(REPORTING_STATES))} ones."

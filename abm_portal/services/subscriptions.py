@@ -20,6 +20,7 @@ from abm_portal.errors import Forbidden, InvalidTransition, NotFound, Validation
 from abm_portal.models import Asset, Organisation, Subscription, TransferJob
 from abm_portal.services import assets, audit, lifecycle, rows
 from abm_portal.services.actors import CONNECTOR, ORG_ADMIN, ORG_MEMBER, Actor
+from abm_portal.services.lifecycle import SubscriptionState, TransferState
 
 MODES = ("realtime", "historical")
 ROLES = ("provider", "consumer")
@@ -82,11 +83,11 @@ def request_subscription(db: Session, actor: Actor, *, asset_id: str, mode: str,
         raise ValidationFailed("assetId", "This asset is your own organisation's; subscribe to a partner's asset.")
     check_window(mode, valid_from, valid_to)
     sub = Subscription(asset_id=asset.id, provider_org_id=asset.org_id, consumer_org_id=consumer_org, mode=mode,
-                       valid_from=as_utc(valid_from), valid_to=as_utc(valid_to), state="requested",
+                       valid_from=as_utc(valid_from), valid_to=as_utc(valid_to), state=SubscriptionState.requested,
                        requested_by=actor.label)
     db.add(sub)
     audit.record(db, actor, "subscription.requested", f"subscription {sub.id}", org_id=asset.org_id,
-                 partner_org_id=consumer_org, after="requested",
+                 partner_org_id=consumer_org, after=SubscriptionState.requested,
                  detail={"asset": asset.id, "mode": mode, "validFrom": sub.valid_from.isoformat(),
                          "validTo": sub.valid_to.isoformat()})
     db.commit()
@@ -162,16 +163,16 @@ def _decision_by_provider_admin(db: Session, actor: Actor, subscription_id: str,
 def approve(db: Session, actor: Actor, subscription_id: str) -> SubscriptionView:
     """The provider's admin approves: connectors may now fetch the grant; a historical one gets a transfer job."""
     sub = _decision_by_provider_admin(db, actor, subscription_id, "approve")
-    if sub.state == "requested" and sub.mode == "realtime" and sub.valid_to <= utcnow():
-        raise InvalidTransition("subscription", sub.state, "approved",
+    if sub.state == SubscriptionState.requested and sub.mode == "realtime" and sub.valid_to <= utcnow():
+        raise InvalidTransition("subscription", sub.state, SubscriptionState.approved,
                                 "The requested window has ended already; reject the request instead.")
-    lifecycle.move_subscription(db, actor, sub, "approved")
+    lifecycle.move_subscription(db, actor, sub, SubscriptionState.approved)
     sub.decided_by, sub.decided_at = actor.label, utcnow()
     if sub.mode == "historical":
-        job = TransferJob(subscription_id=sub.id, state="pending")
+        job = TransferJob(subscription_id=sub.id, state=TransferState.pending)
         db.add(job)
         audit.record(db, actor, "transfer.pending", f"transfer {job.id}", org_id=sub.provider_org_id,
-                     partner_org_id=sub.consumer_org_id, after="pending", detail={"subscription": sub.id})
+                     partner_org_id=sub.consumer_org_id, after=TransferState.pending, detail={"subscription": sub.id})
     db.commit()
     return get_subscription(db, actor, sub.id)
 
@@ -179,7 +180,7 @@ def approve(db: Session, actor: Actor, subscription_id: str) -> SubscriptionView
 def reject(db: Session, actor: Actor, subscription_id: str, *, reason: str) -> SubscriptionView:
     why = _checked_reason(reason, required=True)
     sub = _decision_by_provider_admin(db, actor, subscription_id, "reject")
-    lifecycle.move_subscription(db, actor, sub, "rejected", reason=why)
+    lifecycle.move_subscription(db, actor, sub, SubscriptionState.rejected, reason=why)
     sub.decided_by, sub.decided_at = actor.label, utcnow()
     db.commit()
     return get_subscription(db, actor, sub.id)
@@ -189,7 +190,7 @@ def revoke(db: Session, actor: Actor, subscription_id: str, *, reason: str | Non
     """The provider's admin ends an approved or active subscription; its grant is refused from now on."""
     reason = _checked_reason(reason, required=False)
     sub = _decision_by_provider_admin(db, actor, subscription_id, "revoke")
-    lifecycle.move_subscription(db, actor, sub, "revoked", reason=reason)
+    lifecycle.move_subscription(db, actor, sub, SubscriptionState.revoked, reason=reason)
     db.commit()
     return get_subscription(db, actor, sub.id)
 
@@ -201,7 +202,7 @@ def cancel(db: Session, actor: Actor, subscription_id: str, *, reason: str | Non
     sub = party_subscription(db, actor, subscription_id)
     if actor.org_id != sub.consumer_org_id:
         raise Forbidden("Only the consumer cancels a subscription; as its provider, revoke it instead.")
-    lifecycle.move_subscription(db, actor, sub, "cancelled", reason=reason)
+    lifecycle.move_subscription(db, actor, sub, SubscriptionState.cancelled, reason=reason)
     db.commit()
     return get_subscription(db, actor, sub.id)
 

@@ -18,6 +18,7 @@ from abm_portal.errors import Conflict, Forbidden, InvalidTransition, NotFound, 
 from abm_portal.models import Subscription, TransferJob
 from abm_portal.services import lifecycle, rows
 from abm_portal.services.actors import CONNECTOR, ORG_ADMIN, Actor
+from abm_portal.services.lifecycle import SubscriptionState, TransferState
 
 SIDES = ("provider", "consumer")
 MAX_COUNT = 10**12
@@ -65,16 +66,16 @@ def report(db: Session, actor: Actor, transfer_id: str, *, side: str, count: int
         raise Conflict(f"The {side} reported {reported[0]} instances (digest {reported[1]}) already; a report "
                        "is final.", field="count")
     if job.state not in lifecycle.OPEN_TRANSFER_STATES:
-        raise InvalidTransition("transfer", job.state, "running", f"The transfer is {job.state} already.")
-    if job.state == "pending":
-        lifecycle.move_transfer(db, actor, job, sub, "running")
-    if sub.state == "approved":
-        lifecycle.move_subscription(db, actor, sub, "active")
+        raise InvalidTransition("transfer", job.state, TransferState.running, f"The transfer is {job.state} already.")
+    if job.state == TransferState.pending:
+        lifecycle.move_transfer(db, actor, job, sub, TransferState.running)
+    if sub.state == SubscriptionState.approved:
+        lifecycle.move_subscription(db, actor, sub, SubscriptionState.active)
     setattr(job, f"{side}_count", count)
     setattr(job, f"{side}_digest", digest)
     if side == "provider":
         job.expected_count = count
-        lifecycle.move_transfer(db, actor, job, sub, "provider_sent")
+        lifecycle.move_transfer(db, actor, job, sub, TransferState.provider_sent)
     if job.provider_count is not None and job.consumer_count is not None:
         _settle(db, actor, job, sub)
     job.updated_at = utcnow()
@@ -85,8 +86,8 @@ def report(db: Session, actor: Actor, transfer_id: str, *, side: str, count: int
 
 def _settle(db: Session, actor: Actor, job: TransferJob, sub: Subscription) -> None:
     if (job.provider_count, job.provider_digest) == (job.consumer_count, job.consumer_digest):
-        lifecycle.move_transfer(db, actor, job, sub, "completed")
-        lifecycle.move_subscription(db, actor, sub, "completed")
+        lifecycle.move_transfer(db, actor, job, sub, TransferState.completed)
+        lifecycle.move_subscription(db, actor, sub, SubscriptionState.completed)
         return
     differences = []
     if job.provider_count != job.consumer_count:
@@ -94,7 +95,8 @@ def _settle(db: Session, actor: Actor, job: TransferJob, sub: Subscription) -> N
                            f"{job.consumer_count}")
     if job.provider_digest != job.consumer_digest:
         differences.append(f"the digests differ (provider {job.provider_digest}, consumer {job.consumer_digest})")
-    lifecycle.move_transfer(db, actor, job, sub, "failed", reason="Reports disagree: " + "; ".join(differences) + ".")
+    lifecycle.move_transfer(db, actor, job, sub, TransferState.failed,
+                            reason="Reports disagree: " + "; ".join(differences) + ".")
 
 
 def _party_job(db: Session, actor: Actor, transfer_id: str, *, lock: bool) -> tuple[TransferJob, Subscription]:

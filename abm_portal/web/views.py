@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from abm_portal.services import lifecycle
 from abm_portal.services.actors import Actor
+from abm_portal.services.lifecycle import SubscriptionState
 
 # Subscription states in which each side may still end the subscription (DESIGN §6).
-CANCELLABLE = frozenset({"requested", "approved", "active"})
-REVOCABLE = frozenset({"approved", "active"})
 
 
 def id_of(model: Any) -> str:
@@ -100,7 +100,7 @@ def progress(p: Any) -> dict[str, Any]:
 
 
 def grant_text(s: Any, state: str) -> str:
-    if state not in ("approved", "active"):
+    if state not in lifecycle.GRANT_STATES:
         return "—"
     now = datetime.now(UTC)
     valid_to = s.valid_to if s.valid_to.tzinfo else s.valid_to.replace(tzinfo=UTC)
@@ -120,8 +120,8 @@ def subscription(s: Any, job: Any | None, role: str, reports: Any | None = None)
             "reason": s.reason, "grant_text": grant_text(s, state),
             "transfer": transfer(job) if job is not None else None,
             "progress": progress(reports) if reports is not None else None,
-            "can_cancel": role == "consumer" and state in CANCELLABLE,
-            "can_revoke": role == "provider" and state in REVOCABLE}
+            "can_cancel": role == "consumer" and lifecycle.allows(state, SubscriptionState.cancelled),
+            "can_revoke": role == "provider" and lifecycle.allows(state, SubscriptionState.revoked)}
 
 
 def audit_entry(e: Any) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from abm_portal.errors import InvalidTransition, ValidationFailed
 from abm_portal.services import progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
+from abm_portal.services.lifecycle import SubscriptionState
 from abm_portal.web import views
 from abm_portal.web.deps import CurrentActor, DbSession
 from abm_portal.web.flash import flash
@@ -54,7 +55,8 @@ def subscriptions_version(db: DbSession, actor: CurrentActor) -> Response:
 @router.get("/approvals")
 def approval_queue(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     pending = [views.subscription(s, None, "provider")
-               for s in subscriptions.list_subscriptions(db, actor, role="provider", state="requested")]
+               for s in subscriptions.list_subscriptions(db, actor, role="provider",
+                                                       state=SubscriptionState.requested)]
     return render(request, "approvals.html", {"nav": "approvals", "requests": pending})
 
 
