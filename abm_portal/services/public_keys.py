@@ -6,19 +6,13 @@ always stored and handed out as unpadded base64url of the raw bytes, so partners
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_public_key
 
+from aas_models import base64url
 from abm_portal.errors import ValidationFailed
 
 RAW_KEY_BYTES = 32
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def canonical_signing_key(value: str, field: str = "signingKey") -> str:
@@ -44,10 +38,10 @@ def _canonical(value: str, field: str, kind: str,
         if not isinstance(key, key_type):
             raise ValidationFailed(field, f"This PEM block holds a {type(key).__name__.removeprefix('_')}, "
                                           f"not an {kind} key. {hint}")
-        return b64url(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return base64url.encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw))
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        raw = base64url.decode(text)
+    except ValueError:
         raise ValidationFailed(field, f"This is not base64url. {hint}") from None
     if len(raw) != RAW_KEY_BYTES:
         raise ValidationFailed(field, f"An {kind} public key has 32 bytes; this has {len(raw)}. {hint}")
@@ -55,4 +49,4 @@ def _canonical(value: str, field: str, kind: str,
         key_type.from_public_bytes(raw)
     except ValueError:
         raise ValidationFailed(field, f"These 32 bytes are not a valid {kind} public key. {hint}") from None
-    return b64url(raw)
+    return base64url.encode(raw)
