@@ -67,14 +67,15 @@ def install_typed_openapi(app: FastAPI) -> None:
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            document = generate()
-            document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-            per_type(document)
-            drop_unused_validation_errors(document)
-        return app.openapi_schema  # type: ignore[return-value]
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # FastAPI keeps it as app.openapi_schema: changed in place, once
+        document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        per_type(document)
+        drop_unused_validation_errors(document)
+        return document
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign] # FastAPI's documented way to extend its document
 
 
 def per_type(document: Json) -> None:
@@ -130,7 +131,6 @@ def _page(listed: str) -> Json:
     return {"type": "object", "required": ["items", "nextCursor"], "properties": {
         "items": {"type": "array", "items": {"$ref": REF.format(model=listed)}},
         "nextCursor": {"type": ["string", "null"], "description": "pass as cursor for the next page; null at the end"}}}
-
 
 
 def drop_unused_validation_errors(document: Json) -> None:
