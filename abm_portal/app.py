@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from abm_portal.api import OPENAPI_TAGS, api_router, install_problem_handlers
 from abm_portal.config import Settings
 from abm_portal.context import PortalContext
 from abm_portal.db import Database
+from abm_portal.services import lifecycle
 from abm_portal.web import mount_web
+
+log = logging.getLogger("abm_portal.expiry")
+
+
+async def sweep_expiries(database: Database, every_seconds: float) -> None:
+    """Record the expiry of real-time subscriptions whose window closed, every ``every_seconds``: reads never
+    write (they show the effective state), so this is where the audit record and the revocation come from."""
+    def sweep() -> int:
+        with database.session() as db:
+            return lifecycle.expire_due(db)
+
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            expired = await anyio.to_thread.run_sync(sweep)
+            if expired:
+                log.info("%d subscription(s) expired", expired)
+        except Exception:
+            log.exception("the expiry sweep failed; it runs again in %.1f s", every_seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -21,8 +45,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        database.dispose()
+        sweep = asyncio.create_task(sweep_expiries(database, settings.expiry_sweep_seconds))
+        try:
+            yield
+        finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
+            database.dispose()
 
     app = FastAPI(title="ABM Portal", version="0.1.0", lifespan=lifespan, openapi_tags=OPENAPI_TAGS,
                   description="The Asset Brokering Manager: the marketplace and trust anchor of AAdSys. "

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
                                                                             "failures; it doubles with each failure")
     auth_lockout_seconds: int = Field(900, ge=1, le=86_400, description="How long a lockout lasts, the longest "
                                                                         "wait, and how long failures are remembered")
+    expiry_sweep_seconds: float = Field(2.0, gt=0, le=3600, description="How often the portal records the expiry "
+                                        "of real-time subscriptions whose window closed (reads show it at once; "
+                                        "the sweep writes the audit record and the revocation connectors poll)")
     host: str = Field("127.0.0.1", description="Address 'abm-portal serve' listens on")
     port: int = Field(8700, ge=1, le=65_535, description="Port 'abm-portal serve' listens on")
 

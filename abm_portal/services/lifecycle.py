@@ -21,11 +21,13 @@ Transfer job (historical mode)::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, and_
 from sqlmodel import Session, col, select
 
-from abm_portal.clock import utcnow
+from abm_portal.clock import as_utc, utcnow
 from abm_portal.errors import InvalidTransition
 from abm_portal.models import Revocation, Subscription, TransferJob
 from abm_portal.services import audit
@@ -82,6 +84,7 @@ def allows(current: str, target: SubscriptionState) -> bool:
     """Whether the table lets a subscription in ``current`` move to ``target``: the UI offers what this allows."""
     return target in SUBSCRIPTION_TRANSITIONS.get(current, frozenset())
 MAX_EXPIRED_PER_SWEEP = 500
+WINDOW_ENDED = "The subscription's window ended."
 
 
 def check_transition(table: Mapping[str, frozenset[SubscriptionState]] | Mapping[str, frozenset[TransferState]],
@@ -128,18 +131,35 @@ def move_transfer(db: Session, actor: Actor | str, job: TransferJob, sub: Subscr
                  detail={"subscription": sub.id, **({"reason": reason} if reason else {})})
 
 
+def due_for_expiry(now: datetime) -> ColumnElement[bool]:
+    """Real-time subscriptions in a grant state whose window has closed (a SQL condition)."""
+    return and_(col(Subscription.mode) == "realtime", col(Subscription.state).in_(GRANT_STATES),
+                col(Subscription.valid_to) <= now)
+
+
+def effective_state(mode: str, state: str, valid_to: datetime, now: datetime) -> str:
+    """The state a reader sees: a closed real-time window reads as ``expired`` before the sweep records it."""
+    if mode == "realtime" and state in GRANT_STATES and as_utc(valid_to) <= now:
+        return S.expired
+    return state
+
+
+def expire_if_due(db: Session, sub: Subscription) -> None:
+    """Before a change to ``sub``: record its expiry if its window has closed, so the change starts from there."""
+    if effective_state(sub.mode, sub.state, sub.valid_to, utcnow()) != sub.state:
+        move_subscription(db, audit.SYSTEM_ACTOR, sub, S.expired, reason=WINDOW_ENDED)
+
+
 def expire_due(db: Session) -> int:
     """Real-time subscriptions whose window has closed become ``expired`` (DESIGN §5); returns how many.
 
-    Run before subscriptions are read, so what anyone sees (and every grant check) reflects the clock.
-    Rows another transaction holds are skipped: that one is changing them already.
+    The portal's sweep runs this every ``expiry_sweep_seconds``; reads never write, they show the effective state
+    (``effective_state``). Rows another transaction holds are skipped: that one is changing them already.
     """
-    due = db.exec(select(Subscription).where(Subscription.mode == "realtime",
-                                             col(Subscription.state).in_(GRANT_STATES),
-                                             col(Subscription.valid_to) <= utcnow())
+    due = db.exec(select(Subscription).where(due_for_expiry(utcnow()))
                   .limit(MAX_EXPIRED_PER_SWEEP).with_for_update(skip_locked=True)).all()
     for sub in due:
-        move_subscription(db, audit.SYSTEM_ACTOR, sub, S.expired, reason="The subscription's window ended.")
+        move_subscription(db, audit.SYSTEM_ACTOR, sub, S.expired, reason=WINDOW_ENDED)
     if due:
         db.commit()
     return len(due)

@@ -64,7 +64,6 @@ def report(db: Session, actor: Actor, subscription_id: str, *, side: str, count:
     if side == "consumer" and expired:
         raise ValidationFailed("expired", "Only the provider's deliveries expire; as the consumer, send expired 0 "
                                           "or leave it out.")
-    lifecycle.expire_due(db)  # a window that has ended shows as expired, not as freshly active
     sub = subscriptions.party_subscription(db, actor, subscription_id)  # locked: reports of it run one at a time
     require_own_side(actor, sub, side, "subscription")
     if sub.mode != "realtime":

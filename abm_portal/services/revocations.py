@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, or_, select
 
 from abm_portal.models import Revocation
-from abm_portal.services import lifecycle
 from abm_portal.services.actors import Actor
 
 MAX_PAGE = 500
@@ -20,7 +19,6 @@ MAX_PAGE = 500
 def list_revocations(db: Session, actor: Actor, since: int = 0, limit: int = MAX_PAGE) -> Sequence[Revocation]:
     """Revocations that concern the actor's organisation with ``seq`` greater than ``since``, oldest first."""
     org_id = actor.own_org()
-    lifecycle.expire_due(db)
     return db.exec(select(Revocation).where(col(Revocation.seq) > since,
                                             or_(col(Revocation.provider_org_id) == org_id,
                                                 col(Revocation.consumer_org_id) == org_id))

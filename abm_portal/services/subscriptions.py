@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, not_, or_, select
 
 from abm_portal.clock import as_utc, utcnow
 from abm_portal.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
@@ -65,12 +65,13 @@ def _views_query() -> Any:
             .join(_Consumer, col(_Consumer.id) == Subscription.consumer_org_id))
 
 
-def _view(found: Any) -> SubscriptionView:
+def _view(found: Any, now: datetime) -> SubscriptionView:
     sub, asset, provider_name, consumer_name = found
+    state = lifecycle.effective_state(sub.mode, sub.state, sub.valid_to, now)
     return SubscriptionView(
         id=sub.id, asset_id=sub.asset_id, asset_name=asset.name, asset_type=asset.asset_type,
         provider_org_id=sub.provider_org_id, provider_name=provider_name, consumer_org_id=sub.consumer_org_id,
-        consumer_name=consumer_name, mode=sub.mode, state=sub.state, valid_from=sub.valid_from,
+        consumer_name=consumer_name, mode=sub.mode, state=state, valid_from=sub.valid_from,
         valid_to=sub.valid_to, requested_by=sub.requested_by, decided_by=sub.decided_by, reason=sub.reason,
         created_at=sub.created_at, decided_at=sub.decided_at, updated_at=sub.updated_at)
 
@@ -119,30 +120,35 @@ def list_subscriptions(db: Session, actor: Actor, *, role: str | None, state: st
         raise ValidationFailed("role", "role is provider or consumer (or leave it out for both).")
     if state is not None and state not in lifecycle.SUBSCRIPTION_STATES:
         raise ValidationFailed("state", f"state is one of {', '.join(lifecycle.SUBSCRIPTION_STATES)}.")
-    lifecycle.expire_due(db)
+    now = utcnow()
     sides = {"provider": col(Subscription.provider_org_id) == org_id,
              "consumer": col(Subscription.consumer_org_id) == org_id}
     query = _views_query().where(sides[role] if role else or_(*sides.values()))
-    if state is not None:
-        query = query.where(Subscription.state == state)
+    if state is not None:  # by the state a reader sees: a closed window is expired before the sweep records it
+        due = lifecycle.due_for_expiry(now)
+        if state == SubscriptionState.expired:
+            query = query.where(or_(Subscription.state == state, due))
+        else:
+            query = query.where(Subscription.state == state, not_(due))
     found = db.exec(query.order_by(col(Subscription.created_at).desc()).limit(MAX_LISTED)).all()
-    return [_view(f) for f in found]
+    return [_view(f, now) for f in found]
 
 
 def get_subscription(db: Session, actor: Actor, subscription_id: str) -> SubscriptionView:
-    lifecycle.expire_due(db)
     found = db.exec(_views_query().where(Subscription.id == subscription_id)).first()
     if found is None or actor.own_org() not in (found[0].provider_org_id, found[0].consumer_org_id):
         raise _not_found()
-    return _view(found)
+    return _view(found, utcnow())
 
 
 def party_subscription(db: Session, actor: Actor, subscription_id: str) -> Subscription:
-    """The subscription row, locked for a change, if the actor's organisation is one of its parties."""
+    """The subscription row, locked for a change, if the actor's organisation is one of its parties; a closed
+    window's expiry is recorded first, so the change starts from the state readers see."""
     org_id = actor.own_org()
     sub = rows.locked(db, Subscription, subscription_id)
     if sub is None or org_id not in (sub.provider_org_id, sub.consumer_org_id):
         raise _not_found()
+    lifecycle.expire_if_due(db, sub)
     return sub
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,7 +137,12 @@ def test_verify_refuses_forged_misplaced_revoked_and_expired_grants(live_portal:
     assert (expired["valid"], expired["state"]) == (False, "expired")
     with live_portal.client(pec.admin_token) as consumer:
         assert_problem(consumer.get(f"/api/v1/subscriptions/{other_id}/grant"), 409, says="expired")
-        feed = consumer.get("/api/v1/revocations").json()["items"]
+        # the expiry sweep (every expiry_sweep_seconds) records the revocation connectors poll
+        deadline, feed = time.monotonic() + 10, []
+        while time.monotonic() < deadline and (other_id, "expired") not in {
+                (r["subscriptionId"], r["state"]) for r in feed}:
+            time.sleep(0.2)
+            feed = consumer.get("/api/v1/revocations").json()["items"]
     assert {(r["subscriptionId"], r["state"]) for r in feed} >= {(sub_id, "revoked"), (other_id, "expired")}
 
 
