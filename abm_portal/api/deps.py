@@ -20,7 +20,8 @@ _bearer = HTTPBearer(auto_error=False, description="An access token from POST /o
 
 
 def get_context(request: Request) -> PortalContext:
-    return request.app.state.portal  # type: ignore[no-any-return]
+    context: PortalContext = request.app.state.portal
+    return context
 
 
 Context = Annotated[PortalContext, Depends(get_context)]

@@ -52,7 +52,8 @@ def optional_viewer(request: Request, db: DbSession) -> Viewer | None:
         get_actor(request, db)
     except LoginRequired:
         return None
-    return request.state.viewer  # type: ignore[no-any-return]
+    viewer: Viewer | None = request.state.viewer
+    return viewer
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]

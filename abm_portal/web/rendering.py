@@ -16,7 +16,8 @@ LIVE_REFRESH_HEADER = "X-Live-Refresh"
 
 
 def web_context(request: Request) -> WebContext:
-    return request.app.state.portal_web  # type: ignore[no-any-return]
+    context: WebContext = request.app.state.portal_web
+    return context
 
 
 def render(request: Request, template: str, context: Mapping[str, Any] | None = None, *,
