@@ -1,7 +1,7 @@
 """AASX packages (IDTA AAS Part 5) of stored shells and submodels, written with basyx, files included.
 
-A File element's ``value`` here is the gateway's download path, ``/api/v1/files/<sha256>``. In the package it
-becomes the part name of the supplementary file, ``/aasx/files/<sha256>.<ext>``, as Part 5 wants: the package
+A File element's ``value`` here names a stored file by its digest (``aas_models.file_reference``). In the package
+it becomes the part name of the supplementary file, ``/aasx/files/<sha256>.<ext>``, as Part 5 wants: the package
 then reads back whole, with no server behind it. The Part 2 serialization route and ``aadsys export`` both
 write through ``write_package``.
 """
@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import io
 import mimetypes
-import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import IO
@@ -21,36 +20,31 @@ from basyx.aas.adapter.aasx import AASXWriter, DictSupplementaryFileContainer
 from basyx.aas.adapter.json import read_aas_json_file
 from pyecma376_2.core_properties import OPCCoreProperties
 
+from aas_models import referenced_digest
 from aas_models.serialization import Json, children
 
 AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
-_STORED_FILE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
 
 
 def file_values(environment: Json) -> list[str]:
     """The stored files an environment refers to (File elements and shell thumbnails), each once."""
     found: dict[str, None] = {}
     for value in _references(environment):
-        if _STORED_FILE.match(value):
+        if referenced_digest(value):
             found[value] = None
     return list(found)
-
-
-def digest_of(value: str) -> str | None:
-    match = _STORED_FILE.match(value)
-    return match.group(1) if match else None
 
 
 def write_package(out: IO[bytes], environment: Json, files: Mapping[str, tuple[bytes, str]], *,
                   creator: str) -> None:
     """Write ``environment`` as an AASX package (one JSON part) to ``out``, with the contents in ``files``
     (File value → (bytes, media type)) as supplementary files. A file not in ``files`` is left out and its
-    element keeps the server path. Raises ``ValueError`` when the environment is not valid AAS v3.0."""
+    element keeps its digest reference. Raises ``ValueError`` when the environment is not valid AAS v3.0."""
     packaged = copy.deepcopy(environment)
     container = DictSupplementaryFileContainer()
     renamed: dict[str, str] = {}
     for value, (content, media_type) in files.items():
-        digest = digest_of(value)
+        digest = referenced_digest(value)
         if digest is None:
             continue
         extension = mimetypes.guess_extension(media_type.split(";")[0].strip()) or ""

@@ -17,13 +17,13 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from aadsys.aasx import digest_of, file_values, write_package
+from aadsys.aasx import file_values, write_package
 from aadsys.config import Settings
 from aadsys.core.db import Database
 from aadsys.core.errors import AssetTypeNotRegistered, FileNotFound
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
-from aas_models import Owner
+from aas_models import Owner, referenced_digest
 from aas_models.serialization import Json
 
 _PAGE = 500
@@ -90,7 +90,7 @@ def export_instances(settings: Settings, slug: str, created_from: datetime, crea
             files = FileStore(db, settings.files_dir)
             contents: dict[str, tuple[bytes, str]] = {}
             for value in values:
-                digest = digest_of(value)
+                digest = referenced_digest(value)
                 if digest is not None:
                     try:
                         contents[value] = files.read(digest)

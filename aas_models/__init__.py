@@ -5,7 +5,7 @@ on a fast path that tests prove equal to what basyx reads and writes.
 """
 
 from aas_models._errors import AasInvalid, AasModelError, RecordInvalid, UnknownAssetType
-from aas_models._ids import KEY_PATTERN, base_iri_of_type_shell
+from aas_models._ids import KEY_PATTERN, base_iri_of_type_shell, file_reference, referenced_digest
 from aas_models._metadata import asset_type_metadata, type_environment, type_objects
 from aas_models._owner import Owner
 from aas_models._render import (
@@ -13,6 +13,7 @@ from aas_models._render import (
     business_json,
     canonical_record,
     instance_from_aas,
+    map_file_references,
     referenced_files,
     render_instance,
 )
@@ -34,7 +35,10 @@ __all__ = [
     "base_iri_of_type_shell",
     "business_json",
     "canonical_record",
+    "file_reference",
     "instance_from_aas",
+    "map_file_references",
+    "referenced_digest",
     "referenced_files",
     "render_instance",
     "type_environment",

@@ -8,6 +8,10 @@ from aas_models._owner import Owner
 
 KEY_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 _NOT_ID_SHORT = re.compile(r"[^A-Za-z0-9_]")
+# A File element names its file by content, as RFC 6920 §7 writes a sha-256 in hex: the same name at every
+# AAdSys the record reaches, whatever URL a gateway serves the file under.
+FILE_REFERENCE_PREFIX = "nih:sha-256;"
+_FILE_REFERENCE = re.compile(re.escape(FILE_REFERENCE_PREFIX) + r"([0-9a-f]{64})")
 
 
 def shell_id(owner: Owner, slug: str, key: str) -> str:
@@ -45,3 +49,14 @@ def base_iri_of_type_shell(type_shell: str, slug: str) -> str:
     if not type_shell.endswith(suffix) or len(type_shell) == len(suffix):
         raise ValueError(f"'{type_shell}' is not the type shell id of a {slug} asset type (<base>{suffix})")
     return type_shell[: -len(suffix)]
+
+
+def file_reference(sha256: str) -> str:
+    """The value of a File element that names the stored file with this (lower-case hex) sha256."""
+    return FILE_REFERENCE_PREFIX + sha256
+
+
+def referenced_digest(value: str) -> str | None:
+    """The sha256 a File element's value names, or None when it names no stored file."""
+    match = _FILE_REFERENCE.fullmatch(value)
+    return match.group(1) if match else None

@@ -20,9 +20,8 @@ from basyx.aas.model import datatypes as xs
 from pydantic.alias_generators import to_snake
 
 from aas_models._errors import AasInvalid
+from aas_models._ids import FILE_REFERENCE_PREFIX, file_reference, referenced_digest
 from aas_models.serialization import Json
-
-FILE_ROUTE = "/api/v1/files/"
 
 
 def _utc_in(value: str) -> str:
@@ -107,14 +106,15 @@ class FileNode(Node):
 
     def write(self, value: Any, out: list[str]) -> None:
         out.append(f'{{"idShort":{_quoted(self.id_short or "")},"modelType":"File",'
-                   f'"contentType":{_quoted(value.content_type)},"value":"{FILE_ROUTE}{value.sha256}"}}')
+                   f'"contentType":{_quoted(value.content_type)},"value":"{file_reference(value.sha256)}"}}')
 
     def decode(self, element: Json, path: str) -> Any:
         _expect(element, "File", path)
-        target = element.get("value") or ""
-        if not target.startswith(FILE_ROUTE):
-            raise _invalid(f"{path}.value", f"must be a file of this AAdSys, {FILE_ROUTE}<sha256>")
-        return {"sha256": target.removeprefix(FILE_ROUTE), "contentType": element.get("contentType")}
+        digest = referenced_digest(str(element.get("value") or ""))
+        if digest is None:
+            raise _invalid(f"{path}.value", "must name a stored file by its sha256, "
+                                            f"{FILE_REFERENCE_PREFIX}<64 lower-case hex digits>")
+        return {"sha256": digest, "contentType": element.get("contentType")}
 
 
 @dataclass(frozen=True)

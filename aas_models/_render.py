@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -19,15 +20,15 @@ from pydantic.alias_generators import to_snake
 
 from aas_models import _ids
 from aas_models._errors import AasInvalid, RecordInvalid
+from aas_models._ids import FILE_REFERENCE_PREFIX
 from aas_models._owner import Owner
-from aas_models._plan import FILE_ROUTE
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 from aas_models.records._shared import Record, RuleViolations
 from aas_models.serialization import Json, value_only
 
 Span = tuple[int, int]  # [start, end) byte offsets
-_FILE_REFERENCE = re.compile(rb'"value":"' + FILE_ROUTE.encode() + rb'([0-9a-f]{64})"')
+_FILE_REFERENCE = re.compile(rb'"value":"' + re.escape(FILE_REFERENCE_PREFIX.encode()) + rb'([0-9a-f]{64})"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,14 @@ class RenderedInstance:
 def referenced_files(aas_json: bytes) -> tuple[str, ...]:
     """sha256 of every file an instance we rendered refers to, in order of appearance, once each."""
     return tuple(dict.fromkeys(m.decode() for m in _FILE_REFERENCE.findall(aas_json)))
+
+
+def map_file_references(aas_json: bytes, to: Callable[[str], str]) -> bytes:
+    """``aas_json`` (as rendered here, or a part of it) with the value of each File element that names a stored
+    file replaced by ``to(sha256)``: how a server shows where it serves the file. ``to`` must give JSON-safe text."""
+    if FILE_REFERENCE_PREFIX.encode() not in aas_json:
+        return aas_json
+    return _FILE_REFERENCE.sub(lambda m: b'"value":"' + to(m.group(1).decode()).encode() + b'"', aas_json)
 
 
 def render_instance(slug: str, business: bytes | str | Json, owner: Owner, *, revision: int = 1

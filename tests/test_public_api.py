@@ -12,7 +12,8 @@ FACES = {
     "aas_models": [
         "ASSET_TYPES", "KEY_PATTERN", "AasInvalid", "AasModelError", "AssetTypeSpec", "Owner", "RecordInvalid",
         "RenderedInstance", "UnknownAssetType", "asset_type", "asset_type_metadata", "base_iri_of_type_shell",
-        "business_json", "canonical_record", "instance_from_aas", "referenced_files", "render_instance",
+        "business_json", "canonical_record", "file_reference", "instance_from_aas", "map_file_references",
+        "referenced_digest", "referenced_files", "render_instance",
         "type_environment", "type_objects", "validate_environment",
     ],
     "connector": [

@@ -11,7 +11,6 @@ the middle of a million costs what the first one does.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,10 +23,8 @@ from aadsys.core.errors import FileNotFound, InvalidCursor
 from aadsys.core.files import FileStore
 from aadsys.core.parts import shell_bytes, submodel_bytes, value_bytes
 from aadsys.core.tables import AssetTypeRow, InstanceRow, SubmodelRow, table_of
-from aas_models import base64url
+from aas_models import base64url, referenced_digest
 from aas_models.serialization import Json, semantic_id_of, value_only
-
-_FILE_VALUE = re.compile(r"^/api/v1/files/([0-9a-f]{64})$")
 
 _I = table_of(InstanceRow)
 _S = table_of(SubmodelRow)
@@ -154,11 +151,11 @@ class SqlAasRepository:
 
     # -- files ------------------------------------------------------------------------------------
     async def open_file(self, value: str) -> tuple[bytes, str] | None:
-        match = _FILE_VALUE.match(value or "")
-        if not match:
+        digest = referenced_digest(value)
+        if digest is None:
             return None
         try:
-            return await anyio.to_thread.run_sync(self.files.read, match.group(1))
+            return await anyio.to_thread.run_sync(self.files.read, digest)
         except FileNotFound:
             return None
 

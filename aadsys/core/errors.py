@@ -60,7 +60,7 @@ class MissingFiles(CoreError):
     def __init__(self, digests: list[str]) -> None:
         self.digests = digests
         super().__init__(f"the record refers to file(s) not stored here: {', '.join(digests)}; "
-                         "upload each with POST /api/v1/files first, then send the record again")
+                         "upload each file to this AAdSys first, then send the record again")
 
 
 class FileNotFound(CoreError):

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import Request
 
+from aadsys.gateway.file_links import FILES_ROUTE
 from aadsys.gateway.problems import ProblemError
 
 AAS_JSON = "application/aas+json"
@@ -30,7 +31,7 @@ async def read_limited(request: Request, limit: int) -> bytes:
 def _too_large(limit: int) -> ProblemError:
     return ProblemError(413, "body-too-large", "Request body too large",
                         f"the body exceeds {limit} bytes; send a smaller record, and large content as a file "
-                        "(POST /api/v1/files)", limit=limit)
+                        f"(POST {FILES_ROUTE})", limit=limit)
 
 
 def media_type_of(request: Request) -> str:

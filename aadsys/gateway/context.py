@@ -12,6 +12,7 @@ from aadsys.core.events import InstanceEvents
 from aadsys.core.files import FileStore
 from aadsys.core.inbox import Inbox
 from aadsys.core.instances import InstanceService
+from aadsys.gateway.file_links import LinkedRepository
 from aas_models import Owner
 
 
@@ -22,7 +23,8 @@ class AadsysContext:
     events: InstanceEvents
     instances: InstanceService
     files: FileStore
-    aas: SqlAasRepository
+    aas: SqlAasRepository  # as stored: files named by digest
+    aas_served: LinkedRepository  # as the Part 2 API serves it: files as download links
     inbox: Inbox
     keys: ApiKeyCache
 
@@ -32,5 +34,6 @@ class AadsysContext:
         events = InstanceEvents()
         owner = Owner(org=settings.org, base_iri=settings.base_iri)
         files = FileStore(db, settings.files_dir)
-        return cls(settings, db, events, InstanceService(db, owner, events), files, SqlAasRepository(db, files),
+        aas = SqlAasRepository(db, files)
+        return cls(settings, db, events, InstanceService(db, owner, events), files, aas, LinkedRepository(aas),
                    Inbox(db, events), ApiKeyCache(db))

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from aadsys.config import Settings
-from aadsys.core.aas_repository import SqlAasRepository
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
 from aadsys.gateway.context import AadsysContext
+from aadsys.gateway.file_links import LinkedRepository
 from aadsys.gateway.problems import ProblemError
 
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -37,8 +37,8 @@ async def get_files(ctx: ContextDep) -> FileStore:
     return ctx.files
 
 
-async def get_aas_repository(ctx: ContextDep) -> SqlAasRepository:
-    return ctx.aas
+async def get_aas_repository(ctx: ContextDep) -> LinkedRepository:
+    return ctx.aas_served
 
 
 def require_scope(scope: str, *, anonymous: Callable[[Settings], bool] | None = None

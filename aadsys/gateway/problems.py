@@ -27,6 +27,7 @@ from aadsys.core.errors import (
     InvalidRange,
     MissingFiles,
 )
+from aadsys.gateway.file_links import FILES_ROUTE
 from aadsys.gateway.part2 import AasApiError, result_route
 from aas_models import AasInvalid, RecordInvalid, UnknownAssetType
 
@@ -99,7 +100,8 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_core(request: Request, exc: Exception) -> Response:
         status, slug, title = next(v for k, v in _CORE.items() if isinstance(exc, k))
-        return problem(request, status, slug, title, str(exc))
+        where = f" (POST {FILES_ROUTE})" if isinstance(exc, MissingFiles) else ""
+        return problem(request, status, slug, title, str(exc) + where)
 
     async def on_record_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RecordInvalid | AasInvalid)

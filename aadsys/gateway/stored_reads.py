@@ -53,7 +53,7 @@ class StoredReads:
             identifier = decode_id(match[2], "identifier")
         except AasApiError:
             return None  # the route answers 400
-        repo = self.ctx.aas
+        repo = self.ctx.aas_served
         if match[1] == "shells":
             return await repo.get_shell(identifier)
         if match[3]:

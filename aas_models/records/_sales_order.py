@@ -33,7 +33,7 @@ class Customer(Record):
 
 
 class LabelImage(Record):
-    """A label image stored on this AAdSys (``POST /api/v1/files``), referred to by its digest."""
+    """A label image stored on this AAdSys, referred to by its digest (the gateway's files endpoint takes it)."""
 
     sha256: StrictStr = Field(pattern=r"^[0-9a-f]{64}$", description="lower-case hex sha256 of the uploaded file")
     content_type: LabelMediaType

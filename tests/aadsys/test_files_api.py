@@ -6,7 +6,9 @@ import hashlib
 import os
 
 import httpx
+import orjson
 
+from aas_models import base64url
 from tests.aadsys.conftest import CANONICAL_ORDER, Gateway, order
 
 
@@ -68,3 +70,45 @@ def test_order_with_a_label_image_needs_the_file_uploaded_first(api: httpx.Clien
     assert label == {"idShort": "labelImage", "modelType": "File", "contentType": "image/png",
                      "value": f"/api/v1/files/{digest}"}
     assert api.get(label["value"]).content == png
+
+
+def test_records_name_files_by_digest_and_every_aas_answer_links_to_the_file(gateway: Gateway) -> None:
+    """Stored: ``nih:sha-256;<hex>`` (the same at every AAdSys). Served, by every route that sends AAS JSON, and
+    by the stored-reads lane: ``/api/v1/files/<hex>``. An AAS environment posted with the links stores the same
+    bytes as the business JSON did."""
+    png = b"\x89PNG\r\n\x1a\n" + os.urandom(64)
+    digest = hashlib.sha256(png).hexdigest()
+    link, reference = f"/api/v1/files/{digest}".encode(), f"nih:sha-256;{digest}".encode()
+    item = {**CANONICAL_ORDER["items"][0], "labelImage": {"sha256": digest, "contentType": "image/png"}}
+    url = "/api/v1/asset-types/sales-order/instances"
+    with gateway.client("write") as api:
+        api.post("/api/v1/files", content=png, headers={"Content-Type": "image/png"}).raise_for_status()
+        made = api.post(url, json=order("SO-LINK", items=[item])).raise_for_status().json()
+        served = api.get(f"{url}/SO-LINK", params={"format": "aas"})
+        assert link in served.content and reference not in served.content
+        again = api.post(url, content=served.content, headers={"Content-Type": "application/aas+json"})
+        assert again.status_code == 200 and again.json()["sha256"] == made["sha256"]
+
+    instance = gateway.ctx.instances.get("sales-order", "SO-LINK")
+    assert reference in instance.aas_json and link not in instance.aas_json
+    assert hashlib.sha256(instance.aas_json).hexdigest() == made["sha256"]
+
+    environment = orjson.loads(served.content)
+    shell_id, submodel_id = environment["assetAdministrationShells"][0]["id"], environment["submodels"][0]["id"]
+    submodel = f"/api/v3.0/submodels/{base64url.encode_text(submodel_id)}"
+    label_path = "items[0].labelImage"
+    with gateway.client("read") as reader:
+        answers = {
+            "submodel (stored reads)": reader.get(submodel),
+            "submodel (route)": reader.get(submodel, params={"level": "deep"}),
+            "$value": reader.get(f"{submodel}/$value"),
+            "element": reader.get(f"{submodel}/submodel-elements/{label_path}"),
+            "page of submodels": reader.get("/api/v3.0/submodels", params={"idShort": "SalesOrder"}),
+            "serialization": reader.get("/api/v3.0/serialization", params={
+                "aasIds": base64url.encode_text(shell_id), "submodelIds": base64url.encode_text(submodel_id)}),
+        }
+        for what, answer in answers.items():
+            assert answer.status_code == 200, what
+            assert link in answer.content and reference not in answer.content, what
+        attachment = reader.get(f"{submodel}/submodel-elements/{label_path}/attachment")
+        assert attachment.status_code == 200 and attachment.content == png

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -100,5 +102,59 @@ def test_stored_parts_are_filled_for_every_record_as_ingest_writes_them(database
             assert row.spans == Spans.of(r).format()
         assert {sm.id: n for r in rendered for n, sm in enumerate(r.submodels)} == positions
         assert len({p for p in positions.values()}) == 3  # the juice product's three submodels
+    finally:
+        engine.dispose()
+
+
+def test_records_that_linked_files_by_route_name_them_by_digest_as_ingest_writes_them(database_url: str) -> None:
+    """Migration 0005: a record stored when a File's value was the gateway's route (``/api/v1/files/<hex>``) is
+    rewritten as ingest writes it today (bytes, ValueOnly forms, spans, sha256), its inbox row follows, a record
+    without files is left alone, and downgrade gives back what 0004 held."""
+    from aadsys.core.asset_types import register_asset_types
+    from aadsys.core.db import Database
+    from aadsys.core.parts import Spans
+
+    owner = Owner("omis", "https://omis.example")
+    labelled = [{**order("x")["items"][0], "labelText": f"Grüße {n} ☀",
+                 "labelImage": {"sha256": f"{n:x}" * 64, "contentType": "image/png"}} for n in range(1, 4)]
+    rendered = [render_instance("sales-order", order("SO-8", items=labelled, total="77.40"), owner),
+                render_instance("sales-order", order("SO-9"), owner)]
+    assert rendered[0].file_digests and not rendered[1].file_digests
+    migrate(database_url, "0003")
+    db = Database(database_url)
+    register_asset_types(db, owner)
+    db.dispose()
+    engine = sa.create_engine(database_url)
+    read = sa.text("SELECT i.aas_json, i.value_json, i.spans, i.sha256, i.business_json, b.sha256 AS inbox_sha256 "
+                   "FROM instances i JOIN inbox b ON b.instance_id = i.id ORDER BY i.id")
+    try:
+        with engine.begin() as conn:
+            for n, r in enumerate(rendered, start=1):
+                then = r.aas_json.replace(b"nih:sha-256;", b"/api/v1/files/")
+                conn.execute(sa.text(
+                    "INSERT INTO instances (id, asset_type, instance_key, revision, is_latest, created_at, sha256, "
+                    "shell_id, shell_id_short, global_asset_id, aas_json, origin) VALUES (:id, :t, :k, 1, true, "
+                    "CURRENT_TIMESTAMP, :sha, :shell, :short, :global, :j, 'pec')"),
+                    {"id": n, "t": r.asset_type, "k": r.key, "sha": hashlib.sha256(then).hexdigest(),
+                     "shell": r.shell_id, "short": r.shell_id_short, "global": r.global_asset_id, "j": then})
+                conn.execute(sa.text(
+                    "INSERT INTO inbox (subscription_id, provider_org, seq, asset_type, instance_key, sha256, "
+                    "instance_id, received_at) VALUES ('sub-1', 'pec', :n, :t, :k, :sha, :n, CURRENT_TIMESTAMP)"),
+                    {"n": n, "t": r.asset_type, "k": r.key, "sha": hashlib.sha256(then).hexdigest()})
+        migrate(database_url, "0004")
+        with engine.connect() as conn:
+            before = [tuple(row) for row in conn.execute(read).all()]
+        assert b"/api/v1/files/" in before[0][0]
+        migrate(database_url)
+        with engine.connect() as conn:
+            rows = conn.execute(read).all()
+        for r, row in zip(rendered, rows, strict=True):
+            assert (bytes(row.aas_json), bytes(row.value_json), row.spans, row.sha256, bytes(row.business_json),
+                    row.inbox_sha256) == (r.aas_json, r.value_json[0], Spans.of(r).format(), r.sha256,
+                                          r.business_bytes, r.sha256)
+        assert tuple(rows[1]) == before[1]  # no files: untouched
+        command.downgrade(alembic_config(database_url), "0004")
+        with engine.connect() as conn:
+            assert [tuple(row) for row in conn.execute(read).all()] == before
     finally:
         engine.dispose()

@@ -8,9 +8,13 @@ import pytest
 from aas_models import (
     ASSET_TYPES,
     AasInvalid,
+    AasModelError,
     Owner,
     business_json,
+    file_reference,
     instance_from_aas,
+    map_file_references,
+    referenced_digest,
     render_instance,
     type_environment,
     validate_environment,
@@ -69,7 +73,23 @@ def test_large_order_with_label_image_and_unicode_round_trips_through_basyx() ->
     validate_environment(orjson.loads(rendered.aas_json))
     element = orjson.loads(rendered.aas_json)["submodels"][0]["submodelElements"][5]["value"][0]["value"][-1]
     assert element == {"idShort": "labelImage", "modelType": "File", "contentType": "image/png",
-                       "value": "/api/v1/files/" + "ab" * 32}
+                       "value": "nih:sha-256;" + "ab" * 32}
+    assert rendered.file_digests == ("ab" * 32,)
+
+
+def test_file_references_name_files_by_digest_and_map_to_where_a_server_serves_them() -> None:
+    order = record("sales-order")
+    order["items"][0]["labelImage"] = {"sha256": "cd" * 32, "contentType": "image/png"}
+    rendered = render_instance("sales-order", order, PEC)
+    assert referenced_digest(file_reference("cd" * 32)) == "cd" * 32
+    assert referenced_digest("/files/" + "cd" * 32) is None and referenced_digest("nih:sha-256;CD") is None
+    served = map_file_references(rendered.aas_json, lambda digest: f"/somewhere/{digest}")
+    assert served == rendered.aas_json.replace(b"nih:sha-256;", b"/somewhere/") != rendered.aas_json
+    assert map_file_references(b'{"value":"nih:sha-256;' + b"cd" * 31 + b'"}', str.upper) == (
+        b'{"value":"nih:sha-256;' + b"cd" * 31 + b'"}')  # not a whole digest: not a reference
+    assert business_json("sales-order", orjson.loads(rendered.aas_json)) == rendered.record
+    with pytest.raises(AasModelError, match=r"must name a stored file by its sha256, nih:sha-256;<64"):
+        business_json("sales-order", orjson.loads(served))
 
 
 def test_canonical_example_keeps_its_field_names_and_ids() -> None:

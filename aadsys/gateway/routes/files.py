@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, JSONResponse
 
 from aadsys.gateway.bodies import media_type_of
 from aadsys.gateway.deps import ContextDep, Files, Reader, Writer
+from aadsys.gateway.file_links import file_link
 from aadsys.gateway.problems import ProblemError, problem_responses
 
 router = APIRouter(tags=["files"], responses=problem_responses(401, 403))
@@ -45,7 +46,7 @@ async def upload_file(request: Request, ctx: ContextDep, files: Files, _: Writer
     stored, created = await files.put(request.stream(), media, max_bytes=ctx.settings.max_file_bytes,
                                       expected_sha256=x_content_sha256)
     body: dict[str, Any] = {"sha256": stored.sha256, "size": stored.size, "mediaType": stored.media_type,
-            "links": {"self": f"/api/v1/files/{stored.sha256}"}}
+            "links": {"self": file_link(stored.sha256)}}
     return JSONResponse(body, status_code=201 if created else 200, headers={"Location": body["links"]["self"]})
 
 

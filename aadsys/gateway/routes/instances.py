@@ -15,6 +15,7 @@ from starlette.responses import Response
 from aadsys.core.instances import InstanceHead, StoredInstance, iso
 from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
 from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
+from aadsys.gateway.file_links import linked, unlinked
 from aadsys.gateway.part2.identifiers import encode_id
 from aadsys.gateway.problems import ProblemError, problem_responses
 from aas_models import KEY_PATTERN
@@ -84,6 +85,8 @@ async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep
                            f"JSON or {AAS_JSON} for an AAS environment")
     body = await read_limited(request, ctx.settings.max_body_bytes)
     payload = parse_json(body)
+    if media == AAS_JSON:
+        payload = unlinked(payload)
     instance, created = await run_in_threadpool(instances.create, slug, payload, aas=media == AAS_JSON)
     status = 201 if created else 200
     answer = receipt(instance)
@@ -108,7 +111,7 @@ async def get_instance(slug: AssetTypeSlug, key: InstanceKey, instances: Instanc
     if instance.origin:
         headers["X-Provider"] = instance.origin
     if format == "aas" or (format is None and accept and AAS_JSON in accept):
-        return Response(instance.aas_json, media_type=AAS_JSON, headers=headers)
+        return Response(linked(instance.aas_json), media_type=AAS_JSON, headers=headers)
     return Response(instance.business_raw, media_type=BUSINESS_JSON, headers=headers)
 
 

@@ -8,23 +8,21 @@ Errors leave as Part 2 Result bodies; the read scope is required, as for every P
 
 # No "from __future__ import annotations": FastAPI must see the Annotated dependency types.
 
-from typing import Annotated
-
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
 
 from aadsys.aasx import AASX_MEDIA_TYPE, file_values, package_bytes
-from aadsys.gateway.deps import AasReader, ContextDep, get_aas_repository
+from aadsys.gateway.deps import AasReader, ContextDep
+from aadsys.gateway.file_links import linked
 from aadsys.gateway.part2.identifiers import EncodedIds, decode_id
 from aadsys.gateway.part2.repository import AasRepository
-from aadsys.gateway.part2.responses import ERRORS, not_found, ok
+from aadsys.gateway.part2.responses import ERRORS, not_found, ok_raw
 from aadsys.gateway.part2.results import JSON, AasApiError
 from aadsys.gateway.problems import AasApiRoute
 from aas_models.serialization import Json
 
 router = APIRouter(route_class=AasApiRoute, dependencies=[Depends(AasReader)], responses=ERRORS)
-Repository = Annotated[AasRepository, Depends(get_aas_repository)]
 _OFFERED = (JSON, AASX_MEDIA_TYPE)
 
 
@@ -32,17 +30,18 @@ _OFFERED = (JSON, AASX_MEDIA_TYPE)
             summary="The given shells and submodels as a JSON environment or an AASX package",
             responses={200: {"content": {JSON: {}, AASX_MEDIA_TYPE: {}}},
                        406: {"description": "an Accept this server does not serialize to"}})
-async def generate_serialization(request: Request, ctx: ContextDep, repo: Repository,
+async def generate_serialization(request: Request, ctx: ContextDep,
                                  aasIds: EncodedIds = None, submodelIds: EncodedIds = None,  # noqa: N803 (the spec's names)
                                  includeConceptDescriptions: bool = True) -> Response:  # noqa: N803
     media_type = _negotiate(request.headers.get("accept") or "*/*")
-    environment = await _environment(repo, aasIds or [], submodelIds or [])
+    # as stored, files named by digest: a package holds them; JSON links to them
+    environment = await _environment(ctx.aas, aasIds or [], submodelIds or [])
     # includeConceptDescriptions changes nothing: none are kept here; semantic ids point to the owner's IRIs
     if media_type == JSON:
-        return ok({key: value for key, value in environment.items() if value})
+        return ok_raw(linked(orjson.dumps({key: value for key, value in environment.items() if value})))
     files = {}
     for value in file_values(environment):
-        found = await repo.open_file(value)
+        found = await ctx.aas.open_file(value)
         if found is not None:
             files[value] = found
     try:

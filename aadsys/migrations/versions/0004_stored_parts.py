@@ -67,7 +67,9 @@ def _fill(bind: sa.Connection) -> None:
             try:
                 env = orjson.loads(row.aas_json)
                 spans = _spans(row.aas_json)
-                business = orjson.dumps(business_json(row.asset_type, env))
+                # files named as they were then (the gateway's route); today's reader wants the digest (0005)
+                business = orjson.dumps(business_json(row.asset_type, orjson.loads(
+                    bytes(row.aas_json).replace(b'"value":"/api/v1/files/', b'"value":"nih:sha-256;'))))
             except (ValueError, LookupError, AasModelError) as exc:
                 raise RuntimeError(f"instances row {row.id} holds no AAS environment of a {row.asset_type} record "
                                    f"({exc}); restore it from a backup or delete the row, then migrate again") from None
