@@ -21,7 +21,7 @@ from basyx.aas.adapter.json import read_aas_json_file
 from pyecma376_2.core_properties import OPCCoreProperties
 
 from aas_models import referenced_digest
-from aas_models.serialization import Json, children
+from aas_models.serialization import Json, descendants
 
 AASX_MEDIA_TYPE = "application/asset-administration-shell-package+xml"
 
@@ -77,7 +77,7 @@ def _references(environment: Json) -> Iterator[str]:
         if path:
             yield path
     for submodel in environment.get("submodels") or []:
-        for element in _walk(submodel):
+        for element in descendants(submodel):
             if element.get("modelType") == "File" and element.get("value"):
                 yield element["value"]
 
@@ -88,12 +88,6 @@ def _rename_files(environment: Json, renamed: Mapping[str, str]) -> None:
         if thumbnail.get("path") in renamed:
             thumbnail["path"] = renamed[thumbnail["path"]]
     for submodel in environment.get("submodels") or []:
-        for element in _walk(submodel):
+        for element in descendants(submodel):
             if element.get("modelType") == "File" and element.get("value") in renamed:
                 element["value"] = renamed[element["value"]]
-
-
-def _walk(element: Json) -> Iterator[Json]:
-    for child in children(element):
-        yield child
-        yield from _walk(child)

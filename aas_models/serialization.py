@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -52,6 +52,15 @@ def children(element: Json) -> list[Json]:
     if kind == "AnnotatedRelationshipElement":
         return list(element.get("annotations") or [])
     return []
+
+
+def descendants(element: Json) -> Iterator[Json]:
+    """Every element below a submodel or element, depth first, parents before their children; what is not an
+    object (in JSON a client sent) is passed over."""
+    for child in children(element):
+        if isinstance(child, dict):
+            yield child
+            yield from descendants(child)
 
 
 def semantic_id_of(element: Json) -> str | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from aadsys.core.aas_repository import SqlAasRepository
 from aas_models import file_reference, map_file_references
-from aas_models.serialization import Json, children
+from aas_models.serialization import Json, descendants
 
 FILES_ROUTE = "/api/v1/files"
 _LINK = re.compile(re.escape(FILES_ROUTE) + r"/([0-9a-f]{64})")
@@ -31,19 +31,14 @@ def linked(aas_json: bytes) -> bytes:
 def unlinked(environment: Json) -> Json:
     """A client's AAS environment as it is stored: each File element that links to a file here names it by
     digest instead. Other values are left for the record's model to judge. Changes ``environment`` in place."""
-    for submodel in environment.get("submodels") or []:
-        if isinstance(submodel, dict):
-            _unlink(submodel)
+    submodels = environment.get("submodels")
+    for submodel in submodels if isinstance(submodels, list) else ():
+        for element in descendants(submodel) if isinstance(submodel, dict) else ():
+            if element.get("modelType") == "File" and isinstance(element.get("value"), str):
+                match = _LINK.fullmatch(element["value"])
+                if match:
+                    element["value"] = file_reference(match.group(1))
     return environment
-
-
-def _unlink(element: Json) -> None:
-    for child in children(element):
-        if child.get("modelType") == "File" and isinstance(child.get("value"), str):
-            match = _LINK.fullmatch(child["value"])
-            if match:
-                child["value"] = file_reference(match.group(1))
-        _unlink(child)
 
 
 class LinkedRepository:

@@ -78,6 +78,20 @@ def test_invalid_aas_json_is_422(api: httpx.Client, gateway: Gateway) -> None:
     assert _nothing_stored(gateway)
 
 
+def test_aas_json_of_any_shape_is_judged_not_crashed_on(api: httpx.Client, gateway: Gateway) -> None:
+    """The gateway reads posted AAS JSON for file links before the record's model judges it: no shape breaks that."""
+    shell = [{"id": "x"}]
+    collection = {"idShort": "c", "modelType": "SubmodelElementCollection"}
+    for submodels in (5, "x", [7], [{"modelType": "Submodel", "submodelElements": {"a": 1}}],
+                      [{"modelType": "Submodel", "submodelElements": [{**collection, "value": "text"}, 3]}],
+                      [{"modelType": "Submodel", "submodelElements": [{**collection, "value": [{"modelType": "File",
+                                                                                              "value": 9}]}]}]):
+        r = api.post(BASE, json={"assetAdministrationShells": shell, "submodels": submodels},
+                     headers={"Content-Type": "application/aas+json"})
+        _problem(r, 422)
+    assert _nothing_stored(gateway)
+
+
 def test_invalid_base64url_id_in_aas_api_is_400(api: httpx.Client) -> None:
     r = api.get("/api/v3.0/shells/%%%not-base64")
     assert r.status_code == 400
