@@ -124,12 +124,14 @@ def test_an_unverified_label_cannot_be_printed_and_fails_the_order(running_line:
 
 def test_restart_requeues_unfinished_work_and_the_bottle_starts_again_at_loading(
         line_settings: Callable[..., Any], running_line: Callable[..., Any]) -> None:
-    settings = line_settings(station_seconds="0.15,0.15")
-    with running_line(settings) as line:
+    # a slow first run, stopped as soon as the bottle has passed mixing: 4 s of stations remain, so the stop
+    # lands mid-way however slow the machine is
+    with running_line(line_settings(station_seconds="1.0,1.0")) as line:
         line.take(sales_order("SO-RESTART", quantity=1))
         wait_for(lambda: any(t["station"] == "mixing" for t in line.trace("SO-RESTART")), 10,
                  what="the bottle to pass mixing")
-    with running_line(settings) as line:
+        line.halt()
+    with running_line(line_settings(station_seconds="0.15,0.15")) as line:
         order = line.wait_state("SO-RESTART", "completed")
         trace = line.trace("SO-RESTART")
         revisions = line.revisions("SO-RESTART")
