@@ -22,10 +22,11 @@ from aas_models import _ids
 from aas_models._errors import AasInvalid, RecordInvalid
 from aas_models._ids import FILE_REFERENCE_PREFIX
 from aas_models._owner import Owner
+from aas_models._templates import SubmodelDef
 from aas_models._types import AssetTypeSpec, asset_type
 from aas_models._validation import validate_environment
 from aas_models.records._shared import Record, RuleViolations
-from aas_models.serialization import Json, value_only
+from aas_models.serialization import Json
 
 Span = tuple[int, int]  # [start, end) byte offsets
 _FILE_REFERENCE = re.compile(rb'"value":"' + re.escape(FILE_REFERENCE_PREFIX.encode()) + rb'([0-9a-f]{64})"')
@@ -60,8 +61,14 @@ class RenderedInstance:
 
     @cached_property
     def value_json(self) -> tuple[bytes, tuple[Span, ...]]:
-        """The ValueOnly form (Part 2 §11.4.3) of each submodel, as one JSON array, and where each lies in it."""
-        return joined([orjson.dumps(value_only(orjson.loads(sm))) for sm in self.submodel_json])
+        """The ValueOnly form (Part 2 §11.4.3) of each submodel, as one JSON array, and where each lies in it;
+        written from the record by the same templates as ``aas_json``, equal to ``value_only`` of each submodel."""
+        parts = []
+        for sm, plan in asset_type(self.asset_type).plans:
+            out: list[str] = []
+            plan.write_value(_source(sm, self.model), out)
+            parts.append("".join(out).encode())
+        return joined(parts)
 
     @cached_property
     def business_bytes(self) -> bytes:
@@ -144,7 +151,7 @@ def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) ->
             "semanticId": _global_reference(head.semantic_id),
         }).decode()
         out = [header[:-1], ',"submodelElements":[']  # reopen the object to add its elements
-        if plan.write_elements(record if sm.source is None else getattr(record, to_snake(sm.source)), out):
+        if plan.write_elements(_source(sm, record), out):
             out.append("]}")
         else:  # no elements: AAS JSON allows no empty list, so the key goes
             out[-1] = "}"
@@ -152,6 +159,11 @@ def _render(spec: AssetTypeSpec, record: Record, owner: Owner, revision: int) ->
     blob, spans = _environment(parts)
     return RenderedInstance(spec.slug, key, revision, shell_id, shell_id_short, global_asset_id, heads, blob,
                             hashlib.sha256(blob).hexdigest(), record, spans)
+
+
+def _source(submodel: SubmodelDef, record: Record) -> Any:
+    """The part of the record a submodel shows: all of it, or the field its template names."""
+    return record if submodel.source is None else getattr(record, to_snake(submodel.source))
 
 
 _SHELLS_OPEN, _SUBMODELS_OPEN, _CLOSE = b'{"assetAdministrationShells":[', b'],"submodels":[', b"]}"

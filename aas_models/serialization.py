@@ -107,12 +107,12 @@ def value_only(element: Json, level: Level = Level.deep, extent: Extent = Extent
             return []
         return [value_only(c, level, extent, depth + 1) for c in children(element)]
     if kind == "Property":
-        return _typed(element.get("value"), element.get("valueType"))
+        return typed_value(element.get("value"), element.get("valueType"))
     if kind == "MultiLanguageProperty":
         return [{s["language"]: s["text"]} for s in element.get("value") or []]
     if kind == "Range":
         vt = element.get("valueType")
-        return {k: _typed(element[k], vt) for k in ("min", "max") if k in element}
+        return {k: typed_value(element[k], vt) for k in ("min", "max") if k in element}
     if kind in ("File", "Blob"):
         out = {"contentType": element.get("contentType")}
         if "value" in element and (kind == "File" or extent is Extent.withBlobValue):
@@ -141,7 +141,8 @@ def _has_value(element: Json) -> bool:
     return element.get("modelType") not in ("Operation", "Capability", "BasicEventElement")
 
 
-def _typed(value: Any, value_type: str | None) -> Any:
+def typed_value(value: Any, value_type: str | None) -> Any:
+    """A Property's lexical value as ValueOnly shows it: numbers and booleans as JSON's own."""
     if value is None:
         return None
     if value_type == "xs:boolean":

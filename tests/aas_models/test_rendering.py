@@ -175,7 +175,30 @@ def test_the_parts_written_with_a_record_are_what_parsing_its_environment_gives(
     assert orjson.loads(rendered.aas_json[slice(*rendered.spans[0])]) == env["assetAdministrationShells"][0]
     assert [orjson.loads(sm) for sm in rendered.submodel_json] == env["submodels"]
     values, spans = rendered.value_json
-    assert orjson.loads(values) == [value_only(sm) for sm in env["submodels"]]
+    assert values == orjson.dumps([value_only(sm) for sm in env["submodels"]])
     assert [orjson.loads(values[start:end]) for start, end in spans] == [value_only(sm) for sm in env["submodels"]]
     assert orjson.loads(rendered.business_bytes) == business_json(slug, rendered.aas_json)
     assert rendered.business_bytes == orjson.dumps(business_json(slug, rendered.aas_json))
+
+
+ODD_TEXT = 'quote " backslash \\ tab \t newline \n nul \x00 \x1f del \x7f \u2028 Grüße ☀ 果汁 😀'
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_value_form_written_from_the_record_is_byte_for_byte_what_parsing_its_submodels_gives(seed: int) -> None:
+    """ValueOnly is written by the templates, not parsed back out of the AAS JSON: the two must never differ."""
+    from aadsys.samples import sales_order
+    from aas_models.serialization import value_only
+
+    order = sales_order(f"SO-{seed}", target_bytes=(2_000, 20_000, 100_000)[seed % 3], seed=seed)
+    order["customer"]["displayName"] = ODD_TEXT[: 8 + seed * 4]
+    order["items"][0]["labelText"] = ODD_TEXT
+    status = {**record("sales-order-status"), "rfidTag": f"E200-{seed}"}
+    product = record("juice-product")
+    product["nutritionFacts"] |= {"sugarG": ("21", "0.5", "7.25", "26.500")[seed % 4]}
+    for slug, business in (("sales-order", order), ("sales-order-status", status), ("juice-product", product)):
+        rendered = render_instance(slug, business, PEC)
+        parsed = [value_only(orjson.loads(sm)) for sm in rendered.submodel_json]
+        values, spans = rendered.value_json
+        assert values == orjson.dumps(parsed), slug
+        assert [values[start:end] for start, end in spans] == [orjson.dumps(v) for v in parsed], slug
