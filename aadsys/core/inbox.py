@@ -10,6 +10,7 @@ dropped inside the same transaction and reported as such, so a re-sent message i
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,24 +23,31 @@ from sqlmodel import Session
 from aadsys.core.db import Database
 from aadsys.core.errors import CoreError
 from aadsys.core.events import InstanceEvents
-from aadsys.core.instances import (
-    insert_instance,
-    latest_revision,
-    retire,
-    take_ingest_lock,
-)
+from aadsys.core.instances import insert_instance, retire, take_ingest_lock
 from aadsys.core.tables import InboxRow, InstanceRow, table_of, utcnow
 from aas_models import AasModelError, Owner, RenderedInstance, asset_type, business_json, render_instance
 
 _INBOX = table_of(InboxRow)
 _INSTANCES = table_of(InstanceRow)
-_SEEN = select(_INBOX.c.instance_id).where(
-    _INBOX.c.subscription_id == bindparam("subscription_id"), _INBOX.c.instance_key == bindparam("key"),
-    _INBOX.c.sha256 == bindparam("sha256"))
+# Two reads per batch, not three per record: what the subscription delivered already, and every stored revision
+# of the batch's records (metadata only). The batch is then worked through in memory, in order.
+_SEEN = select(_INBOX.c.instance_key, _INBOX.c.sha256, _INBOX.c.instance_id).where(
+    _INBOX.c.subscription_id == bindparam("subscription_id"),
+    _INBOX.c.instance_key.in_(bindparam("keys", expanding=True)))
+_REVISIONS = select(_INSTANCES.c.id, _INSTANCES.c.asset_type, _INSTANCES.c.instance_key, _INSTANCES.c.revision,
+                    _INSTANCES.c.sha256, _INSTANCES.c.is_latest).where(
+    _INSTANCES.c.origin == bindparam("origin"), _INSTANCES.c.asset_type.in_(bindparam("types", expanding=True)),
+    _INSTANCES.c.instance_key.in_(bindparam("keys", expanding=True)))
 _RECORD = insert(_INBOX)
-_REVISION = select(_INSTANCES.c.id, _INSTANCES.c.sha256).where(
-    _INSTANCES.c.origin == bindparam("origin"), _INSTANCES.c.asset_type == bindparam("asset_type"),
-    _INSTANCES.c.instance_key == bindparam("key"), _INSTANCES.c.revision == bindparam("revision"))
+
+
+@dataclass(slots=True)
+class _Stored:
+    """One stored revision of a record, as the batch sees it."""
+
+    id: int
+    sha256: str
+    is_latest: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,39 +131,53 @@ class Inbox:
         return receipts
 
     def _store(self, provenance: Provenance, checked: Sequence[tuple[Arrival, RenderedInstance]]) -> list[Receipt]:
-        origin, now = provenance.provider.org, utcnow()
+        origin, now, subscription = provenance.provider.org, utcnow(), provenance.subscription_id
+        keys = sorted({rendered.key for _, rendered in checked})
         receipts: list[Receipt] = []
         with self.db.write_session() as session:
             take_ingest_lock(self.db, session)
+            seen = {(row.instance_key, row.sha256): row.instance_id
+                    for row in session.execute(_SEEN, {"subscription_id": subscription, "keys": keys})}
+            stored: dict[tuple[str, str], dict[int, _Stored]] = defaultdict(dict)
+            for row in session.execute(_REVISIONS, {"origin": origin, "keys": keys,
+                                                    "types": sorted({r.asset_type for _, r in checked})}):
+                stored[row.asset_type, row.instance_key][row.revision] = _Stored(row.id, row.sha256, row.is_latest)
+            records = []
             for arrival, rendered in checked:
-                receipts.append(self._store_one(session, provenance, origin, now, arrival, rendered))
+                instance_seq = seen.get((rendered.key, rendered.sha256))
+                if instance_seq is not None:
+                    receipts.append(Receipt(arrival.seq, Outcome.DUPLICATE, instance_seq))
+                    continue
+                revisions = stored[rendered.asset_type, rendered.key]
+                instance_seq = self._store_one(session, provenance, now, arrival, rendered, revisions)
+                seen[rendered.key, rendered.sha256] = instance_seq
+                records.append({"subscription_id": subscription, "provider_org": provenance.provider_org_id,
+                                "seq": arrival.seq, "asset_type": rendered.asset_type, "instance_key": rendered.key,
+                                "sha256": rendered.sha256, "instance_id": instance_seq, "received_at": now})
+                receipts.append(Receipt(arrival.seq, Outcome.STORED, instance_seq))
+            if records:
+                session.execute(_RECORD, records)
             session.commit()
         return receipts
 
     @staticmethod
-    def _store_one(session: Session, provenance: Provenance, origin: str, now: datetime, arrival: Arrival,
-                   rendered: RenderedInstance) -> Receipt:
-        seen = session.execute(_SEEN, {"subscription_id": provenance.subscription_id, "key": rendered.key,
-                                       "sha256": rendered.sha256}).scalar()
-        if seen is not None:
-            return Receipt(arrival.seq, Outcome.DUPLICATE, seen)
-        same_revision = session.execute(_REVISION, {"origin": origin, "asset_type": rendered.asset_type,
-                                                     "key": rendered.key, "revision": rendered.revision}).first()
-        latest = latest_revision(session, origin, rendered.asset_type, rendered.key)
+    def _store_one(session: Session, provenance: Provenance, now: datetime, arrival: Arrival,
+                   rendered: RenderedInstance, revisions: dict[int, _Stored]) -> int:
+        """The instance a new arrival is: a revision stored already (by another subscription), or a new row;
+        ``revisions`` (this record's stored revisions) is kept up to date."""
+        same_revision = revisions.get(rendered.revision)
         if same_revision is not None:
             if same_revision.sha256 != rendered.sha256:
                 raise RecordRefused(arrival.seq, f"revision {rendered.revision} of {rendered.asset_type} "
                                                  f"'{rendered.key}' is stored here with other content")
-            instance_seq = same_revision.id  # the same record, come by another subscription of the same provider
-        else:
-            newest = latest is None or latest.revision < rendered.revision
-            if newest and latest is not None:
-                retire(session, latest.id)
-            instance_seq = insert_instance(session, rendered, created_at=arrival.created_at,
-                                           with_submodels=latest is None, origin=origin, is_latest=newest,
-                                           subscription_id=provenance.subscription_id, received_at=now)
-        session.execute(_RECORD, {"subscription_id": provenance.subscription_id,
-                                  "provider_org": provenance.provider_org_id, "seq": arrival.seq,
-                                  "asset_type": rendered.asset_type, "instance_key": rendered.key,
-                                  "sha256": rendered.sha256, "instance_id": instance_seq, "received_at": now})
-        return Receipt(arrival.seq, Outcome.STORED, instance_seq)
+            return same_revision.id  # the same record, come by another subscription of the same provider
+        latest = next(((n, r) for n, r in revisions.items() if r.is_latest), None)
+        newest = latest is None or latest[0] < rendered.revision
+        if newest and latest is not None:
+            retire(session, latest[1].id)
+            latest[1].is_latest = False
+        instance_seq = insert_instance(session, rendered, created_at=arrival.created_at,
+                                       with_submodels=latest is None, origin=provenance.provider.org,
+                                       is_latest=newest, subscription_id=provenance.subscription_id, received_at=now)
+        revisions[rendered.revision] = _Stored(instance_seq, rendered.sha256, newest)
+        return instance_seq

@@ -300,11 +300,6 @@ def take_ingest_lock(db: Database, session: Session) -> None:
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_INGEST_LOCK})
 
 
-def latest_revision(session: Session, origin: str, slug: str, key: str) -> Any:
-    """(id, revision, sha256, created_at) of the latest revision of one record, or None."""
-    return session.execute(_LATEST, {"origin": origin, "asset_type": slug, "key": key}).first()
-
-
 def retire(session: Session, row_id: int) -> None:
     session.execute(_RETIRE, {"row_id": row_id})
 

@@ -19,7 +19,7 @@ from aadsys.config import Settings
 from aadsys.core.errors import InstanceNotFound, MissingFiles
 from aadsys.core.inbox import Arrival, Outcome, Provenance, Receipt, RecordRefused
 from aadsys.core.instances import StoredInstance
-from aadsys.core.tables import InboxRow, InstanceRow
+from aadsys.core.tables import InboxRow, InstanceRow, SubmodelRow
 from aadsys.gateway.context import AadsysContext
 from aas_models import Owner, render_instance
 from tests.aadsys.conftest import CANONICAL_ORDER, order
@@ -217,6 +217,31 @@ def test_revisions_of_a_versioned_record_keep_their_order_whichever_arrives_firs
     assert sorted(i.revision for i in stored) == [1, 2]
     newest = omis.instances.page("sales-order-status", origin="pec", latest_only=True).items
     assert [i.revision for i in newest] == [2]
+
+
+@pytest.mark.parametrize("revisions", [(2, 1, 2, 3), (1, 2, 1, 3)], ids=["older-later", "in-order"])
+def test_one_batch_of_revisions_with_a_repeat_stores_each_once_and_the_newest_is_latest(
+        pec: AadsysContext, omis: AadsysContext, revisions: tuple[int, ...]) -> None:
+    """The inbox reads a batch's stored revisions once, then works through it in memory: later records of the
+    batch must see what earlier ones stored, as they would in separate batches."""
+    status = record("sales-order-status")
+    for state in ("in_production", "completed", "shipped"):
+        pec.instances.create("sales-order-status", {**status, "status": state})
+    key = status["orderId"]
+    sent = {n: pec.instances.get("sales-order-status", key, revision=n) for n in (1, 2, 3)}
+
+    receipts = receive(omis, *(arrival_of(sent[n], seq=seq) for seq, n in enumerate(revisions, start=1)))
+
+    assert [r.outcome for r in receipts] == [Outcome.STORED, Outcome.STORED, Outcome.DUPLICATE, Outcome.STORED]
+    assert receipts[2].instance_seq == receipts[0].instance_seq
+    with omis.db.session() as session:
+        rows = session.execute(select(InstanceRow.revision, InstanceRow.is_latest, InstanceRow.sha256)
+                               .order_by(InstanceRow.revision)).all()
+        submodel_rows = session.execute(select(func.count()).select_from(SubmodelRow)).scalar_one()
+    assert [tuple(r) for r in rows] == [(n, n == 3, sent[n].sha256) for n in (1, 2, 3)]
+    assert submodel_rows == len(render_instance("sales-order-status", status, PEC).submodels)  # indexed once
+    assert count(omis, InboxRow) == 3
+    assert omis.instances.get("sales-order-status", key, origin="pec").business()["status"] == "shipped"
 
 
 def test_record_referring_to_a_file_not_stored_here_raises_missing_files_and_stores_nothing(
