@@ -240,23 +240,12 @@ class ListNode(Node):
     def write(self, value: list[Any], out: list[str]) -> None:
         out.append(self._head)
         if value:
-            out.append(',"value":[')
-            write_item = self.item.write
-            for index, item in enumerate(value):
-                if index:
-                    out.append(",")
-                write_item(item, out)
-            out.append("]")
+            out.append(',"value":')
+            _write_array(value, self.item.write, out)
         out.append("}")
 
     def write_value(self, value: list[Any], out: list[str]) -> None:
-        out.append("[")
-        write_item = self.item.write_value
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            write_item(item, out)
-        out.append("]")
+        _write_array(value, self.item.write_value, out)
 
     def decode(self, element: Json, path: str) -> Any:
         _expect(element, "SubmodelElementList", path)
@@ -264,6 +253,15 @@ class ListNode(Node):
         if not isinstance(items, list):
             raise _invalid(f"{path}.value", "must be a list")
         return [self.item.decode(v, f"{path}.value[{i}]") for i, v in enumerate(items)]
+
+
+def _write_array(items: list[Any], write_item: Callable[[Any, list[str]], None], out: list[str]) -> None:
+    out.append("[")
+    for index, item in enumerate(items):
+        if index:
+            out.append(",")
+        write_item(item, out)
+    out.append("]")
 
 
 def _value_writer(value_type: str, encode: Callable[[Any], str]) -> Callable[[Any], str]:
