@@ -3,10 +3,14 @@ line, and the status back to the shop. Run as the command itself, in a folder le
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.postgres import free_port
@@ -33,3 +37,51 @@ def test_demo_once_takes_every_sample_order_there_and_back(tmp_path: Path) -> No
     assert summary.count("sha256 ✓, printed") == sum(1 for s in SAMPLES if s.label_colour), summary
     assert "✗" not in out
     assert "value chain demo complete" in out
+
+
+def _processes_using(data_dir: Path) -> list[int]:
+    """Pids whose command line names ``data_dir``: the chain's five servers."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(data_dir) in cmdline and "valuechain" not in cmdline:
+                pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.timeout(180)
+def test_sigterm_stops_the_whole_chain_not_only_the_demo(tmp_path: Path) -> None:
+    data_dir = tmp_path / "demo-data"
+    ports = [free_port() for _ in range(5)]
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "valuechain", "--serve", "--data-dir", str(data_dir),
+         *(arg for flag, port in zip(("--portal-port", "--pec-port", "--omis-port", "--shop-port", "--line-port"),
+                                      ports, strict=True) for arg in (flag, str(port)))],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not _answers(ports[1]):  # PEC's AAdSys: the portal is up, the chain is half started
+            assert demo.poll() is None and time.monotonic() < deadline, demo.stdout and demo.stdout.read()
+            time.sleep(0.2)
+        assert _processes_using(data_dir), "the chain's servers should be running by now"
+        demo.terminate()
+        out, _ = demo.communicate(timeout=60)
+        assert demo.returncode == 0, out[-4000:]
+        left = _processes_using(data_dir)
+        assert not left, f"SIGTERM to the demo left its servers running: pids {left}"
+        assert not any(_answers(port) for port in ports)
+    finally:
+        demo.kill()
+        for pid in _processes_using(data_dir):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _answers(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False

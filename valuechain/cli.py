@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -18,6 +20,18 @@ def _free(port: int) -> None:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", port)) == 0:
             raise typer.BadParameter(f"port {port} on 127.0.0.1 is taken; stop what uses it, or pass another port")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_termination() -> None:
+    """SIGTERM (``kill``, systemd, ``docker stop``) stops the chain as Ctrl-C does: the five processes run in
+    sessions of their own, so only this one hears the signal. SIGINT is restored too, because a shell starts a
+    background job with SIGINT ignored."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @app.command()
@@ -34,4 +48,5 @@ def demo(
     ports = Ports(portal_port, pec_port, omis_port, shop_port, line_port)
     for port in (portal_port, pec_port, omis_port, shop_port, line_port):
         _free(port)
+    _stop_on_termination()
     raise typer.Exit(run(data_dir, ports, once=not sys.stdin.isatty() if once is None else once))
