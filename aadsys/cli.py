@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aadsys.config import Settings, load_settings, write_config_file
-from aadsys.extensions import discover
+from aadsys.extensions import discover, migration_branches
 
 # Heavier parts (SQLAlchemy, alembic, basyx) are imported by the commands that need them: `aadsys keys list`
 # or `aadsys connector status` should answer in a second, not after importing the whole product.
@@ -39,13 +39,14 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
 
 
 def prepare(settings: Settings) -> None:
-    """Migrate the schema to head and register the asset types: safe to repeat."""
+    """Migrate the schema (the core's and every installed extension's) and register the asset types: safe to
+    repeat."""
     from aadsys.core.asset_types import register_asset_types
     from aadsys.core.db import Database, migrate
     from aas_models import Owner
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate(settings.resolved_database_url)
+    migrate(settings.resolved_database_url, branches=migration_branches())
     db = Database(settings.resolved_database_url)
     try:
         register_asset_types(db, Owner(org=settings.org, base_iri=settings.base_iri))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -14,19 +15,16 @@ if TYPE_CHECKING:
 
 class ConnectorExtension:
     name = "connector"
+    migrations: Path | None = Path(__file__).resolve().parent / "migrations" / "versions"
 
     def attach(self, app: FastAPI, context: AadsysContext) -> Connector | None:
         """The connector runs when the AAdSys is a member of a portal (``portal_url`` set)."""
         if not context.settings.portal_url:
             return None
-        import socketio
-
         from connector._connector import Connector
-        from connector._wire import SOCKETIO_PATH
 
         connector = Connector(context)
-        app.mount("/" + SOCKETIO_PATH, socketio.ASGIApp(connector.provider.sio, socketio_path=SOCKETIO_PATH))
-        app.include_router(connector.router())
+        connector.mount(app)
         return connector
 
     def commands(self) -> typer.Typer:

@@ -34,7 +34,7 @@ from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore
 from connector.data import _received
 from connector.data._history import HistoryJobs
-from connector.data._outbox import Outbox
+from connector.data._outbox import provider_figures
 from connector.data._states import HistoryState
 from connector.errors import ConnectorError, PortalUnavailable
 from connector.spi import Role
@@ -115,8 +115,8 @@ def status(data_dir: Path | None, as_json: bool) -> None:
         s = member.settings
         identity = load_or_create(connector_dir(s.data_dir))
         reachable = _with_portal(member, lambda portal: portal.reachable())
-        report = collect_status(s, Ledger(member.db), Outbox(member.db, 1), HistoryJobs(member.db),
-                                Refusals(member.db), TrustStore(connector_dir(s.data_dir) / "trust.json"), identity,
+        report = collect_status(s, Ledger(member.db), HistoryJobs(member.db), Refusals(member.db),
+                                TrustStore(connector_dir(s.data_dir) / "trust.json"), identity,
                                 portal_reachable=reachable)
     if as_json:
         typer.echo(json.dumps(report))
@@ -206,13 +206,13 @@ def publish(asset_type: list[str] | None, data_dir: Path | None) -> None:
 
 def transfers(data_dir: Path | None, watch: bool, timeout: float, as_json: bool) -> None:
     with _member(data_dir) as member:
-        jobs, outbox = HistoryJobs(member.db), Outbox(member.db, 1)
+        jobs = HistoryJobs(member.db)
 
         def snapshot() -> list[dict[str, Any]]:
             rows = []
             for job in jobs.all():
                 done = (_received.figures(member.db, job.subscription_id).stored if job.role == Role.CONSUMER
-                        else outbox.figures(job.subscription_id).stored)
+                        else provider_figures(member.db, job.subscription_id).stored)
                 rows.append({"subscription": job.subscription_id, "role": job.role, "state": job.state,
                              "done": done, "total": job.total, "count": job.count, "digest": job.digest,
                              "reason": job.reason})

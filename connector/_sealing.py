@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from aas_models import base64url
 from connector._identity import Identity, signing_public_key
+from connector.codes import Code
 from connector.errors import SealBroken
 
 ALGORITHM = "X25519+HKDF-SHA256/A256GCM/Ed25519"
@@ -133,13 +134,13 @@ class Opener:
         try:
             fields = orjson.loads(header)
         except orjson.JSONDecodeError:
-            raise SealBroken("malformed-header", "the header is not JSON") from None
+            raise SealBroken(Code.MALFORMED_HEADER, "the header is not JSON") from None
         if not isinstance(fields, dict) or fields.get("v") != VERSION or fields.get("alg") != ALGORITHM:
-            raise SealBroken("unsupported", f"the header is not a version {VERSION} {ALGORITHM} seal")
+            raise SealBroken(Code.UNSUPPORTED, f"the header is not a version {VERSION} {ALGORITHM} seal")
         if fields.get("recipient") != self.identity.encryption_key:
-            raise SealBroken("wrong-recipient", "the message is sealed for another consumer's key")
+            raise SealBroken(Code.WRONG_RECIPIENT, "the message is sealed for another consumer's key")
         if fields.get("sender") != self.sender:
-            raise SealBroken("wrong-sender", "the message names a signing key other than the provider's "
+            raise SealBroken(Code.WRONG_SENDER, "the message names a signing key other than the provider's "
                                              "registered one")
         return fields
 
@@ -153,15 +154,15 @@ class Opener:
         try:
             self._verifier.verify(signature, _signed_bytes(header_bytes, ciphertext))
         except InvalidSignature:
-            raise SealBroken("bad-signature", "the provider's signature over header and ciphertext does not "
+            raise SealBroken(Code.BAD_SIGNATURE, "the provider's signature over header and ciphertext does not "
                                               "verify") from None
         try:
             key = _key(self._shared, base64url.decode(fields["salt"]), b"payload")
             plaintext = AESGCM(key).decrypt(base64url.decode(fields["nonce"]), ciphertext, header_bytes)
         except (InvalidTag, ValueError, KeyError, TypeError):
-            raise SealBroken("undecryptable", "the ciphertext does not decrypt under our key") from None
+            raise SealBroken(Code.UNDECRYPTABLE, "the ciphertext does not decrypt under our key") from None
         if hashlib.sha256(plaintext).hexdigest() != fields.get("sha256"):
-            raise SealBroken("digest-mismatch", "the plaintext's sha256 differs from the header's")
+            raise SealBroken(Code.DIGEST_MISMATCH, "the plaintext's sha256 differs from the header's")
         return fields, plaintext
 
     async def decrypt_file(self, chunks: AsyncIterator[bytes], seal: FileSeal, binding: bytes
@@ -174,7 +175,7 @@ class Opener:
             decryptor = Cipher(algorithms.AES(_key(self._shared, base64url.decode(seal.salt), b"file")),
                                modes.GCM(base64url.decode(seal.nonce))).decryptor()
         except ValueError as exc:
-            raise SealBroken("malformed-header", f"bad file salt or nonce: {exc}") from None
+            raise SealBroken(Code.MALFORMED_HEADER, f"bad file salt or nonce: {exc}") from None
         decryptor.authenticate_additional_data(binding)
         held = b""
         async for chunk in chunks:
@@ -183,11 +184,11 @@ class Opener:
                 body, held = held[:-TAG_BYTES], held[-TAG_BYTES:]
                 yield decryptor.update(body)
         if len(held) != TAG_BYTES:
-            raise SealBroken("truncated", "the file stream ended before its tag")
+            raise SealBroken(Code.TRUNCATED, "the file stream ended before its tag")
         try:
             yield decryptor.finalize_with_tag(held)
         except InvalidTag:
-            raise SealBroken("undecryptable", "the file's content fails its authentication tag") from None
+            raise SealBroken(Code.UNDECRYPTABLE, "the file's content fails its authentication tag") from None
 
 
 def prove(identity: Identity, purpose: str, *parts: str) -> str:

@@ -17,12 +17,12 @@ from connector.control._ledger import Ledger, view_of
 from connector.control._trust import TrustStore
 from connector.data import _received
 from connector.data._history import HistoryJobs
-from connector.data._outbox import Outbox
+from connector.data._outbox import provider_figures
 from connector.spi import Role
 
 
-def collect_status(settings: Settings, ledger: Ledger, outbox: Outbox, jobs: HistoryJobs, refusals: Refusals,
-                   trust: TrustStore, identity: Identity, *, portal_reachable: bool | None,
+def collect_status(settings: Settings, ledger: Ledger, jobs: HistoryJobs, refusals: Refusals, trust: TrustStore,
+                   identity: Identity, *, portal_reachable: bool | None,
                    channels: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     now = datetime.now(UTC)
     subscriptions = []
@@ -35,7 +35,7 @@ def collect_status(settings: Settings, ledger: Ledger, outbox: Outbox, jobs: His
             "grantExpiresAt": iso(view.grant_expires_at) if view.grant_expires_at else None,
         }
         if view.role is Role.PROVIDER:
-            f = outbox.figures(view.id)
+            f = provider_figures(ledger.db, view.id)
             entry.update(lastSeqMade=f.last_seq_made, lastSeqSent=f.last_seq_sent, lastSeqStored=f.last_seq_stored,
                          pending=f.pending, unconfirmed=f.sent - f.stored - f.expired, stored=f.stored,
                          expired=f.expired, lag=f.last_seq_made - f.last_seq_stored)

@@ -2,9 +2,16 @@
 
 The control plane (``connector.control``) talks to the portal: tokens, keys, grants, subscriptions,
 revocations and reports. The data plane (``connector.data``) moves records: the channel, sealing, delivery
-and one-time links. Each sees the other only through these Protocols and ``SubscriptionView`` snapshots, and
-both share the database, where the data plane records what it delivered and the control plane reads what to
-report. Implementations do not raise for expected failures: refusals are typed (``GrantRefused``).
+and one-time links. Neither imports the other (an import-linter contract holds it); each sees the other only
+through these Protocols and the snapshots below:
+
+- the control plane drives the data plane's flows (``DataFlows``) and answers its questions about a consumer
+  presenting a grant (``Admissions``);
+- the data plane tells the control plane what it delivered and stored (``ProgressReports``), for the reports
+  to the portal.
+
+Implementations do not raise for expected failures: refusals are typed (``GrantRefused``) and carry a
+``connector.codes.Code``.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
+
+from connector.codes import Code
 
 
 class Role(StrEnum):
@@ -90,14 +99,54 @@ class GrantClaims:
 
 
 class Admissions(Protocol):
-    """What the data plane asks the control plane before it lets a consumer in (DESIGN §5.1)."""
+    """Whether a consumer may have a channel (DESIGN §5.1): every check in one place. Each raises
+    ``GrantRefused`` naming the check that failed."""
 
-    async def check(self, grant: str) -> GrantClaims:
-        """The grant checked offline against the cached JWKS and what we know locally of the subscription
-        (revoked, expired); raises ``GrantRefused``."""
+    async def challenge(self, grant: str) -> str:
+        """A fresh single-use nonce for a consumer presenting ``grant`` (checked offline first)."""
 
-    async def confirm(self, claims: GrantClaims, grant: str) -> None:
-        """Asked online when the portal answers (revocation); raises ``GrantRefused`` if the portal says no."""
+    async def admit(self, grant: str, nonce: str, proof: str) -> GrantClaims:
+        """The whole handshake: the grant offline (signature, issuer, audience, lifetime, window, what we know
+        of the subscription, an asset type we hold), the nonce, the consumer's proof over both, and the portal
+        online when it answers (this is how a revocation reaches a provider)."""
+
+    async def refresh(self, grant: str, channel: GrantClaims) -> GrantClaims:
+        """A fresh grant for an open channel: checked offline, and for the same subscription and consumer key."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A real-time subscription's figures as one side reports them: how many (sent or stored), up to which
+    seq, and how many deliveries expired unstored."""
+
+    count: int
+    last_seq: int
+    expired: int
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """A historical transfer finished on one side, with the figures that side reports: count and digest."""
+
+    subscription_id: str
+    role: Role
+    count: int
+    digest: str
+
+
+class ProgressReports(Protocol):
+    """What the data plane delivered and stored, as the control plane reports it to the portal. Blocking
+    (database reads): the control plane calls these in a worker thread."""
+
+    def progress(self, view: SubscriptionView) -> Progress: ...
+
+    def finished_transfers(self) -> list[TransferResult]:
+        """Historical transfers finished here and not yet accepted by the portal."""
+
+    def transfer_reported(self, subscription_id: str) -> None: ...
+
+    def transfer_failed(self, subscription_id: str, reason: str) -> None:
+        """The portal refused our figures for good (they disagree with the other side's)."""
 
 
 class DataFlows(Protocol):
@@ -106,5 +155,5 @@ class DataFlows(Protocol):
     async def reconcile(self, live: Sequence[SubscriptionView]) -> None:
         """Run flows for exactly these subscriptions: start the new ones, update the rest, end the others."""
 
-    async def terminate(self, subscription_id: str, code: str, reason: str) -> None:
+    async def terminate(self, subscription_id: str, code: Code, reason: str) -> None:
         """End a subscription's channel now (revoked, cancelled, window over); no delivery after it."""

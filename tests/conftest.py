@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support.databases import AadsysTemplates
 from tests.support.postgres import PostgresServer, start_postgres
 
 CHROMIUM = "/usr/bin/chromium"
@@ -43,3 +44,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'test.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
     return server.create_database()
+
+
+@pytest.fixture(scope="session")
+def aadsys_templates(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> AadsysTemplates:
+    """Migrated AAdSys databases, copied per test (``tests.support.databases``)."""
+    return AadsysTemplates(tmp_path_factory.mktemp("templates"), lambda: request.getfixturevalue("postgres_server"))

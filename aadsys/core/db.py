@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -53,22 +54,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, branches: Sequence[Path] = ()) -> Config:
+    """The AAdSys's alembic environment, with the version folders of installed extensions' branches (each an
+    alembic branch of its own, e.g. the connector's tables) beside the core's."""
     from alembic.config import Config  # alembic costs a second to import; most commands never migrate
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join(str(p) for p in (MIGRATIONS_DIR / "versions",
+                                                                                *branches)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the schema to ``revision``; the only way tables come to exist."""
+def migrate(url: str, revision: str = "heads", branches: Sequence[Path] = ()) -> None:
+    """Bring the schema to ``revision`` (every branch's head by default); the only way tables come to exist."""
     from alembic import command
 
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, branches), revision)
 
 
 class Database:

@@ -12,8 +12,9 @@ from sqlmodel import col, select
 
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
-from aadsys.core.tables import SubscriptionRow, utcnow
+from aadsys.core.tables import utcnow
 from connector.spi import Mode, Role, SubscriptionState, SubscriptionView
+from connector.tables import SubscriptionRow
 
 
 def view_of(row: SubscriptionRow) -> SubscriptionView:

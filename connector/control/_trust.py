@@ -21,6 +21,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from connector.codes import Code
 from connector.errors import GrantRefused
 from connector.spi import GrantClaims
 
@@ -72,22 +73,23 @@ class TrustStore:
 def check_grant(token: str, trust: Trust, *, leeway: int, now: datetime | None = None) -> GrantClaims:
     """The grant's claims if it admits a channel to us now; ``GrantRefused`` names the check that failed."""
     if not trust.issuer or not trust.org_id or not trust.jwks.get("keys"):
-        raise GrantRefused("no-trust", "this connector has not yet reached the portal to learn its keys")
+        raise GrantRefused(Code.NO_TRUST, "this connector has not yet reached the portal to learn its keys")
     now = now or datetime.now(UTC)
     try:
         decoded = jwt.decode(token, KeySet.import_key_set(trust.jwks), algorithms=ALGORITHMS)  # type: ignore[arg-type]
     except JoseError as exc:
-        code = {"bad_signature": "bad-signature", "invalid_key_id": "unknown-key"}.get(exc.error, "malformed")
+        code = {"bad_signature": Code.BAD_SIGNATURE, "invalid_key_id": Code.UNKNOWN_KEY}.get(exc.error,
+                                                                                              Code.MALFORMED)
         raise GrantRefused(code, f"the grant is not signed by the portal: {exc.description or exc.error}") from None
     except (ValueError, TypeError) as exc:
-        raise GrantRefused("malformed", f"the grant is not a JWT: {exc}") from None
+        raise GrantRefused(Code.MALFORMED, f"the grant is not a JWT: {exc}") from None
     if decoded.header.get("typ") != GRANT_TYPE:
-        raise GrantRefused("wrong-type", f"the token is of type {decoded.header.get('typ')!r}, not a grant")
+        raise GrantRefused(Code.WRONG_TYPE, f"the token is of type {decoded.header.get('typ')!r}, not a grant")
     claims = decoded.claims
     if claims.get("iss") != trust.issuer:
-        raise GrantRefused("wrong-issuer", "the grant comes from another issuer than our portal")
+        raise GrantRefused(Code.WRONG_ISSUER, "the grant comes from another issuer than our portal")
     if claims.get("aud") != trust.org_id or claims.get("providerOrgId") != trust.org_id:
-        raise GrantRefused("wrong-audience", "the grant is for another provider")
+        raise GrantRefused(Code.WRONG_AUDIENCE, "the grant is for another provider")
     try:
         grant = GrantClaims(
             str(claims["subscriptionId"]), str(claims["providerOrgId"]), str(claims["consumerOrgId"]),
@@ -96,16 +98,16 @@ def check_grant(token: str, trust: Trust, *, leeway: int, now: datetime | None =
             str(claims["consumerKeys"]["encryption"]), datetime.fromtimestamp(int(claims["nbf"]), UTC),
             datetime.fromtimestamp(int(claims["exp"]), UTC))
     except (KeyError, TypeError, ValueError) as exc:
-        raise GrantRefused("malformed", f"the grant lacks a claim or has a bad one: {exc}") from None
+        raise GrantRefused(Code.MALFORMED, f"the grant lacks a claim or has a bad one: {exc}") from None
     skew = timedelta(seconds=leeway)
     if now >= grant.expires_at + skew:
-        raise GrantRefused("expired", f"the grant expired at {grant.expires_at.isoformat()}; fetch a fresh one",
-                           grant.subscription_id)
+        raise GrantRefused(Code.GRANT_EXPIRED, f"the grant expired at {grant.expires_at.isoformat()}; fetch a "
+                                               "fresh one", grant.subscription_id)
     if now < grant.not_before - skew:
-        raise GrantRefused("not-yet-valid", f"the grant is valid from {grant.not_before.isoformat()}",
+        raise GrantRefused(Code.NOT_YET_VALID, f"the grant is valid from {grant.not_before.isoformat()}",
                            grant.subscription_id)
     if grant.mode == "realtime" and not grant.valid_from - skew <= now < grant.valid_to:
-        raise GrantRefused("outside-window", f"the subscription runs from {grant.valid_from.isoformat()} to "
+        raise GrantRefused(Code.OUTSIDE_WINDOW, f"the subscription runs from {grant.valid_from.isoformat()} to "
                                              f"{grant.valid_to.isoformat()}; now is outside it", grant.subscription_id)
     return grant
 

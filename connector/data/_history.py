@@ -10,9 +10,10 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from aadsys.core.db import Database
-from aadsys.core.tables import HistoryJobRow, utcnow
+from aadsys.core.tables import utcnow
 from connector.data._states import HISTORY_TRANSITIONS, HistoryState, allowed
 from connector.spi import Role
+from connector.tables import HistoryJobRow
 
 H = HistoryState
 

@@ -13,17 +13,19 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, select, update
 from sqlmodel import Session
 
 from aadsys.core.db import Database
-from aadsys.core.tables import LinkRow, table_of, utcnow
+from aadsys.core.tables import table_of
+from connector._clock import Clock
 from connector._sealing import verify_proof
 from connector._wire import PROOF_LINK
 from connector.errors import LinkRefused
+from connector.tables import LinkRow
 
 _LINKS = table_of(LinkRow)
 
@@ -57,15 +59,15 @@ def token_hash(token: str) -> str:
 
 
 class Links:
-    def __init__(self, db: Database, ttl_seconds: float) -> None:
-        self.db = db
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock) -> None:
+        self.db, self.clock = db, clock
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def issue(self, subscription_id: str, consumer_signing_key: str, consumer_encryption_key: str,
               links: Sequence[NewLink]) -> list[str]:
         """Tokens for ``links``, in order; earlier unused links for the same deliveries stop working."""
         tokens = [secrets.token_urlsafe(32) for _ in links]
-        now = utcnow()
+        now = self.clock.now()
         with self.db.write_session() as session:
             session.execute(update(_LINKS).where(
                 _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_({link.seq for link in links}),
@@ -79,10 +81,10 @@ class Links:
             session.commit()
         return tokens
 
-    def consume(self, token: str, proof: str | None, now: datetime | None = None) -> Link:
+    def consume(self, token: str, proof: str | None) -> Link:
         """The link, now used up; ``LinkRefused`` if it is unknown (404), not the caller's (403) or gone (410)."""
         digest = token_hash(token)
-        now = now or utcnow()
+        now = self.clock.now()
         with self.db.write_session() as session:
             row = session.execute(select(_LINKS).where(_LINKS.c.token_sha256 == digest)).first()
             if row is None:
@@ -105,4 +107,4 @@ class Links:
         with self.db.joined(session) as transaction:
             transaction.execute(update(_LINKS).where(
                 _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_(list(seqs)),
-                _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=utcnow()))
+                _LINKS.c.used_at.is_not(None), _LINKS.c.delivered_at.is_(None)).values(delivered_at=self.clock.now()))

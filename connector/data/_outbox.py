@@ -20,8 +20,10 @@ from sqlmodel import Session
 
 from aadsys.core.db import Database
 from aadsys.core.instances import OWN, aware
-from aadsys.core.tables import DeliveryRow, InstanceRow, table_of, utcnow
+from aadsys.core.tables import InstanceRow, table_of
+from connector._clock import Clock
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
+from connector.tables import DeliveryRow
 
 _OUT = table_of(DeliveryRow)
 # PostgreSQL advisory locks (namespace, hashtext(subscription id)) that make one maker per subscription at a time.
@@ -39,7 +41,6 @@ class Outgoing:
     """One delivery with its record, ready to seal."""
 
     seq: int
-    attempts: int
     instance_id: int
     asset_type: str
     key: str
@@ -61,7 +62,7 @@ class ProviderFigures:
     expired: int
 
 
-_OUTGOING = (select(_OUT.c.seq, _OUT.c.attempts, _INS.c.id, _INS.c.asset_type, _INS.c.instance_key, _INS.c.revision,
+_OUTGOING = (select(_OUT.c.seq, _INS.c.id, _INS.c.asset_type, _INS.c.instance_key, _INS.c.revision,
                     _INS.c.created_at, _INS.c.sha256, _INS.c.aas_json)
              .join(_INS, _INS.c.id == _OUT.c.instance_id))
 
@@ -96,8 +97,8 @@ _CONFIRM = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscription
 
 
 class Outbox:
-    def __init__(self, db: Database, ttl_seconds: float) -> None:
-        self.db = db
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock) -> None:
+        self.db, self.clock = db, clock
         self.ttl = timedelta(seconds=ttl_seconds)
 
     # -- making deliveries ------------------------------------------------------------------------------------------
@@ -142,7 +143,7 @@ class Outbox:
     def _insert(self, session: Session, subscription_id: str, last_seq: int, ids: Sequence[int]) -> None:
         if not ids:
             return
-        now = utcnow()
+        now = self.clock.now()
         session.execute(insert(_OUT), [
             {"subscription_id": subscription_id, "seq": last_seq + n, "instance_id": instance_id,
              "state": D.PENDING.value, "attempts": 0, "created_at": now, "expires_at": now + self.ttl}
@@ -164,14 +165,17 @@ class Outbox:
             session.commit()
         return int(pending)
 
-    def claim(self, subscription_id: str, after_seq: int, limit: int) -> list[Outgoing]:
-        """The next pending deliveries after ``after_seq``, in seq order, now marked sent."""
+    def claim(self, subscription_id: str, after_seq: int, limit: int, max_bytes: int | None = None) -> list[Outgoing]:
+        """The next pending deliveries after ``after_seq``, in seq order, now marked sent: at most ``limit`` of them
+        and, beyond the first, at most ``max_bytes`` of records."""
         with self.db.write_session() as session:
             rows = session.execute(_NEXT_PENDING, {"subscription_id": subscription_id, "after_seq": after_seq,
                                                    "limit": limit}).all()
+            if max_bytes is not None:
+                rows = _within(rows, max_bytes)
             if rows:
                 session.execute(_MARK_SENT, {"subscription": subscription_id, "seqs": [r.seq for r in rows],
-                                             "now": utcnow()})
+                                             "now": self.clock.now()})
             session.commit()
         return [_outgoing(r) for r in rows]
 
@@ -184,7 +188,7 @@ class Outbox:
             if rows:
                 session.execute(update(_OUT).where(_OUT.c.subscription_id == subscription_id,
                                                    _OUT.c.seq.in_([r.seq for r in rows]))
-                                .values(attempts=_OUT.c.attempts + 1, sent_at=utcnow()))
+                                .values(attempts=_OUT.c.attempts + 1, sent_at=self.clock.now()))
             session.commit()
         return [_outgoing(r) for r in rows]
 
@@ -193,12 +197,12 @@ class Outbox:
         ``session`` if given (the caller commits), else in a transaction of its own."""
         with self.db.joined(session) as transaction:
             moved = transaction.execute(_CONFIRM, {"subscription": subscription_id, "seqs": list(seqs),
-                                                   "now": utcnow()})
+                                                   "now": self.clock.now()})
         return int(cast("CursorResult[Any]", moved).rowcount or 0)  # DML answers with a CursorResult
 
-    def expire_due(self, now: datetime | None = None) -> dict[str, int]:
+    def expire_due(self) -> dict[str, int]:
         """Deliveries past their TTL become ``expired``; returns how many per subscription."""
-        now = now or utcnow()
+        now = self.clock.now()
         with self.db.write_session() as session:
             moved = session.execute(update(_OUT).where(_OUT.c.state.in_(_may_become(D.EXPIRED)),
                                                        _OUT.c.expires_at <= now)
@@ -206,20 +210,8 @@ class Outbox:
             session.commit()
         return dict(Counter(moved))
 
-    # -- figures ----------------------------------------------------------------------------------------------------
     def figures(self, subscription_id: str) -> ProviderFigures:
-        with self.db.session() as session:
-            by_state = {state: (int(n), int(top or 0)) for state, n, top in session.execute(
-                select(_OUT.c.state, func.count(), func.max(_OUT.c.seq))
-                .where(_OUT.c.subscription_id == subscription_id).group_by(_OUT.c.state)).all()}
-        def n(*states: DeliveryState) -> int:
-            return sum(by_state.get(s.value, (0, 0))[0] for s in states)
-        def top(*states: DeliveryState) -> int:
-            return max((by_state.get(s.value, (0, 0))[1] for s in states), default=0)
-        out = (D.SENT, D.STORED, D.EXPIRED)
-        return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
-                               last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
-                               expired=n(D.EXPIRED))
+        return provider_figures(self.db, subscription_id)
 
     def digest(self, subscription_id: str) -> tuple[int, str]:
         """(count, digest) of what the consumer confirmed stored: sha256 over "seq:key:sha256" lines in seq order."""
@@ -232,6 +224,25 @@ class Outbox:
             return transfer_digest((r.seq, r.instance_key, r.sha256) for r in rows)
 
 
+def provider_figures(db: Database, subscription_id: str) -> ProviderFigures:
+    """What the outbox holds for one subscription, by state (read-only: status and reports)."""
+    with db.session() as session:
+        by_state = {state: (int(n), int(top or 0)) for state, n, top in session.execute(
+            select(_OUT.c.state, func.count(), func.max(_OUT.c.seq))
+            .where(_OUT.c.subscription_id == subscription_id).group_by(_OUT.c.state)).all()}
+
+    def n(*states: DeliveryState) -> int:
+        return sum(by_state.get(s.value, (0, 0))[0] for s in states)
+
+    def top(*states: DeliveryState) -> int:
+        return max((by_state.get(s.value, (0, 0))[1] for s in states), default=0)
+
+    out = (D.SENT, D.STORED, D.EXPIRED)
+    return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
+                           last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
+                           expired=n(D.EXPIRED))
+
+
 def transfer_digest(lines: Iterable[tuple[int, str, str]]) -> tuple[int, str]:
     """The digest both sides of a historical transfer report (DESIGN §5.5), over (seq, key, sha256) in seq order."""
     digest, count = hashlib.sha256(), 0
@@ -241,7 +252,18 @@ def transfer_digest(lines: Iterable[tuple[int, str, str]]) -> tuple[int, str]:
     return count, f"sha256:{digest.hexdigest()}"
 
 
+def _within(rows: Sequence[Row[Any]], max_bytes: int) -> list[Row[Any]]:
+    kept: list[Row[Any]] = []
+    size = 0
+    for row in rows:
+        size += len(row.aas_json)
+        if kept and size > max_bytes:
+            break
+        kept.append(row)
+    return kept
+
+
 def _outgoing(row: Row[Any]) -> Outgoing:
-    return Outgoing(row.seq, row.attempts, row.id, row.asset_type, row.instance_key, row.revision,
+    return Outgoing(row.seq, row.id, row.asset_type, row.instance_key, row.revision,
                     aware(row.created_at), row.sha256, row.aas_json)
 

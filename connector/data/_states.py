@@ -9,10 +9,10 @@ Delivery (the provider's outbox, DESIGN §5.4)::
     stored ──> pending             the consumer says it lacks it (it asks from a lower seq)
     expired ─> stored              a late confirmation of what was in flight
 
-History job (one historical transfer, as either side sees it)::
+History job (one historical transfer, as either side sees it; made running when the range is asked for)::
 
-    pending ─> running ─> finished ─> reported
-       └──────────┴───────────┴─────> failed ─> running   (asked again)
+    running ─> finished ─> reported
+       └──────────┴──────> failed ─> running   (asked again)
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ class DeliveryState(StrEnum):
 
 
 class HistoryState(StrEnum):
-    PENDING = "pending"
     RUNNING = "running"
     FINISHED = "finished"
     REPORTED = "reported"
@@ -48,7 +47,6 @@ DELIVERY_TRANSITIONS: Mapping[DeliveryState, frozenset[DeliveryState]] = {
 }
 H = HistoryState
 HISTORY_TRANSITIONS: Mapping[HistoryState, frozenset[HistoryState]] = {
-    H.PENDING: frozenset({H.RUNNING, H.FAILED}),
     H.RUNNING: frozenset({H.FINISHED, H.FAILED}),
     H.FINISHED: frozenset({H.REPORTED, H.FAILED}),
     H.REPORTED: frozenset(),

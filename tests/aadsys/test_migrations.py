@@ -11,27 +11,74 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 import aadsys.core.tables  # noqa: F401  (registers the tables)
+import connector.tables  # noqa: F401  (registers the connector's tables)
 from aadsys.core.db import alembic_config, migrate
+from aadsys.extensions import migration_branches
 from aas_models import Owner, render_instance
 from tests.aadsys.conftest import order
 
 STORED = render_instance("sales-order", order("SO-1"), Owner("pec", "https://pec.example"))
 
-TABLES = {"asset_types", "instances", "submodels", "files", "api_keys", "outbox", "inbox", "audit_log",
-          "subscriptions", "history_jobs", "links"}
+CORE_TABLES = {"asset_types", "instances", "submodels", "files", "api_keys", "inbox", "audit_log"}
+CONNECTOR_TABLES = {"outbox", "subscriptions", "history_jobs", "links"}
 
 
-def test_migrations_build_the_tables_schema_from_empty_and_downgrade_removes_it(database_url: str) -> None:
+def _tables(database_url: str) -> set[str]:
+    engine = sa.create_engine(database_url)
+    try:
+        return set(sa.inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _differences(database_url: str, names: set[str]) -> list[object]:
+    """What alembic's autogenerate finds between the database and the tables ``names`` of the metadata."""
+    wanted = sa.MetaData()
+    for name in names:
+        SQLModel.metadata.tables[name].to_metadata(wanted)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), wanted))
+    finally:
+        engine.dispose()
+
+
+def test_the_core_migrates_on_its_own_to_exactly_its_tables_and_downgrade_removes_them(database_url: str) -> None:
+    """An AAdSys without the connector: the core's branch alone."""
+    migrate(database_url)
+
+    assert _tables(database_url) == CORE_TABLES
+    assert _differences(database_url, CORE_TABLES) == []
+    command.downgrade(alembic_config(database_url), "base")
+    assert _tables(database_url) == set()
+
+
+def test_the_connectors_branch_adds_its_tables_beside_the_core_and_downgrades_with_it(database_url: str) -> None:
+    migrate(database_url, branches=migration_branches())
+
+    assert _tables(database_url) == CORE_TABLES | CONNECTOR_TABLES
+    assert _differences(database_url, CORE_TABLES | CONNECTOR_TABLES) == []
+    command.downgrade(alembic_config(database_url, migration_branches()), "base")
+    assert _tables(database_url) == set()
+
+
+def test_a_database_whose_core_once_made_the_connectors_tables_keeps_them_and_their_rows(database_url: str) -> None:
+    """Before the connector owned its schema, the core's first revisions made its four tables; the connector's
+    first revision adopts them, rows and all, instead of failing on tables that exist."""
     migrate(database_url)
     engine = sa.create_engine(database_url)
     try:
-        assert set(sa.inspect(engine).get_table_names()) >= TABLES
+        SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables[n] for n in sorted(CONNECTOR_TABLES)])
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO history_jobs (subscription_id, role, state, range_from, range_to, "
+                                 "started_at, updated_at) VALUES ('sub-1', 'consumer', 'finished', CURRENT_TIMESTAMP, "
+                                 "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+        migrate(database_url, branches=migration_branches())
         with engine.connect() as conn:
-            differences = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
-                                           SQLModel.metadata)
-        assert differences == []
-        command.downgrade(alembic_config(database_url), "base")
-        assert set(sa.inspect(engine).get_table_names()) <= {"alembic_version"}
+            assert conn.execute(sa.text("SELECT subscription_id FROM history_jobs")).scalar_one() == "sub-1"
+            assert set(conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()) == {
+                "connector_0001"}
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ from aadsys.cli import prepare
 from aadsys.config import Settings
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
+from tests.support.databases import AadsysTemplates
 
 PEC_IRI = "https://pec.example"
 OMIS_IRI = "https://omis.example"
@@ -53,5 +54,26 @@ def pec(database_url: str, tmp_path: Path) -> Iterator[AadsysContext]:
 def omis_sqlite(tmp_path: Path) -> Iterator[AadsysContext]:
     """A consumer's AAdSys in its own SQLite file, beside the provider's database."""
     ctx = open_aadsys(tmp_path / "omis", f"sqlite:///{tmp_path / 'omis' / 'omis.db'}", "omis", OMIS_IRI)
+    yield ctx
+    ctx.db.dispose()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def pec_sqlite(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[AadsysContext]:
+    """The provider's AAdSys (PEC) on a fresh copy of a migrated SQLite database."""
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "pec-sqlite", "pec", PEC_IRI))
+    yield ctx
+    ctx.db.dispose()
+
+
+@pytest.fixture
+def omis_copy(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[AadsysContext]:
+    """The consumer's AAdSys (OMIS) on a fresh copy of a migrated SQLite database."""
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "omis-sqlite", "omis", OMIS_IRI))
     yield ctx
     ctx.db.dispose()

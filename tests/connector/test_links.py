@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from aadsys.core.tables import LinkRow
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity
 from connector._sealing import Sealer, prove
 from connector.data._links import Link, Links, NewLink, token_hash
 from connector.errors import LinkRefused
+from connector.tables import LinkRow
+from tests.connector.channel_pair import ManualClock
 
 SUB = "sub-1"
 TTL = 300
@@ -21,8 +21,13 @@ FILE_SHA = hashlib.sha256(b"label image").hexdigest()
 
 
 @pytest.fixture
-def links(pec: AadsysContext) -> Links:
-    return Links(pec.db, ttl_seconds=TTL)
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def links(pec: AadsysContext, clock: ManualClock) -> Links:
+    return Links(pec.db, TTL, clock)
 
 
 def file_link(seq: int = 1) -> NewLink:
@@ -34,13 +39,13 @@ def issue(links: Links, consumer: Identity, *new: NewLink) -> list[str]:
     return links.issue(SUB, consumer.signing_key, consumer.encryption_key, list(new or [file_link()]))
 
 
-def use(links: Links, token: str, by: Identity, now: datetime | None = None) -> Link:
-    return links.consume(token, prove(by, "link", token), now=now)
+def use(links: Links, token: str, by: Identity) -> Link:
+    return links.consume(token, prove(by, "link", token))
 
 
-def refusal(links: Links, token: str, proof: str | None, now: datetime | None = None) -> LinkRefused:
+def refusal(links: Links, token: str, proof: str | None) -> LinkRefused:
     with pytest.raises(LinkRefused) as refused:
-        links.consume(token, proof, now=now)
+        links.consume(token, proof)
     return refused.value
 
 
@@ -89,17 +94,18 @@ def test_unknown_token_is_not_found(links: Links, consumer: Identity) -> None:
     assert refusal(links, "no-such-token", prove(consumer, "link", "no-such-token")).status == 404
 
 
-def test_link_used_after_its_ttl_is_gone(links: Links, consumer: Identity) -> None:
+def test_link_used_after_its_ttl_is_gone(links: Links, consumer: Identity, clock: ManualClock) -> None:
     (token,) = issue(links, consumer)
-    later = datetime.now(UTC) + timedelta(seconds=TTL + 1)
+    clock.advance(TTL + 1)
 
-    assert refusal(links, token, prove(consumer, "link", token), now=later).status == 410
+    assert refusal(links, token, prove(consumer, "link", token)).status == 410
 
 
-def test_link_used_just_before_its_ttl_works(links: Links, consumer: Identity) -> None:
+def test_link_used_just_before_its_ttl_works(links: Links, consumer: Identity, clock: ManualClock) -> None:
     (token,) = issue(links, consumer)
+    clock.advance(TTL - 5)
 
-    assert use(links, token, consumer, now=datetime.now(UTC) + timedelta(seconds=TTL - 5)).seq == 1
+    assert use(links, token, consumer).seq == 1
 
 
 def test_new_links_for_the_same_seq_make_the_older_unused_one_stop_working(

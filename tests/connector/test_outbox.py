@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import update
@@ -19,6 +19,7 @@ from connector.data import _received as received
 from connector.data._outbox import Outbox, Outgoing
 from tests.aadsys.conftest import order
 from tests.aas_models.records import record
+from tests.connector.channel_pair import ManualClock
 from tests.connector.conftest import OMIS_IRI, PEC_IRI
 
 SUB = "sub-1"
@@ -28,8 +29,13 @@ FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture
-def outbox(pec: AadsysContext) -> Outbox:
-    return Outbox(pec.db, ttl_seconds=TTL)
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def outbox(pec: AadsysContext, clock: ManualClock) -> Outbox:
+    return Outbox(pec.db, TTL, clock)
 
 
 def create(ctx: AadsysContext, *order_ids: str) -> list[StoredInstance]:
@@ -183,11 +189,12 @@ def test_reopen_sends_again_what_the_consumer_has_not_stored(pec: AadsysContext,
     assert delivered(outbox.claim(SUB, 2, 10)) == [(3, "SO-3"), (4, "SO-4"), (5, "SO-5")]
 
 
-def test_reopen_leaves_expired_deliveries_expired(pec: AadsysContext, outbox: Outbox) -> None:
+def test_reopen_leaves_expired_deliveries_expired(pec: AadsysContext, outbox: Outbox, clock: ManualClock) -> None:
     create(pec, "SO-1", "SO-2")
     make_all(outbox)
     outbox.claim(SUB, 0, 1)
-    outbox.expire_due(now() + timedelta(seconds=TTL + 1))
+    clock.advance(TTL + 1)
+    outbox.expire_due()
 
     assert outbox.reopen(SUB, after_seq=0) == 0
     assert outbox.figures(SUB).expired == 2
@@ -196,27 +203,32 @@ def test_reopen_leaves_expired_deliveries_expired(pec: AadsysContext, outbox: Ou
 # -- expiry -------------------------------------------------------------------------------------------------------
 
 def test_deliveries_not_stored_by_their_ttl_expire_and_are_counted_per_subscription(
-        pec: AadsysContext, outbox: Outbox) -> None:
+        pec: AadsysContext, outbox: Outbox, clock: ManualClock) -> None:
     create(pec, "SO-1", "SO-2", "SO-3")
     make_all(outbox, "sub-a")
     make_all(outbox, "sub-b")
     outbox.claim("sub-a", 0, 2)
     outbox.confirm("sub-a", [1])
 
-    assert outbox.expire_due(now() + timedelta(seconds=TTL - 5)) == {}
-    assert outbox.expire_due(now() + timedelta(seconds=TTL + 1)) == {"sub-a": 2, "sub-b": 3}
-    assert outbox.expire_due(now() + timedelta(seconds=TTL + 2)) == {}
+    clock.advance(TTL - 5)
+    assert outbox.expire_due() == {}
+    clock.advance(6)
+    assert outbox.expire_due() == {"sub-a": 2, "sub-b": 3}
+    clock.advance(1)
+    assert outbox.expire_due() == {}
 
     figures = outbox.figures("sub-a")
     assert (figures.expired, figures.stored, figures.pending) == (2, 1, 0)
     assert outbox.claim("sub-a", 0, 10) == []
 
 
-def test_late_confirmation_of_an_expired_delivery_stores_it(pec: AadsysContext, outbox: Outbox) -> None:
+def test_late_confirmation_of_an_expired_delivery_stores_it(pec: AadsysContext, outbox: Outbox,
+                                                             clock: ManualClock) -> None:
     create(pec, "SO-1", "SO-2")
     make_all(outbox)
     outbox.claim(SUB, 0, 10)
-    outbox.expire_due(now() + timedelta(seconds=TTL + 1))
+    clock.advance(TTL + 1)
+    outbox.expire_due()
 
     assert outbox.confirm(SUB, [2]) == 1
 
@@ -255,7 +267,8 @@ def test_history_batches_neither_skip_nor_repeat_records_created_at_the_same_mom
     for key in keys:
         backdate(pec, key, datetime(2026, 3, 1, 12, tzinfo=UTC))
 
-    made = [Outbox(pec.db, TTL).make_history(SUB, "sales-order", FAR_PAST, FAR_FUTURE, limit=2) for _ in range(4)]
+    outbox = Outbox(pec.db, TTL, ManualClock())
+    made = [outbox.make_history(SUB, "sales-order", FAR_PAST, FAR_FUTURE, limit=2) for _ in range(4)]
 
     assert made == [2, 2, 1, 0]
     assert delivered(outbox.claim(SUB, 0, 100)) == list(enumerate(keys, start=1))

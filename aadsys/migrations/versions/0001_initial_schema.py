@@ -106,32 +106,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('subscription_id', 'instance_key', 'sha256', name='uq_inbox_dedup')
     )
-    op.create_table('outbox',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('subscription_id', sa.String(length=64), nullable=False),
-    sa.Column('instance_id', sa.Integer(), nullable=False),
-    sa.Column('state', sa.String(length=16), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('stored_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['instance_id'], ['instances.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('subscription_id', 'instance_id', name='uq_outbox_subscription_instance')
-    )
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.create_index('ix_outbox_state', ['state', 'subscription_id'], unique=False)
-
-
 
 
 def downgrade() -> None:
-
-    with op.batch_alter_table('outbox', schema=None) as batch_op:
-        batch_op.drop_index('ix_outbox_state')
-
-    op.drop_table('outbox')
     op.drop_table('inbox')
     with op.batch_alter_table('submodels', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_submodels_shell_id'))
