@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from abm_portal.services import lifecycle
+from abm_portal.services import lifecycle, throttle
 from abm_portal.services.actors import Actor
+from abm_portal.services.attention import OrganisationAttention, PortalAttention
 from abm_portal.services.lifecycle import SubscriptionState
 from abm_portal.web.timestamps import when
 
@@ -144,3 +145,40 @@ def audit_entry(e: Any) -> dict[str, Any]:
     return {"at": e.at, "actor": e.actor_name, "action": e.action, "subject": e.subject_name,
             "recorded_as": f"{e.entry.actor} · {e.entry.subject}", "before": e.entry.before, "after": e.entry.after}
 
+
+def _partner(s: Any, actor: Actor) -> str:
+    return str(s.consumer_name if s.provider_org_id == actor.org_id else s.provider_name)
+
+
+def _role(s: Any, actor: Actor) -> str:
+    return "provider" if s.provider_org_id == actor.org_id else "consumer"
+
+
+def organisation_attention(found: OrganisationAttention, actor: Actor) -> dict[str, Any]:
+    """The home page of an organisation's people: each list as the page shows it."""
+    def brief(s: Any) -> dict[str, Any]:
+        return {"id": id_of(s), "asset_id": str(s.asset_id), "asset_name": s.asset_name, "partner": _partner(s, actor),
+                "role": _role(s, actor), "mode": str(_value(s.mode)), "state": str(_value(s.state)),
+                "valid_from": s.valid_from, "valid_to": s.valid_to, "requested_at": s.created_at}
+
+    return {
+        "empty": found.empty,
+        "to_decide": [brief(s) for s in found.to_decide],
+        "expiring": [brief(s) for s in found.expiring],
+        "transfers": [{**brief(w.subscription), **transfer(w.job), "updated_at": w.job.updated_at}
+                      for w in found.transfers],
+        "reports": [{**brief(r.subscription), "reported_at": r.reported_at, "message": r.message}
+                    for r in found.reports],
+        "lockouts": [lockout(row) for row in found.lockouts],
+    }
+
+
+def lockout(row: Any) -> dict[str, Any]:
+    what = {throttle.CLIENT: "connector client", throttle.ACCOUNT: "account", throttle.ADDRESS: "address",
+            throttle.CLIENT_ADDRESS: "connector clients from address"}.get(row.scope, row.scope)
+    return {"what": what, "key": row.key, "until": row.locked_until}
+
+
+def portal_attention(found: PortalAttention) -> dict[str, Any]:
+    return {"lockouts": [lockout(row) for row in found.lockouts],
+            "without_connector": [{"name": o.name, "registered_at": o.created_at} for o in found.without_connector]}

@@ -19,11 +19,22 @@ from typing import Any
 
 import httpx
 from PIL import Image, ImageDraw
+from sqlmodel import select
 
 from abm_portal.app import create_app as create_portal_app
 from abm_portal.cli import prepare
 from abm_portal.config import Settings as PortalSettings
-from abm_portal.services import assets, organisations, progress, subscriptions, transfers, users
+from abm_portal.models import Organisation
+from abm_portal.services import (
+    access_tokens,
+    assets,
+    organisations,
+    progress,
+    subscriptions,
+    throttle,
+    transfers,
+    users,
+)
 from abm_portal.services.actors import Actor
 from omis_line.config import Settings as LineSettings
 from omis_line.db import migrate as migrate_line
@@ -87,10 +98,16 @@ def _publish(db: Any, actor: Actor, name: str, asset_type: str, description: str
     return published.id
 
 
-def seed_portal(database: Any) -> tuple[dict[str, str], dict[str, str]]:
+def connector_actor(db: Any, settings: PortalSettings, org_name: str) -> Actor:
+    """The organisation's connector as the API knows it after the client-credentials grant."""
+    org = db.exec(select(Organisation).where(Organisation.name == org_name)).one()
+    return access_tokens.actor_for_access_token(db, settings, access_tokens.issue_access_token(db, settings, org).value)
+
+
+def seed_portal(database: Any, settings: PortalSettings) -> tuple[dict[str, str], dict[str, str]]:
     """PEC and OMIS exchange data both ways; every state a subscription page draws is there once."""
-    people = {"pec_admin": "admin@pec.example", "omis_admin": "admin@omis.example",
-              "omis_member": "planner@omis.example", "operator": "operator@portal.example"}
+    people = {"pec_admin": "admin@pec.example", "pec_member": "buyer@pec.example", "omis_admin": "admin@omis.example",
+              "operator": "operator@portal.example"}
     ids: dict[str, str] = {}
     now = datetime.now(UTC).replace(microsecond=0)
     with database.session() as db:
@@ -101,7 +118,7 @@ def seed_portal(database: Any) -> tuple[dict[str, str], dict[str, str]]:
                                             "with RFID trace.", admin_email=people["omis_admin"],
                                             admin_password=PASSWORD)
         pec, omis = _actor(db, people["pec_admin"]), _actor(db, people["omis_admin"])
-        users.add_member(db, omis, email=people["omis_member"], password=PASSWORD)
+        users.add_member(db, pec, email=people["pec_member"], password=PASSWORD)
         users.create_operator(db, email=people["operator"], password=PASSWORD)
 
         ids["sales_order"] = _publish(db, pec, "Sales Order", "sales-order",
@@ -120,7 +137,8 @@ def seed_portal(database: Any) -> tuple[dict[str, str], dict[str, str]]:
         # PEC follows its orders' status at OMIS, live; both connectors have reported and agree.
         ids["live"] = request(pec, "status", "realtime", now, now + timedelta(days=30))
         subscriptions.approve(db, omis, ids["live"])
-        progress.report(db, omis, ids["live"], side="provider", count=42, last_seq=42, expired=0)
+        progress.report(db, connector_actor(db, settings, "OMIS Bottling"), ids["live"], side="provider", count=42,
+                        last_seq=42, expired=0)
         progress.report(db, pec, ids["live"], side="consumer", count=42, last_seq=42)
         # PEC asked for last month's OEE; the connectors' reports disagree, so the transfer failed.
         ids["history"] = request(pec, "oee", "historical", now - timedelta(days=30), now - timedelta(days=1))
@@ -139,6 +157,11 @@ def seed_portal(database: Any) -> tuple[dict[str, str], dict[str, str]]:
         progress.report(db, omis, ids["orders"], side="consumer", count=15, last_seq=17)
         # OMIS asks for PEC's forecast: PEC's administrator has a request to decide.
         ids["pending"] = request(omis, "forecast", "realtime", now, now + timedelta(days=90))
+        # Someone keeps trying PEC's connector client with a wrong secret: it is locked out.
+        client_id = db.exec(select(Organisation.client_id).where(Organisation.name == "PEC Juice Shop")).one()
+        for _ in range(settings.auth_lockout_failures):
+            throttle.record_failure(db, settings, throttle.client_keys(client_id, "198.51.100.7"))
+        ids["pec_client"] = client_id
     return people, ids
 
 
@@ -147,7 +170,7 @@ def running_portal(data_dir: Path) -> Iterator[PortalSite]:
     settings = PortalSettings(data_dir=data_dir, database_url=f"sqlite:///{data_dir / 'portal.db'}")
     prepare(settings, make_kek=True)
     app = create_portal_app(settings)
-    people, ids = seed_portal(app.state.portal.database)
+    people, ids = seed_portal(app.state.portal.database, settings)
     with live_server(app) as url:
         yield PortalSite(url, app, settings, people, ids)
 
