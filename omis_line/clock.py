@@ -1,4 +1,5 @@
-"""Time in one place: aware UTC datetimes inside, ISO 8601 with milliseconds and ``Z`` on the wire."""
+"""Time in one place: aware UTC datetimes inside, ISO 8601 with milliseconds and ``Z`` on the wire, and on the operator
+page UTC to the second (``2026-12-07 05:43:05Z``), the same precision for every time a person reads."""
 
 from __future__ import annotations
 
@@ -23,3 +24,16 @@ def parse_iso(text: str) -> datetime:
         text = text.replace(" ", "+")
     moment = datetime.fromisoformat(text)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def when(moment: datetime | str | None) -> str:
+    """A time as the operator page shows it: ``2026-12-07 05:43:05Z``; a wire time (``iso``) is read first."""
+    if moment is None or moment == "":
+        return "–"
+    if isinstance(moment, str):
+        text = moment
+        try:
+            moment = parse_iso(text)
+        except ValueError:
+            return text  # not a time: shown as it came
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")

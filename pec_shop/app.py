@@ -22,6 +22,7 @@ from pec_shop.routes import api, pages
 from pec_shop.sender import Sender
 from pec_shop.shop import Shop
 from pec_shop.status_follower import StatusFollower
+from pec_shop.timestamps import when
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -30,6 +31,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings``; the schema must be current (``pec_shop.db.migrate``) before it serves."""
     api_key = settings.read_api_key()  # fail now, not at the first delivery, when the key file is missing
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
+    templates.env.filters["when"] = when
     shop = Shop(settings=settings, db=Database(settings.resolved_database_url), changes=Changes(),
                 metrics=ShopMetrics(), templates=templates)
 

@@ -20,7 +20,14 @@ from pec_shop.catalogue import (
     MIN_INGREDIENTS,
     MIN_QUANTITY,
 )
-from pec_shop.label_images import CheckedImage, LabelImageRejected, check_label_image
+from pec_shop.label_images import (
+    CheckedImage,
+    LabelImageRejected,
+    LabelImageTooLarge,
+    LabelUpload,
+    check_image_size,
+    check_label_image,
+)
 
 
 @dataclass
@@ -54,16 +61,20 @@ class OrderRequest:
 
 
 class FormErrors(Exception):
-    """Per-field messages (``field -> [message]``); ``ingredients`` holds the rules about the whole mix."""
+    """Per-field messages (``field -> [message]``); ``ingredients`` holds the rules about the whole mix, and
+    ``mix_rows`` the positions of the rows those rules found at fault (blank rows never are)."""
 
-    def __init__(self, messages: dict[str, list[str]]) -> None:
+    def __init__(self, messages: dict[str, list[str]], mix_rows: frozenset[int] = frozenset(),
+                 image_too_large: bool = False) -> None:
         super().__init__("; ".join(f"{k}: {' '.join(v)}" for k, v in messages.items()))
-        self.messages = messages
+        self.messages, self.mix_rows, self.image_too_large = messages, mix_rows, image_too_large
 
 
-def validate(form: FormInput, image: bytes | None, *, max_image_bytes: int, max_image_pixels: int) -> OrderRequest:
+def validate(form: FormInput, image: LabelUpload | None, *, max_image_bytes: int,
+             max_image_pixels: int) -> OrderRequest:
     """The order the form asks for, or :class:`FormErrors` naming every field to fix."""
     errors: dict[str, list[str]] = {}
+    bad_rows: set[int] = set()
 
     def fail(name: str, message: str) -> None:
         errors.setdefault(name, []).append(message)
@@ -79,7 +90,7 @@ def validate(form: FormInput, image: bytes | None, *, max_image_bytes: int, max_
         fail("bottle_size_ml", "Choose one of the bottle sizes: "
              + ", ".join(f"{ml} ml" for ml in BOTTLE_PRICES) + ".")
 
-    mix = _mix(form.ingredients, fail)
+    mix = _mix(form.ingredients, fail, bad_rows)
 
     label_text = form.label_text.strip()
     if len(label_text) > MAX_LABEL_TEXT:
@@ -90,42 +101,51 @@ def validate(form: FormInput, image: bytes | None, *, max_image_bytes: int, max_
         fail("quantity", f"Order between {MIN_QUANTITY} and {MAX_QUANTITY} bottles.")
 
     checked: CheckedImage | None = None
-    if image:
+    too_large = False
+    if image is not None and image.size:
         try:
-            checked = check_label_image(image, max_bytes=max_image_bytes, max_pixels=max_image_pixels)
+            check_image_size(image.size, max_bytes=max_image_bytes, cut_off=image.cut_off)
+            checked = check_label_image(image.data, max_bytes=max_image_bytes, max_pixels=max_image_pixels)
         except LabelImageRejected as exc:
+            too_large = isinstance(exc, LabelImageTooLarge)
             fail("label_image", str(exc)[0].upper() + str(exc)[1:] + ".")
 
     if errors:
-        raise FormErrors(errors)
+        raise FormErrors(errors, frozenset(bad_rows), too_large)
     assert size is not None and quantity is not None
     return OrderRequest(customer_name=name, bottle_size_ml=size, mix=tuple(mix), label_text=label_text or None,
                         label_image=checked, quantity=quantity)
 
 
-def _mix(rows: list[tuple[str, str]], fail: Callable[[str, str], None]) -> list[MixPart]:
-    """Rows left fully blank are unused slots of the form; every other row must name an ingredient and a ratio."""
+def _mix(rows: list[tuple[str, str]], fail: Callable[[str, str], None], bad_rows: set[int]) -> list[MixPart]:
+    """Rows left fully blank are unused slots of the form; every other row must name an ingredient and a ratio.
+    The positions of the rows at fault go into ``bad_rows``: a row that breaks a rule, or every used row when
+    their ratios do not add up to 100."""
     parts: list[MixPart] = []
     seen: set[str] = set()
-    used = [(i.strip(), r.strip()) for i, r in rows if i.strip() or r.strip()]
-    for ingredient, ratio in used:
+    used = [(n, i.strip(), r.strip()) for n, (i, r) in enumerate(rows) if i.strip() or r.strip()]
+    for row, ingredient, ratio in used:
         if ingredient not in INGREDIENTS:
             fail("ingredients", f"Choose the ingredient from the list (not {ingredient!r})." if ingredient
                  else f"Choose an ingredient for the ratio {ratio}%.")
+            bad_rows.add(row)
             continue
         if ingredient in seen:
             fail("ingredients", f"{ingredient.capitalize()} is in the mix twice; use each ingredient once.")
+            bad_rows.add(row)
             continue
         seen.add(ingredient)
         percent = _int(ratio)
         if percent is None or not 0 < percent <= 100:
             fail("ingredients", f"Give {ingredient} a ratio between 1 and 100 percent (whole numbers).")
+            bad_rows.add(row)
             continue
         parts.append(MixPart(ingredient, percent))
     if not MIN_INGREDIENTS <= len(used) <= MAX_INGREDIENTS:
         fail("ingredients", f"Mix {MIN_INGREDIENTS} to {MAX_INGREDIENTS} ingredients (you chose {len(used)}).")
     elif len(parts) == len(used) and (total := sum(p.percent for p in parts)) != 100:
         fail("ingredients", f"The ratios add up to {total}%; make them add up to exactly 100%.")
+        bad_rows.update(row for row, _, _ in used)
     return parts
 
 

@@ -43,18 +43,24 @@ def get_actor(request: Request, db: DbSession) -> Actor:
 
 def viewer_of(actor: Actor, user: object) -> Viewer:
     return Viewer(user_id=str(actor.user_id), email=str(user.email),  # type: ignore[attr-defined]
-                  org_id=str(actor.org_id), org_name=str(actor.org_name), role=str(actor.role))
+                  org_id=actor.org_id or "", org_name=actor.org_name or "", role=str(actor.role))
+
+
+def optional_actor(request: Request, db: DbSession) -> Actor | None:
+    """For pages anyone may see: the signed-in user if there is one (their header too), never a redirect."""
+    try:
+        return get_actor(request, db)
+    except LoginRequired:
+        return None
 
 
 def optional_viewer(request: Request, db: DbSession) -> Viewer | None:
-    """For the public pages: show the header of a signed-in user if there is one, never redirect."""
-    try:
-        get_actor(request, db)
-    except LoginRequired:
+    if optional_actor(request, db) is None:
         return None
     viewer: Viewer | None = request.state.viewer
     return viewer
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+MaybeActor = Annotated[Actor | None, Depends(optional_actor)]
 MaybeViewer = Annotated[Viewer | None, Depends(optional_viewer)]

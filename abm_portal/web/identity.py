@@ -28,6 +28,11 @@ class Viewer:
         return self.role in ("org_admin", "admin", "operator", "portal_operator")
 
     @property
+    def is_operator(self) -> bool:
+        """A portal operator acts for no organisation: no subscriptions, approvals or organisation of their own."""
+        return self.role in ("operator", "portal_operator")
+
+    @property
     def role_label(self) -> str:
         return {"org_admin": "administrator", "admin": "administrator", "org_member": "member",
                 "member": "member", "operator": "portal operator",
@@ -49,7 +54,7 @@ def signed_in_user_id(request: Request) -> str | None:
     return str(value) if value else None
 
 
-def safe_next(target: str | None, default: str = "/catalog") -> str:
+def safe_next(target: str | None, default: str = "/") -> str:
     """Only a path on this site: refuse ``//host`` and absolute URLs (no open redirect after login)."""
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from abm_portal.web.context import SessionFactory, WebContext
+from abm_portal.web.timestamps import when
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "abm_session"
@@ -34,20 +34,6 @@ def mount_web(app: FastAPI, settings: Any, session_factory: SessionFactory) -> N
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(router)
     install_not_found_page(app)
-
-
-def when(value: datetime | str | None, seconds: bool = False) -> str:
-    """A timestamp as people read it, in UTC: ``2026-11-22 14:05``."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return str(value)  # not a timestamp: show it as it is
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 
 def _secure_cookies(settings: Any) -> bool:

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from abm_portal.services import lifecycle
+from abm_portal.services import lifecycle, throttle
 from abm_portal.services.actors import Actor
+from abm_portal.services.attention import OrganisationAttention, PortalAttention
 from abm_portal.services.lifecycle import SubscriptionState
-
-# Subscription states in which each side may still end the subscription (DESIGN §6).
+from abm_portal.web.timestamps import when
 
 
 def id_of(model: Any) -> str:
@@ -108,22 +108,77 @@ def grant_text(s: Any, state: str) -> str:
     if now >= valid_to:
         return "expired"
     if now < valid_from:
-        return f"valid from {valid_from:%Y-%m-%d %H:%M}"
-    return f"valid until {valid_to:%Y-%m-%d %H:%M}"
+        return f"valid from {when(valid_from)}"
+    return f"valid until {when(valid_to)}"
+
+
+def nothing_flows(state: str, role: str, partner: str, job: Any | None, reports: Any | None) -> str | None:
+    """What the progress column says when no data has moved and none will yet: the state's reason, not a
+    promise ("no transfer yet") that a rejected or withdrawn request can never keep."""
+    ran = job is not None or (reports is not None and (reports.provider or reports.consumer))
+    if state == SubscriptionState.requested:
+        return "nothing flows before it is approved" + (f": waiting for {partner}" if role == "consumer"
+                                                         else ": waiting for your decision")
+    if state == SubscriptionState.rejected:
+        return "none: the request was rejected, so nothing is exchanged"
+    if state == SubscriptionState.cancelled and not ran:
+        return "none: the request was withdrawn before anything was exchanged"
+    return None
 
 
 def subscription(s: Any, job: Any | None, role: str, reports: Any | None = None) -> dict[str, Any]:
     state = str(_value(s.state))
+    partner = s.provider_name if role == "consumer" else s.consumer_name
     return {"id": id_of(s), "asset_id": str(s.asset_id), "asset_name": s.asset_name,
             "provider_name": s.provider_name, "consumer_name": s.consumer_name, "mode": str(_value(s.mode)),
             "state": state, "valid_from": s.valid_from, "valid_to": s.valid_to, "requested_at": s.created_at,
             "reason": s.reason, "grant_text": grant_text(s, state),
             "transfer": transfer(job) if job is not None else None,
             "progress": progress(reports) if reports is not None else None,
+            "nothing_flows": nothing_flows(state, role, partner, job, reports),
             "can_cancel": role == "consumer" and lifecycle.allows(state, SubscriptionState.cancelled),
             "can_revoke": role == "provider" and lifecycle.allows(state, SubscriptionState.revoked)}
 
 
 def audit_entry(e: Any) -> dict[str, Any]:
-    return {"at": e.at, "actor": e.actor, "action": e.action, "subject": e.subject,
-            "before": e.before, "after": e.after}
+    """An audit entry as people read it: the names ``services.audit_names`` found for its actor and subject."""
+    return {"at": e.at, "actor": e.actor_name, "action": e.action, "subject": e.subject_name,
+            "recorded_as": f"{e.entry.actor} · {e.entry.subject}", "before": e.entry.before, "after": e.entry.after}
+
+
+def _partner(s: Any, actor: Actor) -> str:
+    return str(s.consumer_name if s.provider_org_id == actor.org_id else s.provider_name)
+
+
+def _role(s: Any, actor: Actor) -> str:
+    return "provider" if s.provider_org_id == actor.org_id else "consumer"
+
+
+def organisation_attention(found: OrganisationAttention, actor: Actor) -> dict[str, Any]:
+    """The home page of an organisation's people: each list as the page shows it."""
+    def brief(s: Any) -> dict[str, Any]:
+        return {"id": id_of(s), "asset_id": str(s.asset_id), "asset_name": s.asset_name, "partner": _partner(s, actor),
+                "role": _role(s, actor), "mode": str(_value(s.mode)), "state": str(_value(s.state)),
+                "valid_from": s.valid_from, "valid_to": s.valid_to, "requested_at": s.created_at}
+
+    return {
+        "empty": found.empty,
+        "to_decide": [brief(s) for s in found.to_decide],
+        "expiring": [brief(s) for s in found.expiring],
+        "transfers": [{**brief(w.subscription), **transfer(w.job), "updated_at": w.job.updated_at}
+                      for w in found.transfers],
+        "reports": [{**brief(r.subscription), "reported_at": r.reported_at, "message": r.message}
+                    for r in found.reports],
+        "lockouts": [lockout(row) for row in found.lockouts],
+    }
+
+
+def lockout(row: Any) -> dict[str, Any]:
+    what = {throttle.CLIENT: "connector client", throttle.ACCOUNT: "account", throttle.ADDRESS: "address",
+            throttle.CLIENT_ADDRESS: "connector clients from address"}.get(row.scope, row.scope)
+    return {"what": what, "key": row.key, "until": row.locked_until}
+
+
+def portal_attention(found: PortalAttention) -> dict[str, Any]:
+    return {"lockouts": [lockout(row) for row in found.lockouts],
+            "without_connector": [{"name": o.name, "registered_at": o.created_at} for o in found.without_connector]}

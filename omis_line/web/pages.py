@@ -5,23 +5,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from fastapi.templating import Jinja2Templates
 
 from omis_line import oee, views
 from omis_line.clock import iso
 from omis_line.config import STATIONS
 from omis_line.web.auth import Operator
 from omis_line.web.runtime import Runtime
+from omis_line.web.templating import templates
 from omis_line.web.window import WindowInvalid, parse_window
 
 router = APIRouter(tags=["pages"])
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 SNAPSHOT_MIN_INTERVAL = 0.25  # seconds; a busy line would otherwise send a snapshot per bottle move
 
 

@@ -1,4 +1,7 @@
-"""RFC 9457 problem details for the JSON endpoints: one exception type, one handler per error family."""
+"""RFC 9457 problem details for the JSON endpoints: one exception type, one handler per error family.
+
+A person's browser asking for a page (``Accept: text/html``, outside ``/api/``) gets the same status, headers and
+message as an HTML page instead, e.g. the 401 shown after the login dialog is dismissed."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
+
+from omis_line.web.templating import templates
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://omis-line.example/problems/"
@@ -31,9 +36,22 @@ def problem_response(status: int, slug: str, title: str, detail: str, *, headers
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def wants_page(request: Request) -> bool:
+    """A browser navigating to a page, not a script calling the JSON API or the event stream."""
+    path = request.url.path
+    return "text/html" in request.headers.get("accept", "") and not path.startswith("/api/") and path != "/events"
+
+
+def problem_page(status: int, title: str, detail: str, headers: dict[str, str] | None) -> Response:
+    page = templates.get_template("problem.html").render(status=status, title=title, detail=detail)
+    return HTMLResponse(page, status_code=status, headers=headers)
+
+
 def install(app: FastAPI) -> None:
-    async def on_problem(_: Request, exc: Exception) -> Response:
+    async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
+        if wants_page(request):
+            return problem_page(exc.status, exc.title, exc.detail, exc.headers)
         return problem_response(exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
     async def on_validation(_: Request, exc: Exception) -> Response:
@@ -44,9 +62,12 @@ def install(app: FastAPI) -> None:
         return problem_response(422, "invalid-request", "Invalid request", f"Fix these parameters: {detail}",
                                 errors=errors)
 
-    async def on_http(_: Request, exc: Exception) -> Response:
+    async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        if wants_page(request):
+            return problem_page(exc.status_code, str(exc.detail), _http_detail(exc.status_code),
+                                dict(exc.headers or {}))
         return problem_response(exc.status_code, slug, str(exc.detail), _http_detail(exc.status_code),
                                 headers=dict(exc.headers or {}))
 

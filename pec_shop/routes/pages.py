@@ -9,12 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.sse import EventSourceResponse, ServerSentEvent
-from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from pec_shop.catalogue import BOTTLE_PRICES, INGREDIENTS, MAX_INGREDIENTS, MAX_LABEL_TEXT, MAX_QUANTITY
+from pec_shop.form_reader import MAX_FIELDS, FormUnreadable, ReadForm, read_multipart_form
+from pec_shop.label_images import LabelUpload, size_text
 from pec_shop.order_form import FormErrors, FormInput, validate
 from pec_shop.orders import OrderNotFound, find_order, label_image, order_json, place_order
 from pec_shop.progress import station_states
@@ -23,7 +24,11 @@ from pec_shop.shop import Shop
 
 router = APIRouter(include_in_schema=False)
 
-FORM_OVERHEAD_BYTES = 256 * 1024  # what the text fields and multipart framing may add to the image
+URLENCODED_LIMIT_BYTES = 256 * 1024  # a form without a file: text fields only
+# How much of a form the shop reads (and throws away beyond the image limit) so that a browser sending an over-size
+# image gets the page with its typed values back rather than a reset connection; larger bodies are cut off here.
+READ_LIMIT_BYTES = 64 * 1024 * 1024
+IMAGE_FIELD = "label_image"
 LIVE_RECHECK_SECONDS = 5.0  # an order page's stream re-reads the order at least this often
 
 
@@ -34,33 +39,23 @@ async def compose(request: Request, shop: ShopDep) -> Response:
 
 @router.post("/orders", response_class=HTMLResponse)
 async def place(request: Request, shop: ShopDep) -> Response:
-    limit = shop.settings.max_image_bytes + FORM_OVERHEAD_BYTES
-    if int(request.headers.get("content-length") or 0) > limit:
-        return _compose_page(request, shop, FormInput(), {"label_image": [
-            f"The form is too large; upload a label image of at most {shop.settings.max_image_bytes:,} bytes."]},
-            status_code=413)
+    """Every refusal shows the form again with what was typed: 422 for a rule broken, 413 for an image too large."""
     try:
-        form = await request.form(max_files=1, max_fields=40)
-    except MultiPartException as exc:
-        raise HTTPException(400, f"The form could not be read ({exc.message}); send it again from the shop "
-                                 "page.") from None
+        form = await _read_form(request, shop)
+    except FormUnreadable as exc:
+        raise HTTPException(400, f"The form could not be read ({exc}); send it again from the shop page.") from None
     typed = FormInput(
-        customer_name=_text(form.get("customer_name")), bottle_size_ml=_text(form.get("bottle_size_ml")),
-        ingredients=_rows([_text(v) for v in form.getlist("ingredient")], [_text(v) for v in form.getlist("ratio")]),
-        label_text=_text(form.get("label_text")), quantity=_text(form.get("quantity")),
-    )
-    image: bytes | None = None
-    upload = form.get("label_image")
-    if isinstance(upload, UploadFile) and upload.filename:
-        typed.image_name = upload.filename
-        image = await upload.read(shop.settings.max_image_bytes + 1)  # one byte more tells "too large"
+        customer_name=form.text("customer_name"), bottle_size_ml=form.text("bottle_size_ml"),
+        ingredients=_rows(form.texts("ingredient"), form.texts("ratio")), label_text=form.text("label_text"),
+        quantity=form.text("quantity"), image_name=form.upload.filename)
+    upload = form.upload
+    image = LabelUpload(bytes(upload.head), upload.size, upload.cut_off) if upload.size else None
     try:
         request_ = validate(typed, image, max_image_bytes=shop.settings.max_image_bytes,
                             max_image_pixels=shop.settings.max_image_pixels)
     except FormErrors as exc:
-        return _compose_page(request, shop, typed, exc.messages, status_code=422)
-    finally:
-        await form.close()
+        return _compose_page(request, shop, typed, exc.messages, exc.mix_rows,
+                             status_code=413 if exc.image_too_large else 422)
     token = await asyncio.to_thread(_place, shop, request_)
     shop.metrics.orders_placed.inc()
     shop.changes.order_placed.fire()
@@ -104,19 +99,30 @@ async def order_events(token: Annotated[str, Depends(existing_order)], shop: Sho
         await signal.wait(seen, LIVE_RECHECK_SECONDS)
 
 
+async def _read_form(request: Request, shop: Shop) -> ReadForm:
+    """The posted form: multipart as the compose page sends it, or urlencoded (text fields only) from a script."""
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        if int(request.headers.get("content-length") or 0) > URLENCODED_LIMIT_BYTES:
+            raise HTTPException(413, f"A form without an image is at most {size_text(URLENCODED_LIMIT_BYTES)}.")
+        try:
+            posted = await request.form(max_files=0, max_fields=MAX_FIELDS)
+        except MultiPartException as exc:
+            raise FormUnreadable(exc.message) from None
+        return ReadForm(fields={k: [v for v in posted.getlist(k) if isinstance(v, str)] for k in posted})
+    return await read_multipart_form(request, file_field=IMAGE_FIELD, max_file_bytes=shop.settings.max_image_bytes,
+                                     read_limit=READ_LIMIT_BYTES)
+
+
 def _compose_page(request: Request, shop: Shop, typed: FormInput, errors: dict[str, list[str]],
-                  status_code: int = 200) -> Response:
+                  mix_rows: frozenset[int] = frozenset(), status_code: int = 200) -> Response:
     rows = typed.ingredients + [("", "")] * (MAX_INGREDIENTS - len(typed.ingredients))
     context: dict[str, Any] = {
-        "form": typed, "rows": rows[:max(MAX_INGREDIENTS, len(rows))], "errors": errors,
+        "form": typed, "rows": rows[:max(MAX_INGREDIENTS, len(rows))], "errors": errors, "mix_rows": mix_rows,
         "prices": BOTTLE_PRICES, "ingredients": INGREDIENTS, "max_label_text": MAX_LABEL_TEXT,
         "max_quantity": MAX_QUANTITY, "max_image_bytes": shop.settings.max_image_bytes,
+        "max_image_text": size_text(shop.settings.max_image_bytes),
     }
     return shop.templates.TemplateResponse(request, "compose.html", context, status_code=status_code)
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 def _rows(ingredients: list[str], ratios: list[str]) -> list[tuple[str, str]]:

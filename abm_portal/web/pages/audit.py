@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from abm_portal.services import audit
+from abm_portal.services import audit_names
 from abm_portal.web import views
 from abm_portal.web.deps import CurrentActor, DbSession
 from abm_portal.web.forms import FieldErrors, day_end, day_start, parse_day
@@ -36,6 +36,6 @@ def audit_log(request: Request, db: DbSession, actor: CurrentActor, from_: str =
             errors["to"] = "Enter the “to” date as YYYY-MM-DD."
     if start and end and end <= start:
         errors["to"] = "The “to” date must not be before the “from” date."
-    entries = [] if errors else [views.audit_entry(e) for e in audit.list_audit(db, actor, start, end)]
+    entries = [] if errors else [views.audit_entry(e) for e in audit_names.named_audit(db, actor, start, end)]
     return render(request, "audit.html", {"nav": "audit", "filters": filters, "errors": errors, "entries": entries},
                   status_code=422 if errors else 200)

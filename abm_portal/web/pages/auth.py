@@ -23,11 +23,6 @@ REGISTER_FIELDS = ("name", "description", "admin_email", "admin_password", "admi
 FormText = Annotated[str, Form()]
 
 
-@router.get("/")
-def home(viewer: MaybeViewer) -> Response:
-    return redirect("/catalog" if viewer else "/login")
-
-
 @router.get("/register")
 def register_form(request: Request, viewer: MaybeViewer) -> Response:
     return render(request, "register.html", {"nav": "register", "form": {}, "errors": {}})

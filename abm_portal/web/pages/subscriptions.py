@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from starlette.responses import JSONResponse, Response
 
+from abm_portal.clock import utcnow
 from abm_portal.errors import InvalidTransition, ValidationFailed
 from abm_portal.services import progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
@@ -44,7 +45,8 @@ def _version(rows: dict[str, list[dict[str, Any]]]) -> str:
 def my_subscriptions(request: Request, db: DbSession, actor: CurrentActor) -> Response:
     rows = _rows(db, actor)
     return render(request, "subscriptions.html", {"nav": "subscriptions", "as_consumer": rows["consumer"],
-                                                  "as_provider": rows["provider"], "version": _version(rows)})
+                                                  "as_provider": rows["provider"], "version": _version(rows),
+                                                  "updated_at": utcnow()})
 
 
 @router.get("/subscriptions/live.json")

@@ -22,7 +22,8 @@
         if (!fresh) { return; }
         region.innerHTML = fresh.innerHTML;
         region.setAttribute("data-live-version", fresh.getAttribute("data-live-version"));
-        say("Updated at " + new Date().toLocaleTimeString());
+        // The server's time, written as every time in the portal (UTC), never the browser's clock or zone.
+        say("Updated " + fresh.getAttribute("data-updated-at"));
       });
   }
 

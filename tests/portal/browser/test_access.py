@@ -42,7 +42,7 @@ def test_wrong_password_is_refused_with_a_message(open_page) -> None:
     shot(page, "login_failed")
 
     log_in(page, f"admin-{run}@pec.example")
-    expect(page.get_by_role("heading", level=1)).to_have_text("Catalog")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Home")  # each role lands on its home page
 
 
 def test_pages_need_a_login_and_logout_ends_the_session(open_page) -> None:
