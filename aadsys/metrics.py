@@ -205,10 +205,9 @@ def bearer_access(authorization: str | None, token_file: Path) -> Access:
     """Check ``Authorization: Bearer <token>`` (RFC 6750 §2.1) against the first line of ``token_file``, read at
     every scrape so a new token takes effect without a restart; compared in constant time."""
     try:
-        lines = token_file.read_text().splitlines()
+        expected = next(iter(token_file.read_text().splitlines()), "").strip()
     except OSError:
         return Access.NOT_CONFIGURED
-    expected = lines[0].strip() if lines else ""
     if not expected:
         return Access.NOT_CONFIGURED
     scheme, _, given = (authorization or "").strip().partition(" ")

@@ -30,8 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings``; the schema must be current (``pec_shop.db.migrate``) before it serves."""
     api_key = settings.read_api_key()  # fail now, not at the first delivery, when the key file is missing
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
-    shop = Shop(settings=settings, db=Database(settings.resolved_database_url), changes=Changes(),
-                metrics=ShopMetrics(), templates=templates)
+    db = Database(settings.resolved_database_url)
+    shop = Shop(settings=settings, db=db, changes=Changes(), metrics=ShopMetrics(db), templates=templates)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
