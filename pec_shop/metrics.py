@@ -26,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from pec_shop.db import Database
 from pec_shop.models import Delivery, Order
@@ -60,8 +60,8 @@ class OrdersByState(Collector):
         family = GaugeMetricFamily("pec_shop_orders", "Orders by state: queued, refused, sent (no status yet) or the "
                                    "partner's latest status", labels=["state"])
         with self.db.session() as session:
-            rows = session.exec(select(Order.delivery, Order.status, func.count()).group_by(Order.delivery,
-                                                                                           Order.status)).all()
+            rows = session.exec(select(Order.delivery, Order.status, func.count())
+                                .group_by(col(Order.delivery), col(Order.status))).all()
         counts: dict[str, int] = {}
         for delivery, status, n in rows:
             state = status if delivery == Delivery.SENT and status else delivery
