@@ -18,9 +18,10 @@ from pec_shop.config import Settings
 from pec_shop.db import Database
 from pec_shop.metrics import ShopMetrics
 from pec_shop.problems import install_error_handlers
-from pec_shop.routes import api, pages
+from pec_shop.routes import api, pages, staff
 from pec_shop.sender import Sender
 from pec_shop.shop import Shop
+from pec_shop.staff import StaffCheck
 from pec_shop.status_follower import StatusFollower
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -57,7 +58,9 @@ def create_app(settings: Settings) -> FastAPI:
                   openapi_url="/api/openapi.json")
     app.state.shop = shop
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.state.staff_check = StaffCheck(settings.staff_password_file)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(staff.router)
     install_error_handlers(app)
     return app

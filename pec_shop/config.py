@@ -64,6 +64,11 @@ class Settings(BaseSettings):
         return self.metrics_token_file or self.data_dir / "metrics-token"
 
     @property
+    def staff_password_file(self) -> Path:
+        """The argon2 hash of the staff password (``init --staff-password-file``); the staff pages need it."""
+        return self.data_dir / "staff-password.argon2"
+
+    @property
     def resolved_api_key_file(self) -> Path:
         return self.api_key_file or self.data_dir / API_KEY_FILE_NAME
 
