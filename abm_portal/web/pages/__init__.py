@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from abm_portal.web.pages import audit, auth, catalog, organisation, subscriptions
+from abm_portal.web.pages import audit, auth, catalog, organisation, reports, subscriptions
 from abm_portal.web.routing import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-for _module in (auth, organisation, catalog, subscriptions, audit):
+for _module in (auth, organisation, catalog, subscriptions, audit, reports):
     router.include_router(_module.router)
 
 __all__ = ["router"]
