@@ -3,7 +3,6 @@ HTML in Chromium, the CLI and the operator-only routes, an empty frame and a bad
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,8 +19,8 @@ from omis_line.config import Settings
 from omis_line.db import Database
 from omis_line.models import OrderState, SalesOrder, TraceEvent
 from tests.omis_line.conftest import PASSWORD
+from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 FRAME = ("2026-11-02T10:00:00Z", "2026-11-02T10:10:00Z")  # 600 s planned
 IDEAL_CYCLE = 20.0
@@ -88,13 +87,11 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(seeded: Sett
                                       FRAME[1], "--format", "pdf", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"%PDF-")
-    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    text = pdf_text(out)
     for figure in ("OEE 6.7 %", "Availability 20.0 %", "Performance 50.0 %", "Quality 66.7 %", "Rework rate 33.3 %",
                    "Lead time p50 6.0 min", "p95 15.0 min", "Slowest station mixing"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(out),
-                    str(SCREENSHOTS / "line-production-report-pdf")], check=True)
+    save_first_page(out, "line-production-report-pdf")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ in Chromium behind the staff login, the CLI, an empty frame and a bad one."""
 
 from __future__ import annotations
 
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from pec_shop.db import Database
 from pec_shop.models import Order, StatusRevision
 from pec_shop.staff import hash_password
 from tests.pec_shop.shop_support import make_settings, running_shop
+from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 FRAME = ("2026-11-01", "2026-11-03")  # the 3rd included
 NOW = datetime(2026, 11, 4, tzinfo=UTC)  # orders unchanged since before 2026-11-03T00:00 are stuck
 PASSWORD = "juice for everyone"
@@ -85,13 +84,11 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(seeded: Sett
     done = CliRunner().invoke(cli, ["report", "--data-dir", str(seeded.data_dir), "--from", FRAME[0], "--to",
                                     FRAME[1], "--format", "pdf", "--out", str(out)])
     assert done.exit_code == 0, done.output
-    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    text = pdf_text(out)
     for figure in ("Orders 6", "Lead time p50 2.0 h", "Lead time p95 6.0 h", "Stuck 2", "in_production at capping",
                    "orange 60 % + carrot 40 %"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(out),
-                    str(SCREENSHOTS / "shop-sales-report-pdf")], check=True)
+    save_first_page(out, "shop-sales-report-pdf")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ the page in Chromium behind the portal's login, the CLI, an empty frame and a ba
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +16,8 @@ from abm_portal.cli import app as cli
 from abm_portal.models import Organisation
 from tests.portal.conftest import PASSWORD, Account, LivePortal, running_portal
 from tests.portal.flows import act, publish, register_connector, request
+from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 _today = datetime.now(UTC).date()
 TODAY = ((_today - timedelta(days=1)).isoformat(), (_today + timedelta(days=1)).isoformat())  # all of this portal
 
@@ -66,13 +65,11 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(portal: Live
     done = CliRunner().invoke(cli, ["report", "--org", omis.name, "--from", TODAY[0], "--to", TODAY[1], "--format",
                                     "pdf", "--out", str(out), "--data-dir", str(portal.settings.data_dir)])
     assert done.exit_code == 0, done.output
-    text = subprocess.run(["pdftotext", "-layout", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    text = pdf_text(out)
     for figure in (f"Portal report: {omis.name}", "Subscriptions 4", "Transfers 1", "Refusals 1",
                    "Grants issued 1", "subscription.rejected"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(out),
-                    str(SCREENSHOTS / "portal-organisation-report-pdf")], check=True)
+    save_first_page(out, "portal-organisation-report-pdf")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(portal: LivePortal, omis: Account,
