@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
     access_log: bool = Field(False, description="Log every HTTP request (uvicorn's access log); off by default: at "
                                                 "thousands of reads a second it costs a quarter of a read's CPU")
+    metrics_token_file: Path | None = Field(None, description="File whose first line is the bearer token that "
+                                                           "GET /metrics requires (Prometheus sends it with "
+                                                           "authorization.credentials_file); default "
+                                                           "<data_dir>/metrics-token; without the file /metrics "
+                                                           "refuses every request")
     event_poll_seconds: float = Field(2.0, description="How often event streams look for rows from other processes")
     # Membership of an ABM Portal: with portal_url set, the connector extension runs beside the gateway.
     portal_url: str | None = Field(None, description="The ABM Portal's base URL, e.g. https://portal.example; "
@@ -69,6 +74,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'aadsys.db'}"
+
+    @property
+    def resolved_metrics_token_file(self) -> Path:
+        return self.metrics_token_file or self.data_dir / "metrics-token"
 
     @property
     def files_dir(self) -> Path:

@@ -15,13 +15,14 @@ from abm_portal.api import OPENAPI_TAGS, api_router, install_problem_handlers
 from abm_portal.config import Settings
 from abm_portal.context import PortalContext
 from abm_portal.db import Database
+from abm_portal.metrics import PortalMetrics
 from abm_portal.services import lifecycle
 from abm_portal.web import mount_web
 
 log = logging.getLogger("abm_portal.expiry")
 
 
-async def sweep_expiries(database: Database, every_seconds: float) -> None:
+async def sweep_expiries(database: Database, every_seconds: float, metrics: PortalMetrics) -> None:
     """Record the expiry of real-time subscriptions whose window closed, every ``every_seconds``: reads never
     write (they show the effective state), so this is where the audit record and the revocation come from."""
     def sweep() -> int:
@@ -32,9 +33,12 @@ async def sweep_expiries(database: Database, every_seconds: float) -> None:
         await asyncio.sleep(every_seconds)
         try:
             expired = await anyio.to_thread.run_sync(sweep)
+            metrics.sweep_runs.labels(outcome="ok").inc()
             if expired:
+                metrics.expired_by_sweep.inc(expired)
                 log.info("%d subscription(s) expired", expired)
         except Exception:
+            metrics.sweep_runs.labels(outcome="failed").inc()
             log.exception("the expiry sweep failed; it runs again in %.1f s", every_seconds)
 
 
@@ -42,10 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """One portal app over the database of ``settings``; the schema must be migrated (``abm_portal.cli.prepare``)."""
     settings = settings or Settings()
     database = Database(settings.resolved_database_url)
+    metrics = PortalMetrics(database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        sweep = asyncio.create_task(sweep_expiries(database, settings.expiry_sweep_seconds))
+        sweep = asyncio.create_task(sweep_expiries(database, settings.expiry_sweep_seconds, metrics))
         try:
             yield
         finally:
@@ -58,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="The Asset Brokering Manager: the marketplace and trust anchor of AAdSys. "
                               "Connectors authenticate with OAuth2 client credentials; people's scripts with "
                               "personal access tokens. Errors are RFC 9457 problem+json.")
-    app.state.portal = PortalContext(settings=settings, database=database)
+    app.state.portal = PortalContext(settings=settings, database=database, metrics=metrics)
     install_problem_handlers(app)
     app.include_router(api_router)
     mount_web(app, settings, database.session)

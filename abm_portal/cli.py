@@ -198,6 +198,45 @@ def token_create(
     typer.echo(value)
 
 
+@app.command()
+def report(
+    org: Annotated[str, typer.Option(help="The organisation: its name or id")],
+    start: Annotated[str | None, typer.Option("--from", help="First day or moment, ISO 8601 (UTC), e.g. 2026-11-01 "
+                                                             "[default 7 days before --to]")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive) or moment, e.g. 2026-11-07 "
+                                                         "[default now]")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write [default "
+                                                           "portal-report-<from>-<to>.<format>]")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """An organisation's report of a time frame: subscriptions, transfers, refusals, grants, audit events."""
+    from sqlmodel import or_, select
+
+    from abm_portal import reports
+    from abm_portal.models import Organisation
+
+    if output_format not in ("html", "pdf"):
+        _fail(f"--format is html or pdf, not '{output_format}'", 2)
+    try:
+        frame = reports.parse_range(start, end)
+    except reports.RangeInvalid as exc:
+        _fail(f"--{exc.field}: {exc.message}", 2)
+    settings = _settings(data_dir)
+    with _session(settings) as db:
+        found = db.exec(select(Organisation).where(or_(Organisation.name == org, Organisation.id == org))).first()
+        if found is None:
+            _fail(f"no organisation is named or has the id '{org}'; give --org as on its organisation page", 2)
+        built = reports.build(db, found, *frame)
+        target = out or Path(f"portal-report-{frame[0]:%Y%m%d}-{frame[1]:%Y%m%d}.{output_format}")
+        if output_format == "pdf":
+            target.write_bytes(reports.pdf(built))
+        else:
+            target.write_text(reports.html(built))
+    err.print(f"{'empty ' if built.empty else ''}report of {found.name} written", highlight=False)
+    typer.echo(target)
+
+
 @keys_app.command("rotate")
 def keys_rotate(data_dir: DataDir = None) -> None:
     """Sign with a new key from now on; the old one stays in the JWKS until its tokens have expired."""

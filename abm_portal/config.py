@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     expiry_sweep_seconds: float = Field(2.0, gt=0, le=3600, description="How often the portal records the expiry "
                                         "of real-time subscriptions whose window closed (reads show it at once; "
                                         "the sweep writes the audit record and the revocation connectors poll)")
+    metrics_token_file: Path | None = Field(None, description="File whose first line is the bearer token GET "
+                                                           "/metrics requires; default <data_dir>/metrics-token; "
+                                                           "without it /metrics refuses every request")
     host: str = Field("127.0.0.1", description="Address 'abm-portal serve' listens on")
     port: int = Field(8700, ge=1, le=65_535, description="Port 'abm-portal serve' listens on")
 
@@ -98,6 +101,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'portal.db'}"
+
+    @property
+    def resolved_metrics_token_file(self) -> Path:
+        return self.metrics_token_file or self.data_dir / "metrics-token"
 
     @property
     def resolved_kek_file(self) -> Path:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from abm_portal.config import Settings
 from abm_portal.db import Database
+from abm_portal.metrics import PortalMetrics
 
 
 @dataclass(frozen=True)
 class PortalContext:
     settings: Settings
     database: Database
+    metrics: PortalMetrics

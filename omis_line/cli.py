@@ -86,6 +86,47 @@ def serve(
                 timeout_graceful_shutdown=3)
 
 
+@app.command()
+def report(
+    data_dir: DataDir,
+    start: Annotated[str | None, typer.Option("--from", help="First day or moment, ISO 8601 (UTC), e.g. 2026-11-01 "
+                                                             "[default 7 days before --to]")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive) or moment, e.g. 2026-11-07 "
+                                                         "[default now]")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write [default "
+                                                           "production-report-<from>-<to>.<format>]")] = None,
+) -> None:
+    """The production report of a time frame: OEE by day with its factors, stations, reworks, lead times."""
+    from omis_line import report as production
+    from omis_line.db import Database
+
+    if output_format not in ("html", "pdf"):
+        _fail(f"--format is html or pdf, not '{output_format}'", 2)
+    settings = _settings(data_dir=data_dir)
+    try:
+        start_at, end_at = production.parse_range(start, end)
+    except production.RangeInvalid as exc:
+        _fail(f"--{exc.field}: {exc.message}", 2)
+    if settings.resolved_database_url.startswith("sqlite:///") and not Path(
+            settings.resolved_database_url.removeprefix("sqlite:///")).exists():
+        _fail(f"no line database in {data_dir}; give the --data-dir of 'omis-line init'", 2)
+    database = Database(settings.resolved_database_url)
+    try:
+        with database.session() as session:
+            built = production.build(session, start_at, end_at, settings.ideal_cycle_seconds)
+    finally:
+        database.dispose()
+    target = out or Path(f"production-report-{start_at:%Y%m%d}-{end_at:%Y%m%d}.{output_format}")
+    if output_format == "pdf":
+        target.write_bytes(production.pdf(built))
+    else:
+        target.write_text(production.html(built))
+    err.print(f"{'empty ' if built.empty else ''}production report of {start_at:%Y-%m-%d %H:%M} to "
+              f"{end_at:%Y-%m-%d %H:%M} UTC written", highlight=False)
+    print(target)
+
+
 def _settings(**values: object) -> Settings:
     try:
         return load_settings(**values)

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     label_fetch_seconds: float = Field(30.0, gt=0, description="how long the ERP waits for a label image to "
                                                                "appear at the AAdSys")
     retry_max_seconds: float = Field(5.0, gt=0, description="longest back-off between retries towards the AAdSys")
+    metrics_token_file: Path | None = Field(None, description="file whose first line is the bearer token GET "
+                                                              "/metrics requires; default <data_dir>/metrics-token; "
+                                                              "without it /metrics refuses every request")
+    metrics_oee_window_minutes: float = Field(15.0, gt=0, le=525_600, description="the window of the OEE gauges "
+                                                                                  "of /metrics")
 
     @field_validator("aadsys_url")
     @classmethod
@@ -110,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def resolved_api_key_file(self) -> Path:
         return self.api_key_file or self.data_dir / API_KEY_FILE_NAME
+
+    @property
+    def resolved_metrics_token_file(self) -> Path:
+        return self.metrics_token_file or self.data_dir / "metrics-token"
 
     @property
     def password_hash_file(self) -> Path:

@@ -27,6 +27,7 @@ from omis_line import mes, status_outbox
 from omis_line.clock import utcnow
 from omis_line.config import STATIONS, Settings
 from omis_line.db import Database
+from omis_line.metrics import LineMetrics
 from omis_line.models import (
     Bottle,
     BottleState,
@@ -61,9 +62,11 @@ class Occupant:
 
 
 class Line:
-    def __init__(self, database: Database, settings: Settings, *, on_decided: Callable[[], None] | None = None) -> None:
+    def __init__(self, database: Database, settings: Settings, *, on_decided: Callable[[], None] | None = None,
+                 metrics: LineMetrics | None = None) -> None:
         self.database = database
         self.settings = settings
+        self.metrics = metrics or LineMetrics()
         self.on_decided = on_decided or (lambda: None)
         self.locks = {station: asyncio.Lock() for station in STATIONS}
         self.occupancy: dict[str, Occupant | None] = dict.fromkeys(STATIONS)
@@ -253,10 +256,11 @@ class Line:
 
         if session is not None:
             add(session)
-            return
-        with self.database.session() as db:
-            add(db)
-            db.commit()
+        else:
+            with self.database.session() as db:
+                add(db)
+                db.commit()
+        self.metrics.passes.labels(station=station, result=result).inc()
 
     def _scrap(self, job: BottleJob) -> None:
         with self.database.session() as session:

@@ -18,9 +18,10 @@ from pec_shop.config import Settings
 from pec_shop.db import Database
 from pec_shop.metrics import ShopMetrics
 from pec_shop.problems import install_error_handlers
-from pec_shop.routes import api, pages
+from pec_shop.routes import api, pages, staff
 from pec_shop.sender import Sender
 from pec_shop.shop import Shop
+from pec_shop.staff import StaffCheck
 from pec_shop.status_follower import StatusFollower
 from pec_shop.timestamps import when
 
@@ -32,8 +33,8 @@ def create_app(settings: Settings) -> FastAPI:
     api_key = settings.read_api_key()  # fail now, not at the first delivery, when the key file is missing
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
     templates.env.filters["when"] = when
-    shop = Shop(settings=settings, db=Database(settings.resolved_database_url), changes=Changes(),
-                metrics=ShopMetrics(), templates=templates)
+    db = Database(settings.resolved_database_url)
+    shop = Shop(settings=settings, db=db, changes=Changes(), metrics=ShopMetrics(db), templates=templates)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
                   openapi_url="/api/openapi.json")
     app.state.shop = shop
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    app.state.staff_check = StaffCheck(settings.staff_password_file)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(staff.router)
     install_error_handlers(app)
     return app

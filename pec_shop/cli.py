@@ -35,6 +35,9 @@ def init(
     partner: Annotated[str | None, typer.Option(help="Org slug whose Sales Order Status the shop accepts "
                                                      "[default omis]")] = None,
     database_url: Annotated[str | None, typer.Option(help="SQLAlchemy URL; default SQLite in the data dir")] = None,
+    staff_password_file: Annotated[Path | None, typer.Option(help="File whose first line is the staff password "
+                                                                  "for the sales report (/staff/report); its "
+                                                                  "argon2 hash is kept")] = None,
 ) -> None:
     """Write pec_shop.toml, copy the API key into the data dir (mode 0600) and run the migrations."""
     settings = _settings(data_dir=data_dir, aadsys_url=aadsys_url, partner=partner, database_url=database_url)
@@ -48,6 +51,16 @@ def init(
         _fail(f"the API key file {api_key_file} is empty; put the key on its first line")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _write_secret(settings.data_dir / API_KEY_FILE_NAME, key)
+    if staff_password_file is not None:
+        from pec_shop.staff import hash_password
+
+        try:
+            password = next(iter(staff_password_file.read_text().splitlines()), "")
+        except OSError as exc:
+            _fail(f"cannot read the staff password file {staff_password_file}: {exc.strerror}")
+        if not password:
+            _fail(f"the staff password file {staff_password_file} is empty; put the password on its first line")
+        _write_secret(settings.staff_password_file, hash_password(password))
     path = write_config_file(settings)
     migrate(settings.resolved_database_url)
     err.print(f"initialised {settings.data_dir}: settings in {path}, database migrated", highlight=False,
@@ -77,6 +90,47 @@ def serve(
     # A graceful-shutdown limit, or open order-page streams (SSE) would hold a stop until browsers leave.
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
                 timeout_graceful_shutdown=3)
+
+
+@app.command()
+def report(
+    data_dir: DataDir = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day or moment, ISO 8601 (UTC), e.g. 2026-11-01 "
+                                                             "[default 7 days before --to]")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive) or moment, e.g. 2026-11-07 "
+                                                         "[default now]")] = None,
+    output_format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write [default "
+                                                           "sales-report-<from>-<to>.<format>]")] = None,
+) -> None:
+    """The sales report of a time frame: orders by day and juice, lead time to completed, orders stuck."""
+    from pec_shop import report as sales
+    from pec_shop.db import Database
+
+    if output_format not in ("html", "pdf"):
+        _fail(f"--format is html or pdf, not '{output_format}'")
+    settings = _settings(data_dir=data_dir)
+    try:
+        start_at, end_at = sales.parse_range(start, end)
+    except sales.RangeInvalid as exc:
+        _fail(f"--{exc.field}: {exc.message}")
+    url = settings.resolved_database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        _fail(f"no shop database in {settings.data_dir}; give the --data-dir of 'pec-shop init'")
+    database = Database(url)
+    try:
+        with database.session() as session:
+            built = sales.build(session, start_at, end_at)
+    finally:
+        database.dispose()
+    target = out or Path(f"sales-report-{start_at:%Y%m%d}-{end_at:%Y%m%d}.{output_format}")
+    if output_format == "pdf":
+        target.write_bytes(sales.pdf(built))
+    else:
+        target.write_text(sales.html(built))
+    err.print(f"{'empty ' if built.empty else ''}sales report of {start_at:%Y-%m-%d %H:%M} to "
+              f"{end_at:%Y-%m-%d %H:%M} UTC written", highlight=False)
+    print(target)
 
 
 def _settings(**overrides: object) -> Settings:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest wait between retries")
     poll_seconds: float = Field(5.0, gt=0, description="How often an idle sender looks for orders placed elsewhere")
     http_timeout_seconds: float = Field(10.0, gt=0, description="Connect/read timeout of calls to the AAdSys")
+    metrics_token_file: Path | None = Field(None, description="File whose first line is the bearer token GET "
+                                                           "/metrics requires; default <data_dir>/metrics-token; "
+                                                           "without it /metrics refuses every request")
     max_image_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest label image accepted")
     max_image_pixels: int = Field(25_000_000, gt=0, description="Largest label image in pixels (width x height)")
 
@@ -55,6 +58,15 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'pec_shop.db'}"
+
+    @property
+    def resolved_metrics_token_file(self) -> Path:
+        return self.metrics_token_file or self.data_dir / "metrics-token"
+
+    @property
+    def staff_password_file(self) -> Path:
+        """The argon2 hash of the staff password (``init --staff-password-file``); the staff pages need it."""
+        return self.data_dir / "staff-password.argon2"
 
     @property
     def resolved_api_key_file(self) -> Path:

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://pec.example/problems/shop/"
-JSON_PREFIXES = ("/api/", "/healthz", "/metrics")
+JSON_PREFIXES = ("/api/", "/healthz", "/metrics", "/staff/")
 
 
 def problem(request: Request, status: int, slug: str, title: str, detail: str, **extensions: Any) -> Response:
@@ -29,7 +29,9 @@ def install_error_handlers(app: FastAPI) -> None:
         phrase = HTTPStatus(exc.status_code).phrase
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else _detail(exc.status_code)
         if request.url.path.startswith(JSON_PREFIXES):
-            return problem(request, exc.status_code, phrase.lower().replace(" ", "-"), phrase, detail)
+            response = problem(request, exc.status_code, phrase.lower().replace(" ", "-"), phrase, detail)
+            response.headers.update(exc.headers or {})  # e.g. the Basic challenge of the staff pages
+            return response
         templates: Jinja2Templates = request.app.state.shop.templates
         return templates.TemplateResponse(request, "error.html", {"title": phrase, "detail": detail},
                                           status_code=exc.status_code)

@@ -91,10 +91,10 @@ class Sender:
             session.add(order)
             session.commit()
         if answer.outcome is Outcome.ACCEPTED:
-            self.metrics.orders_sent.inc()
+            self.metrics.send_attempts.labels(outcome="sent").inc()
             log_event(logging.INFO, "order_sent", order_id=order_id, status=answer.status, attempts=order.attempts)
         elif answer.outcome is Outcome.REFUSED:
-            self.metrics.orders_refused.inc()
+            self.metrics.send_attempts.labels(outcome="refused").inc()
             log_event(logging.WARNING, "order_refused", order_id=order_id, status=answer.status, reason=answer.detail)
         else:
-            self.metrics.delivery_retries.inc()
+            self.metrics.send_attempts.labels(outcome="retry").inc()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, event
+from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, event, text
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlmodel import Session, create_engine
@@ -166,6 +166,15 @@ class Database:
             with self._lock:
                 self._connections.append(connection)
         return connection
+
+    def reachable(self) -> bool:
+        """Whether the database answers a trivial query now (readiness); raises nothing."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            return False
+        return True
 
     def on_dispose(self, fn: Callable[[], None]) -> None:
         self._on_dispose.append(fn)

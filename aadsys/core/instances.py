@@ -7,7 +7,7 @@ stored; other content is a conflict, or the next revision for versioned asset ty
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -162,10 +162,12 @@ def aware(moment: datetime) -> datetime:
 
 
 class InstanceService:
-    def __init__(self, db: Database, owner: Owner, events: InstanceEvents | None = None) -> None:
+    def __init__(self, db: Database, owner: Owner, events: InstanceEvents | None = None, *,
+                 on_created: Callable[[str], None] | None = None) -> None:
         self.db = db
         self.owner = owner
         self.events = events or InstanceEvents()
+        self.on_created = on_created or (lambda asset_type: None)  # told the asset type of each record stored new
 
     # -- create ---------------------------------------------------------------------------------
     def create(self, slug: str, payload: bytes | dict[str, Any], *, aas: bool = False) -> tuple[StoredInstance, bool]:
@@ -210,6 +212,7 @@ class InstanceService:
             seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
             session.commit()
         self.events.notify(spec.slug)
+        self.on_created(spec.slug)
         return _stored(seq, rendered, created_at), True
 
     # -- read -----------------------------------------------------------------------------------

@@ -13,9 +13,10 @@ from aadsys.config import Settings, load_settings
 from aadsys.extensions import Extension, Running, discover
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
-from aadsys.gateway.routes import asset_types, events, files, health, instances, serialization
+from aadsys.gateway.routes import asset_types, events, files, health, instances, metrics, serialization
 from aadsys.gateway.stored_reads import StoredReads
 from aadsys.gateway.typed_openapi import install_typed_openapi
+from aadsys.metrics import RequestMetrics
 
 
 def create_app(settings: Settings | None = None, context: AadsysContext | None = None, *,
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
                 await part.start()
                 stack.push_async_callback(part.stop)
             yield
+        ctx.metrics.process_exiting()
         if context is None:
             ctx.db.dispose()
 
@@ -48,9 +50,11 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     app.state.aadsys = ctx
     install_problem_handlers(app)
     app.add_middleware(StoredReads, context=ctx)
+    app.add_middleware(RequestMetrics, metrics=ctx.metrics)  # outermost: it also counts what StoredReads answers
     for module in (asset_types, instances, files, events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(serialization.router, prefix="/api/v3.0")
     _mount_aas_api(app)
     install_typed_openapi(app)

@@ -13,6 +13,7 @@ from aadsys.core.files import FileStore
 from aadsys.core.inbox import Inbox
 from aadsys.core.instances import InstanceService
 from aadsys.gateway.file_links import LinkedRepository
+from aadsys.metrics import Metrics
 from aas_models import Owner
 
 
@@ -27,6 +28,7 @@ class AadsysContext:
     aas_served: LinkedRepository  # as the Part 2 API serves it: files as download links
     inbox: Inbox
     keys: ApiKeyCache
+    metrics: Metrics  # what /metrics shows; extensions add their figures here
 
     @classmethod
     def build(cls, settings: Settings) -> AadsysContext:
@@ -35,5 +37,8 @@ class AadsysContext:
         owner = Owner(org=settings.org, base_iri=settings.base_iri)
         files = FileStore(db, settings.files_dir)
         aas = SqlAasRepository(db, files)
-        return cls(settings, db, events, InstanceService(db, owner, events), files, aas, LinkedRepository(aas),
-                   Inbox(db, events), ApiKeyCache(db))
+        metrics = Metrics()
+        metrics.readiness.add_check("database", db.reachable)
+        instances = InstanceService(db, owner, events, on_created=metrics.instance_created)
+        return cls(settings, db, events, instances, files, aas, LinkedRepository(aas), Inbox(db, events),
+                   ApiKeyCache(db), metrics)

@@ -52,9 +52,11 @@ _CORE: dict[type[Exception], tuple[int, str, str]] = {
 class ProblemError(Exception):
     """Raise from a route for a problem that has no domain exception (bad header, wrong media type)."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(self, status: int, slug: str, title: str, detail: str, *, headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
+        self.headers = headers
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -90,13 +92,13 @@ def problem(request: Request, status: int, slug: str, title: str, detail: str, *
     body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
             "detail": detail, "instance": request.url.path, **extra}
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
-                    headers={**(headers or {}), **(CHALLENGE if status == 401 else {})})
+                    headers={**(CHALLENGE if status == 401 else {}), **(headers or {})})
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
-        return problem(request, exc.status, exc.slug, exc.title, exc.detail, **exc.extra)
+        return problem(request, exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra)
 
     async def on_core(request: Request, exc: Exception) -> Response:
         status, slug, title = next(v for k, v in _CORE.items() if isinstance(exc, k))

@@ -19,9 +19,19 @@ from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.part2.identifiers import decode_id
 from aadsys.gateway.part2.repository import Found
 from aadsys.gateway.part2.results import AasApiError
+from aadsys.metrics import ROUTE_KEY
 
 _READ = re.compile(r"/api/v3\.0/(shells|submodels)/([A-Za-z0-9_-]+)(/\$value)?")
 _KEY_HEADER = b"x-api-key"
+_TEMPLATES = {("shells", None): "/api/v3.0/shells/{aasIdentifier}",
+              ("submodels", None): "/api/v3.0/submodels/{submodelIdentifier}",
+              ("submodels", "/$value"): "/api/v3.0/submodels/{submodelIdentifier}/$value"}  # the routes' own
+
+
+def _own_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
 
 
 class StoredReads:
@@ -32,9 +42,12 @@ class StoredReads:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope["query_string"]:
-            body = await self._answer(scope)
+            match = _READ.fullmatch(_own_path(scope))
+            body = None if match is None else await self._answer(scope, match)
             if body is not None:
+                assert match is not None
                 self.served += 1
+                scope[ROUTE_KEY] = _TEMPLATES[match[1], match[3]]
                 await send({"type": "http.response.start", "status": 200,
                             "headers": [(b"content-length", str(len(body)).encode()),
                                         (b"content-type", b"application/json")]})
@@ -42,12 +55,9 @@ class StoredReads:
                 return
         await self.app(scope, receive, send)
 
-    async def _answer(self, scope: Scope) -> bytes | None:
+    async def _answer(self, scope: Scope, match: re.Match[str]) -> bytes | None:
         """The body of a successful answer, or None to let the app answer."""
-        path: str = scope["path"]
-        root: str = scope.get("root_path", "")
-        match = _READ.fullmatch(path[len(root):] if root and path.startswith(root) else path)
-        if match is None or (match[1] == "shells" and match[3]) or not await self._may_read(scope):
+        if (match[1] == "shells" and match[3]) or not await self._may_read(scope):
             return None
         try:
             identifier = decode_id(match[2], "identifier")

@@ -23,7 +23,7 @@ from abm_portal.clock import as_utc, iso, utcnow
 from abm_portal.config import Settings
 from abm_portal.errors import Conflict, InvalidToken
 from abm_portal.models import Organisation
-from abm_portal.services import lifecycle, signed_tokens, subscriptions
+from abm_portal.services import audit, lifecycle, signed_tokens, subscriptions
 from abm_portal.services.actors import Actor
 from abm_portal.services.lifecycle import SubscriptionState
 
@@ -73,6 +73,11 @@ def issue_grant(db: Session, actor: Actor, subscription_id: str, settings: Setti
     token = signed_tokens.sign(db, settings, typ=signed_tokens.GRANT_TYPE, claims=claims,
                                audience=view.provider_org_id, not_before=not_before, lifetime_end=expires_at,
                                now=now)
+    # Not a state change, but who got a key to a channel and until when belongs in the trail (the report counts it).
+    audit.record(db, actor, "grant.issued", f"subscription {view.id}", org_id=view.provider_org_id,
+                 partner_org_id=view.consumer_org_id, detail={"notBefore": iso(not_before),
+                                                              "expiresAt": iso(expires_at)})
+    db.commit()
     return IssuedGrant(token=token, subscription_id=view.id, not_before=not_before, expires_at=expires_at)
 
 

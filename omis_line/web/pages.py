@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from omis_line import oee, views
+from omis_line import oee, report, views
 from omis_line.clock import iso
 from omis_line.config import STATIONS
 from omis_line.web.auth import Operator
+from omis_line.web.problems import ProblemError
 from omis_line.web.runtime import Runtime
 from omis_line.web.templating import templates
 from omis_line.web.window import WindowInvalid, parse_window
@@ -58,6 +59,34 @@ def operator_page(request: Request, _: Operator) -> HTMLResponse:
     context = {"typed": typed, "errors": errors, "snap": snapshot(_runtime(request), start, end),
                "events_query": str(request.url.query)}
     return templates.TemplateResponse(request, "index.html", context, status_code=422 if errors else 200)
+
+
+@router.get("/report", response_class=HTMLResponse, summary="Production report of a time frame (HTML)")
+def production_report(request: Request, _: Operator, start: Annotated[str | None, Query(alias="from")] = None,
+                      end: Annotated[str | None, Query(alias="to")] = None) -> HTMLResponse:
+    """``from``/``to``: ISO dates (``to`` inclusive) or datetimes; default the last 7 days."""
+    built = _report(request, start, end)
+    return HTMLResponse(report.html(built, pdf_link=f"/report.pdf?{request.url.query}"))
+
+
+@router.get("/report.pdf", summary="Production report of a time frame (PDF)")
+def production_report_pdf(request: Request, _: Operator, start: Annotated[str | None, Query(alias="from")] = None,
+                          end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+    built = _report(request, start, end)
+    name = f"production-report-{built.start:%Y%m%d}-{built.end:%Y%m%d}.pdf"
+    return Response(report.pdf(built), media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _report(request: Request, start: str | None, end: str | None) -> report.ProductionReport:
+    try:
+        start_at, end_at = report.parse_range(start, end)
+    except report.RangeInvalid as exc:
+        raise ProblemError(400, "invalid-range", "Invalid time frame", exc.message,
+                           errors=[{"field": exc.field, "message": exc.message}]) from None
+    rt = _runtime(request)
+    with rt.database.session() as session:
+        return report.build(session, start_at, end_at, rt.settings.ideal_cycle_seconds)
 
 
 @router.get("/events", response_class=EventSourceResponse, summary="Live line snapshots (SSE)")

@@ -11,6 +11,7 @@ import httpx
 from omis_line.config import Settings
 from omis_line.db import Database
 from omis_line.line import Line
+from omis_line.metrics import LineMetrics
 from omis_line.order_follower import OrderFollower
 from omis_line.status_outbox import StatusSender
 
@@ -29,12 +30,12 @@ class Runtime:
     loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, metrics: LineMetrics | None = None) -> Runtime:
         database = Database(settings.resolved_database_url)
         client = httpx.AsyncClient(base_url=settings.aadsys_url, headers={"X-API-Key": settings.api_key()},
                                    timeout=10.0, trust_env=False)
         sender = StatusSender(database, client, retry_max_seconds=settings.retry_max_seconds)
-        line = Line(database, settings, on_decided=sender.wake.set)
+        line = Line(database, settings, on_decided=sender.wake.set, metrics=metrics)
         follower = OrderFollower(database, client, partner=settings.partner,
                                  label_fetch_seconds=settings.label_fetch_seconds,
                                  retry_max_seconds=settings.retry_max_seconds, on_taken=line.wake.set)

@@ -103,7 +103,8 @@ def test_grant_for_another_provider_is_the_wrong_audience(
     assert refused(sign(portal_key, claims(**changes)), trust).code == "wrong-audience"
 
 
-def test_grant_expired_beyond_the_leeway_is_a_grant_expired_not_a_subscription_expired(portal_key: ECKey, trust: Trust) -> None:
+def test_grant_expired_beyond_the_leeway_is_a_grant_expired_not_a_subscription_expired(portal_key: ECKey,
+                                                                                         trust: Trust) -> None:
     token = sign(portal_key, claims(mode="historical", exp=int((NOW - timedelta(seconds=LEEWAY + 1)).timestamp())))
 
     refusal = refused(token, trust)

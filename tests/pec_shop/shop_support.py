@@ -21,6 +21,7 @@ from pec_shop.app import create_app
 from pec_shop.config import Settings, load_settings
 from pec_shop.db import migrate
 from tests.support.live_server import live_server
+from tests.support.prometheus import bearer, write_token
 
 CLOSED_URL = "http://127.0.0.1:9"  # the discard port: nothing listens there, connections are refused at once
 FAST_RETRY = {"retry_seconds": 0.1, "retry_max_seconds": 0.5, "poll_seconds": 0.5, "http_timeout_seconds": 5.0}
@@ -60,6 +61,14 @@ class LiveShop:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    def metrics(self) -> str:
+        """``GET /metrics`` with the metrics token (made on first use, as an operator would)."""
+        token_file = self.settings.resolved_metrics_token_file
+        token = token_file.read_text().strip() if token_file.exists() else write_token(token_file)
+        response = self.client().get("/metrics", headers=bearer(token))
+        assert response.status_code == 200, response.text
+        return response.text
 
     def rows(self, table: str) -> int:
         return count_rows(self.settings.resolved_database_url, table)

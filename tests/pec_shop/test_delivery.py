@@ -127,7 +127,7 @@ def test_status_of_our_own_aadsys_is_not_taken_for_the_partners(shop: LiveShop, 
     with pec.api() as aadsys:  # PEC's own record (provider null), not one OMIS sent over the connector
         assert aadsys.post("/api/v1/asset-types/sales-order-status/instances", json=status).status_code == 201
 
-    wait_for(lambda: "pec_shop_status_events_total 1.0" in shop.client().get("/metrics").text, WAIT,
+    wait_for(lambda: "pec_shop_status_events_total 1.0" in shop.metrics(), WAIT,
              what="the follower to read the event")
 
     order = shop.order(token)

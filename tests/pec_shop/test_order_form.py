@@ -137,8 +137,7 @@ def test_unknown_token_is_a_404_problem_in_json(shop: LiveShop) -> None:
 
 def test_healthz_and_metrics(shop: LiveShop) -> None:
     assert shop.client().get("/healthz").json() == {"status": "ok"}
-    metrics = shop.client().get("/metrics").text
-    assert "pec_shop_orders_placed_total" in metrics
+    assert "pec_shop_orders_placed_total" in shop.metrics()
 
 
 def test_compose_page_offers_every_field_of_the_contract(shop: LiveShop) -> None:

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 from abm_portal.api.deps import DbSession, SettingsDep
 from abm_portal.api.problems import REALM
 from abm_portal.errors import AuthenticationFailed, TooManyAttempts
+from abm_portal.metrics import metrics_of
 from abm_portal.services import access_tokens, clients, signing_keys, throttle
 
 router = APIRouter(tags=["oauth"])
@@ -74,16 +75,21 @@ def token(request: Request, db: DbSession, settings: SettingsDep,
             throttle.check(db, settings, keys)
             org = clients.authenticate_client(db, cid, secret)
         except TooManyAttempts as exc:
+            metrics_of(request).client_authentications.labels(outcome="throttled").inc()
             raise OAuthError("invalid_client", f"Too many failed client authentications for this client or from "
                                                f"this address. {exc.message}", 429, retry_after=exc.retry_after) \
                 from None
         except AuthenticationFailed as exc:
             throttle.record_failure(db, settings, keys)
+            metrics_of(request).client_authentications.labels(outcome="failed").inc()
             raise OAuthError("invalid_client", exc.message, 401, basic_challenge=True) from None
         throttle.forget(db, keys)
     except OAuthError as exc:
         return exc.response()
     issued = access_tokens.issue_access_token(db, settings, org)
+    metrics = metrics_of(request)
+    metrics.client_authentications.labels(outcome="ok").inc()
+    metrics.tokens_issued.labels(kind="access").inc()
     return JSONResponse({"access_token": issued.value, "token_type": "Bearer", "expires_in": issued.expires_in,
                          "scope": issued.scope}, headers=NO_STORE)
 

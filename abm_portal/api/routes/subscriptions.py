@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import WithJsonSchema
 from sqlmodel import Session
 
@@ -23,6 +23,7 @@ from abm_portal.api.schemas import (
     SubscriptionPublic,
     TransferPublic,
 )
+from abm_portal.metrics import metrics_of
 from abm_portal.services import grants, lifecycle, progress, subscriptions, transfers
 from abm_portal.services.actors import Actor
 from abm_portal.services.subscriptions import SubscriptionView
@@ -102,9 +103,11 @@ def cancel(subscription_id: str, db: DbSession, actor: CurrentActor,
 
 @router.get("/{subscription_id}/grant", summary="A fresh grant JWT (either party, once approved)",
             responses=problem_responses(404, 409))
-def get_grant(subscription_id: str, db: DbSession, actor: CurrentActor, settings: SettingsDep) -> GrantPublic:
+def get_grant(subscription_id: str, request: Request, db: DbSession, actor: CurrentActor,
+              settings: SettingsDep) -> GrantPublic:
     """Fetch again before ``expiresAt`` to keep a long real-time subscription going (grant refresh)."""
     issued = grants.issue_grant(db, actor, subscription_id, settings)
+    metrics_of(request).grants_issued.inc()
     return GrantPublic(grant=issued.token, subscription_id=issued.subscription_id, not_before=issued.not_before,
                        expires_at=issued.expires_at)
 

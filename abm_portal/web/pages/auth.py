@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from abm_portal.errors import AuthenticationFailed, Conflict, TooManyAttempts, ValidationFailed
+from abm_portal.metrics import metrics_of
 from abm_portal.services import organisations, throttle, users
 from abm_portal.web import views
 from abm_portal.web.deps import DbSession, MaybeViewer, Web, viewer_of
@@ -75,6 +76,7 @@ def login(request: Request, db: DbSession, web: Web, email: FormText = "", passw
         throttle.check(db, web.settings, keys)
         user = users.authenticate(db, email.strip(), password)
     except TooManyAttempts as exc:
+        metrics_of(request).logins.labels(outcome="throttled").inc()
         response = render(request, "login.html", {
             "nav": "login", "next": next, "email": email.strip(),
             "error": "Too many failed logins for this account or from your network, so logging in is paused "
@@ -84,10 +86,12 @@ def login(request: Request, db: DbSession, web: Web, email: FormText = "", passw
         return response
     except AuthenticationFailed:
         throttle.record_failure(db, web.settings, keys)
+        metrics_of(request).logins.labels(outcome="failed").inc()
         return render(request, "login.html", {
             "nav": "login", "next": next, "email": email.strip(),
             "error": "The email address or the password is not right. Check both and try again."}, status_code=401)
     throttle.forget(db, keys)
+    metrics_of(request).logins.labels(outcome="ok").inc()
     log_in(request, user.id)
     return redirect(safe_next(next))
 

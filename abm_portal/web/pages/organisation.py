@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from abm_portal.errors import ValidationFailed
+from abm_portal.metrics import metrics_of
 from abm_portal.services import clients, organisations, personal_tokens
 from abm_portal.services.actors import Actor
 from abm_portal.web import views
@@ -71,6 +72,7 @@ def create_token(request: Request, db: DbSession, actor: CurrentActor, token_nam
     except ValidationFailed as exc:
         return _page(request, db, actor, 422, token_form={"token_name": name},
                      token_errors={"token_name": exc.message})
+    metrics_of(request).tokens_issued.labels(kind="personal").inc()
     return _page(request, db, actor, new_token={"name": name, "value": value})
 
 
