@@ -40,8 +40,8 @@ bench: install services
 	$(PY) -m aadsys bench connectivity --json bench/results/connectivity.json --plot bench/results/connectivity.png
 	$(PY) -m aadsys bench throughput --json bench/results/throughput.json
 	$(PY) -m aadsys bench history --json bench/results/history.json
-	$(PY) bench/ingest.py
-	$(PY) bench/render.py
+	$(PY) -m aadsys bench ingest --json bench/results/ingest.json
+	$(PY) -m aadsys bench render --json bench/results/render.json
 	$(PY) bench/reads.py --json bench/results/reads.json
 
 lint: install

@@ -113,16 +113,15 @@ def serve(
     port: Annotated[int | None, typer.Option(help="listen port [default 8080]")] = None,
 ) -> None:
     """Run gateway, core and connector in one process (migrates the database first)."""
-    import uvicorn
-
     from aadsys.gateway.app import create_app
+    from aadsys.gateway.server import GatewayServer
 
     settings = _settings(data_dir, host=host, port=port)
     prepare(settings)
     _log_to_console(["aadsys", *(extension.name for extension in discover())])
     typer.echo(f"AAdSys '{settings.org}' on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                access_log=settings.access_log, ws_per_message_deflate=False)
+    GatewayServer(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                  access_log=settings.access_log, ws_per_message_deflate=False).run()
 
 
 @keys_app.command("create")
@@ -289,6 +288,31 @@ def bench_history(
     code = history.run(sizes=counts, seconds=seconds, database_urls=(pec_database_url, omis_database_url),
                        json_path=json_path, keep=keep, console=_bench_console())
     raise typer.Exit(code)
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sales Orders per size")] = 400,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Concurrent HTTP clients")] = 4,
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="Time budget per size")] = 60,
+    json_path: JsonOut = None,
+) -> None:
+    """Sales Orders per second over HTTP into one AAdSys, at 2 KB and 100 KB."""
+    from aadsys.benchmark import ingest
+
+    raise typer.Exit(ingest.run(count=count, concurrency=concurrency, seconds=seconds, json_path=json_path,
+                                console=_bench_console()))
+
+
+@bench_app.command("render")
+def bench_render(
+    runs: Annotated[int, typer.Option(min=1, max=100_000, help="Runs of our render+validate per size")] = 300,
+    json_path: JsonOut = None,
+) -> None:
+    """Render+validate of one Sales Order, beside basyx read+write and aas-core3.0 parse+verify of the same."""
+    from aadsys.benchmark import render
+
+    raise typer.Exit(render.run(runs=runs, json_path=json_path, console=_bench_console()))
 
 
 for _extension in discover():

@@ -54,7 +54,7 @@ from aadsys.benchmark.records import order  # noqa: E402
 from aadsys.config import load_settings  # noqa: E402
 from aadsys.core.db import Database  # noqa: E402
 from aadsys.core.instances import insert_instance, take_ingest_lock  # noqa: E402
-from aadsys.demo_processes import DemoError, Member, free_port, last_line, run_cli  # noqa: E402
+from aadsys.processes import AadsysProcess, ProcessError  # noqa: E402
 from aas_models import Owner, RenderedInstance, render_instance  # noqa: E402
 
 ORG, BASE_IRI = "pec", "https://pec.example"
@@ -296,21 +296,22 @@ def problem(figures: dict[str, Any]) -> str | None:
 # -- the server ----------------------------------------------------------------------------------------------------
 def initialise(data_dir: Path) -> str:
     """``aadsys init`` a fresh data dir and make a read key; the key."""
-    where = ("--data-dir", str(data_dir))
-    run_cli("aadsys", "init", *where, "--org", ORG, "--base-iri", BASE_IRI)
-    return last_line(run_cli("aadsys", "keys", "create", *where, "--name", "bench", "--scope", "read"))
+    member = AadsysProcess(data_dir, org=ORG, base_iri=BASE_IRI)
+    member.init()
+    return member.create_key("bench", "read")
 
 
 @contextmanager
-def serving(data_dir: Path, key: str, console: Console) -> Iterator[Member]:
+def serving(data_dir: Path, key: str, console: Console) -> Iterator[AadsysProcess]:
     """``aadsys serve`` on a free loopback port until the block ends."""
-    member = Member("reads", data_dir, free_port(), org=ORG, base_iri=BASE_IRI)
+    member = AadsysProcess(data_dir, org=ORG, base_iri=BASE_IRI, name="reads")
     member.key = key
+    member.start(wait=False)
     with console.status(f"starting aadsys serve on {member.url} …"):
-        member.start()
+        member.wait_ready()
     try:
         yield member
-    except (DemoError, BenchFailure):
+    except (ProcessError, BenchFailure):
         console.print(f"[red]the server's log ({member.log_path}) ends:[/red]")
         console.print(member.log_tail(30), markup=False, highlight=False, soft_wrap=True)
         raise

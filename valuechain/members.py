@@ -1,18 +1,18 @@
 """Drivers for the two company systems that sit beside the AAdSys: PEC's e-shop and OMIS's line.
 
-Like the portal and AAdSys drivers (``aadsys.demo_processes``), each is a process started from its own command
-line and driven over HTTP only, as a customer's browser or an operator would.
+Like the portal and AAdSys drivers (``aadsys.processes``), each is a process started from its own command line
+and driven over HTTP only, as a customer's browser or an operator would.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from aadsys.demo_processes import DemoError, Process, run_cli
+from aadsys.processes import ProcessError, ServerProcess
 
 
 def _write_secret(path: Path, secret: str) -> Path:
@@ -21,21 +21,22 @@ def _write_secret(path: Path, secret: str) -> Path:
     return path
 
 
-class Shop(Process):
+class Shop(ServerProcess):
     """PEC's e-shop (``pec_shop``): customers compose juices and watch their orders; it posts to PEC's AAdSys."""
 
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None) -> None:
-        super().__init__("shop", data_dir, f"http://127.0.0.1:{port}",
-                         [sys.executable, "-m", "pec_shop", "serve", "--data-dir", str(data_dir), "--host",
-                          "127.0.0.1", "--port", str(port)], env or {})
+    module = "pec_shop"
+
+    def __init__(self, data_dir: Path, port: int | None = None, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name="shop")
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
         """``pec_shop init``: ``api_key`` is a write key of PEC's AAdSys; ``partner`` whose status it takes."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key_file = _write_secret(self.data_dir.parent / "shop-api-key.txt", api_key)
-        run_cli("pec_shop", "init", "--data-dir", str(self.data_dir), "--aadsys-url", aadsys_url,
-                "--api-key-file", str(key_file), "--partner", partner, env=self.env)
-        key_file.unlink()
+        try:
+            self.cli_result("init", "--aadsys-url", aadsys_url, "--api-key-file", str(key_file), "--partner", partner)
+        finally:
+            key_file.unlink()
 
     def place(self, form: dict[str, Any], image: tuple[str, bytes, str] | None) -> str:
         """A customer's checkout: the order form as the browser posts it; returns the order page's path."""
@@ -43,7 +44,7 @@ class Shop(Process):
         with httpx.Client(base_url=self.url, timeout=30) as client:
             answer = client.post("/orders", data=form, files=files)
         if answer.status_code != 303:
-            raise DemoError(f"the shop refused an order: {answer.status_code} {answer.text[:600]}")
+            raise ProcessError(f"the shop refused an order: {answer.status_code} {answer.text[:600]}")
         return answer.headers["location"]
 
     def order(self, page: str) -> dict[str, Any]:
@@ -52,13 +53,14 @@ class Shop(Process):
             return dict(client.get("/api" + page).raise_for_status().json())
 
 
-class Line(Process):
+class Line(ServerProcess):
     """OMIS's ERP, MES and six-station line (``omis_line``); only its operator may look inside."""
 
-    def __init__(self, data_dir: Path, port: int, password: str, env: dict[str, str] | None = None) -> None:
-        super().__init__("line", data_dir, f"http://127.0.0.1:{port}",
-                         [sys.executable, "-m", "omis_line", "serve", "--data-dir", str(data_dir), "--host",
-                          "127.0.0.1", "--port", str(port)], env or {})
+    module = "omis_line"
+
+    def __init__(self, data_dir: Path, password: str, port: int | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name="line")
         self.password = password
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
@@ -66,11 +68,12 @@ class Line(Process):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key_file = _write_secret(self.data_dir.parent / "line-api-key.txt", api_key)
         password_file = _write_secret(self.data_dir.parent / "line-password.txt", self.password)
-        run_cli("omis_line", "init", "--data-dir", str(self.data_dir), "--aadsys-url", aadsys_url,
-                "--api-key-file", str(key_file), "--operator-password-file", str(password_file),
-                "--partner", partner, env=self.env)
-        key_file.unlink()
-        password_file.unlink()
+        try:
+            self.cli_result("init", "--aadsys-url", aadsys_url, "--api-key-file", str(key_file),
+                            "--operator-password-file", str(password_file), "--partner", partner)
+        finally:
+            key_file.unlink()
+            password_file.unlink()
 
     def api(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, auth=("operator", self.password), timeout=30)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aadsys.demo_processes import QUICK, DemoError, Member, Organisation, Portal, last_line, wait_for
+from aadsys.processes import QUICK, AadsysProcess, Organisation, PortalProcess, ProcessError, wait_for
 from valuechain.members import Line, Shop
 from valuechain.orders import SAMPLES, CustomerOrder
 
@@ -28,6 +28,10 @@ console = Console(width=max(Console().width, 132))  # keep URLs unwrapped in log
 PASSWORD = "juice all the way down"  # demo only: printed so the reader can log in to the web UIs
 ORDER_SECONDS = 180.0
 FINAL = ("completed", "failed", "cancelled")
+
+
+class DemoError(SystemExit):
+    """A step of the demo failed; the message says which and shows the process's own words."""
 
 
 @dataclass(frozen=True)
@@ -41,18 +45,18 @@ class Ports:
 
 @dataclass
 class Chain:
-    portal: Portal
-    pec: Member
-    omis: Member
+    portal: PortalProcess
+    pec: AadsysProcess
+    omis: AadsysProcess
     shop: Shop
     line: Line
 
     @property
-    def processes(self) -> tuple[Portal | Member | Shop | Line, ...]:
+    def processes(self) -> tuple[PortalProcess | AadsysProcess | Shop | Line, ...]:
         return (self.portal, self.pec, self.omis, self.shop, self.line)
 
     def running(self) -> bool:
-        return all(p.process is not None and p.process.poll() is None for p in self.processes)
+        return all(p.running for p in self.processes)
 
     def stop(self) -> None:
         for process in reversed(self.processes):  # the systems first, the portal last
@@ -63,13 +67,13 @@ def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None) -> C
     """The five processes' drivers over a fresh ``root`` (a second run starts clean)."""
     shutil.rmtree(root, ignore_errors=True)
     return Chain(
-        portal=Portal(root / "portal", ports.portal),
-        pec=Member("pec", root / "pec", ports.pec, org="pec", base_iri="https://pec.example",
-                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}),
-        omis=Member("omis", root / "omis", ports.omis, org="omis", base_iri="https://omis.example",
-                    env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}),
+        portal=PortalProcess(root / "portal", port=ports.portal),
+        pec=AadsysProcess(root / "pec", org="pec", base_iri="https://pec.example", port=ports.pec,
+                          env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}),
+        omis=AadsysProcess(root / "omis", org="omis", base_iri="https://omis.example", port=ports.omis,
+                           env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}),
         shop=Shop(root / "shop", ports.shop),
-        line=Line(root / "line", ports.line, PASSWORD,
+        line=Line(root / "line", PASSWORD, ports.line,
                   env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})}),
     )
 
@@ -84,15 +88,16 @@ def bootstrap(chain: Chain) -> dict[str, Organisation]:
     console.print(f"   portal on {chain.portal.url}; `abm-portal org create` registered PEC and OMIS, each with a "
                   "connector client")
     for member, name in ((chain.pec, "PEC"), (chain.omis, "OMIS")):
-        member.init(chain.portal, orgs[name])
+        member.init(portal=chain.portal, organisation=orgs[name])
+        member.create_key("erp", "write")
         member.start()
         console.print(f"   {name}'s AAdSys on {member.url}: its connector made its keys, registered them and "
                       "published its asset type")
 
     console.rule("[bold]2. Subscriptions: each asks, the other's administrator approves")
-    to_omis = chain.omis.request(chain.omis.find_asset("sales-order", "PEC")["id"])
+    to_omis = request(chain.omis, find_asset(chain.omis, "sales-order", "PEC")["id"])
     chain.portal.decide(to_omis, orgs["PEC"])
-    to_pec = chain.pec.request(chain.pec.find_asset("sales-order-status", "OMIS")["id"])
+    to_pec = request(chain.pec, find_asset(chain.pec, "sales-order-status", "OMIS")["id"])
     chain.portal.decide(to_pec, orgs["OMIS"])
     console.print(f"   OMIS → PEC's Sales Orders, real time ({to_omis[:8]}…): approved by PEC's admin")
     console.print(f"   PEC → OMIS's Sales Order Status, real time ({to_pec[:8]}…): approved by OMIS's admin")
@@ -107,9 +112,23 @@ def bootstrap(chain: Chain) -> dict[str, Organisation]:
     return orgs
 
 
-def _write_key(member: Member, name: str) -> str:
+def _write_key(member: AadsysProcess, name: str) -> str:
     """A write key of ``member``'s AAdSys for one more of its company's systems: each system has its own."""
-    return last_line(member.cli("keys", "create", "--name", name, "--scope", "write"))
+    return member.create_key(name, "write")
+
+
+def find_asset(member: AadsysProcess, asset_type: str, publisher: str) -> dict[str, Any]:
+    """The partner's published asset, as an operator finds it (``aadsys connector catalog``), once published."""
+    def published() -> dict[str, Any] | None:
+        return next((a for a in member.connector_json("catalog") if a["assetType"] == asset_type
+                     and a["orgName"] == publisher), None)
+
+    return wait_for(published, f"{publisher} to publish {asset_type}")
+
+
+def request(member: AadsysProcess, asset_id: str) -> str:
+    """A real-time subscription, as an operator asks for it (``aadsys connector request``); its id."""
+    return member.cli_result("connector", "request", "--asset", asset_id, "--mode", "realtime")
 
 
 @dataclass
@@ -198,7 +217,8 @@ def _final_status(chain: Chain, page: str, customer: str) -> dict[str, Any]:
                           + (f" at {order['currentStation']}" if order["currentStation"] else ""))
         return order if order["status"] in FINAL or order["delivery"] == "refused" else None
 
-    return wait_for(final, f"the final status of {customer}'s order back at PEC's shop", ORDER_SECONDS, 0.25)
+    return wait_for(final, f"the final status of {customer}'s order back at PEC's shop", timeout=ORDER_SECONDS,
+                    interval=0.25)
 
 
 def summary(outcomes: list[Outcome]) -> Table:
@@ -252,5 +272,7 @@ def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None
         return 1 if problems else 0
     except KeyboardInterrupt:
         return 0
+    except ProcessError as exc:
+        raise DemoError(str(exc)) from None
     finally:
         chain.stop()

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from aadsys.demo_processes import Member, proc_status_kb
+from aadsys.processes import AadsysProcess, proc_status_bytes
 
 MB = 1024 * 1024
 
@@ -22,7 +22,7 @@ MB = 1024 * 1024
 class Arrivals(threading.Thread):
     """Follows the consumer's own event stream and notes when each record of the provider arrives."""
 
-    def __init__(self, member: Member, asset_type: str, provider: str) -> None:
+    def __init__(self, member: AadsysProcess, asset_type: str, provider: str) -> None:
         super().__init__(daemon=True, name=f"events of {member.name}")
         self.member, self.asset_type, self.provider = member, asset_type, provider
         self.events: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
@@ -30,7 +30,7 @@ class Arrivals(threading.Thread):
         self.error: BaseException | None = None
         self.seen: set[str] = set()
         self.duplicates = 0
-        self._client = httpx.Client(base_url=member.url, headers={"X-API-Key": member.key},
+        self._client = httpx.Client(base_url=member.url, headers={"X-API-Key": member.write_key},
                                     timeout=httpx.Timeout(10.0, read=None))
 
     def run(self) -> None:
@@ -101,7 +101,7 @@ class ResourceSampler(threading.Thread):
     def __init__(self, pids: Mapping[str, int], interval: float = 0.2) -> None:
         super().__init__(daemon=True, name="resource sampler")
         self.pids, self.interval = dict(pids), interval
-        self.baseline = {name: proc_status_kb(pid, "VmRSS") for name, pid in self.pids.items()}
+        self.baseline = {name: (proc_status_bytes(pid, "VmRSS") // 1024) for name, pid in self.pids.items()}
         self.peak = dict(self.baseline)
         self.cpu_start = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
         self.samples = 0
@@ -115,7 +115,7 @@ class ResourceSampler(threading.Thread):
     def _sample(self) -> None:
         for name, pid in self.pids.items():
             try:
-                self.peak[name] = max(self.peak[name], proc_status_kb(pid, "VmRSS"))
+                self.peak[name] = max(self.peak[name], (proc_status_bytes(pid, "VmRSS") // 1024))
             except (OSError, LookupError):  # the process ended: its last samples stand
                 continue
         self.samples += 1
@@ -132,7 +132,7 @@ class ResourceSampler(threading.Thread):
                 figures = {"baseline_mb": round(self.baseline[name] / 1024, 1),
                            "peak_mb": round(self.peak[name] / 1024, 1)}
                 try:
-                    figures["hwm_mb"] = round(proc_status_kb(pid, "VmHWM") / 1024, 1)
+                    figures["hwm_mb"] = round((proc_status_bytes(pid, "VmHWM") // 1024) / 1024, 1)
                     figures["cpu_s"] = round(cpu_seconds(pid) - self.cpu_start[name], 2)
                 except (OSError, LookupError):
                     pass

@@ -1,6 +1,5 @@
 """The processes every ``aadsys bench`` command runs: a portal, PEC and OMIS on free loopback ports, driven
-through their command lines and HTTP APIs by the drivers of ``make demo`` (``aadsys.demo_processes``), and the
-subscriptions between them."""
+through their command lines and HTTP APIs (``aadsys.processes``), and the subscriptions between them."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from typing import Any
 
 from rich.console import Console
 
-from aadsys.demo_processes import QUICK, Member, Organisation, Portal, Process, free_port, wait_for
+from aadsys.processes import QUICK, AadsysProcess, Organisation, PortalProcess, ProcessError, wait_for
 from aas_models import Owner
 
 PUBLISHES = {"PEC": "sales-order", "OMIS": "sales-order-status"}
@@ -32,7 +31,7 @@ class Side:
     """One company's AAdSys in the benchmark."""
 
     name: str
-    member: Member
+    member: AadsysProcess
     publishes: str
     owner: Owner
 
@@ -41,7 +40,7 @@ class Side:
 class Partners:
     """The portal, its two member organisations and their running AAdSys."""
 
-    portal: Portal
+    portal: PortalProcess
     orgs: dict[str, Organisation]
     pec: Side
     omis: Side
@@ -79,7 +78,7 @@ class Partners:
         self.portal.decide(subscription_id, self.orgs[provider.name])
 
     def wait_channel(self, provider: Side, subscription_id: str) -> None:
-        wait_for(partial(channel_open, provider.member, subscription_id), f"the channel of {subscription_id}")
+        wait_for(partial(provider.member.channel_open, subscription_id), f"the channel of {subscription_id}")
 
 
 @contextmanager
@@ -92,11 +91,11 @@ def partners(root: Path, database_urls: tuple[str | None, str | None], console: 
     ``before_start`` runs once both AAdSys are initialised (database migrated, asset types registered) and
     before either serves: the place to fill a database directly. Everything is stopped on the way out.
     """
-    portal = Portal(root / "portal", free_port())
-    members = {name: Member(name.lower(), root / name.lower(), free_port(), org=name.lower(),
-                            base_iri=f"https://{name.lower()}.example", database_url=url,
-                            env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": f'["{PUBLISHES[name]}"]'})
-               for name, url in zip(("PEC", "OMIS"), database_urls, strict=True)}
+    portal = PortalProcess(root / "portal")
+    members = {name: AadsysProcess(root / name.lower(), org=name.lower(), base_iri=f"https://{name.lower()}.example",
+                                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": f'["{PUBLISHES[name]}"]'})
+               for name in ("PEC", "OMIS")}
+    urls = dict(zip(members, database_urls, strict=True))
     try:
         with console.status("starting the portal, initialising PEC and OMIS …"), ThreadPoolExecutor(2) as pool:
             # Side by side where they are independent: each step is a few command lines, mostly Python start-up.
@@ -104,7 +103,10 @@ def partners(root: Path, database_urls: tuple[str | None, str | None], console: 
             orgs = dict(zip(members, pool.map(lambda name: portal.register(
                 name, f"admin@{name.lower()}.example", "bench " + os.urandom(8).hex()), members), strict=True))
             portal.start()
-            list(pool.map(lambda name: members[name].init(portal, orgs[name]), members))
+            list(pool.map(lambda name: members[name].init(portal=portal, organisation=orgs[name],
+                                                          database_url=urls[name]), members))
+            for member in members.values():
+                member.create_key()
         team = Partners(portal, orgs, *(Side(name, member, PUBLISHES[name], Owner(member.org, member.base_iri))
                                         for name, member in members.items()))
         if before_start is not None:
@@ -119,13 +121,9 @@ def partners(root: Path, database_urls: tuple[str | None, str | None], console: 
                 team.approve(provider, subscription)
                 team.wait_channel(provider, subscription)
         yield team
+    except ProcessError as exc:
+        raise BenchError(str(exc)) from None
     finally:
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(Process.stop, members.values()))
+            list(pool.map(AadsysProcess.stop, members.values()))
         portal.stop()
-
-
-def channel_open(provider: Member, subscription_id: str) -> bool:
-    with provider.api() as api:
-        status = api.get("/connector/v1/status").raise_for_status().json()
-    return any(s["id"] == subscription_id and s.get("channel", {}).get("connected") for s in status["subscriptions"])

@@ -44,7 +44,7 @@ from aadsys.config import load_settings
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
 from aadsys.core.tables import InboxRow, InstanceRow, table_of
-from aadsys.demo_processes import DemoError, wait_for
+from aadsys.processes import ProcessError, wait_for
 
 TARGET_PER_S = 5000  # issue 7: at least 5,000 instances per second
 TARGET_RSS_MB = 200  # issue 7: at most 200 MB resident at 100,000 instances
@@ -147,7 +147,7 @@ def measure(size: int, root: Path, database_urls: tuple[str | None, str | None],
     with partners(root, database_urls, console, realtime=(), before_start=fill) as team:
         pec, omis = team.pec, team.omis
         subscription = team.request(pec, omis, "historical", range_from, range_to)
-        sampler = ResourceSampler({"pec": pec.member.pid, "omis": omis.member.pid})
+        sampler = ResourceSampler({"pec": pec.member.running_pid, "omis": omis.member.running_pid})
         sampler.start()
         try:
             approved_at = datetime.now(UTC)
@@ -205,7 +205,7 @@ def _final_transfer(team: Partners, subscription: str) -> dict[str, Any]:
 
     try:
         return wait_for(ended, "the portal to end the transfer", timeout=30)
-    except DemoError as exc:
+    except ProcessError as exc:
         return {"state": "not ended", "reason": str(exc)}
 
 

@@ -31,7 +31,7 @@ from aadsys.benchmark._figures import machine, ms, summary, write_json
 from aadsys.benchmark._observing import Arrivals, ResourceSampler
 from aadsys.benchmark._processes import BenchError, partners
 from aadsys.benchmark.records import ORDER_BYTES, aas_size, order
-from aadsys.demo_processes import Member
+from aadsys.processes import AadsysProcess
 from aas_models import Owner
 
 TARGET_PER_S = 2000  # issue 7: at least 2,000 instances stored per second at the consumer
@@ -85,14 +85,14 @@ def prepare(count: int, tag: str, rng: random.Random, owner: Owner) -> tuple[lis
     return bodies, statistics.fmean(len(body) for _, body in bodies), aas_mean
 
 
-async def post_all(member: Member, bodies: Sequence[tuple[str, bytes]], tally: Tally, deadline: float,
+async def post_all(member: AadsysProcess, bodies: Sequence[tuple[str, bytes]], tally: Tally, deadline: float,
                    arrivals: Arrivals, progress: Progress, tasks: tuple[Any, Any]) -> None:
     """``tally.producers`` concurrent producers post ``bodies`` until all are posted or ``deadline`` passes; the
     progress display follows what was answered and what arrived."""
     queued = iter(bodies)
     limits = httpx.Limits(max_connections=tally.producers, max_keepalive_connections=tally.producers)
     async with httpx.AsyncClient(base_url=member.url, limits=limits, timeout=60,
-                                 headers={"X-API-Key": member.key, "Content-Type": "application/json"}) as client:
+                                 headers={"X-API-Key": member.write_key, "Content-Type": "application/json"}) as client:
         async def producer() -> None:
             for key, body in queued:  # one shared iterator: each body is posted once, by whichever producer is free
                 if time.perf_counter() >= deadline:
@@ -164,7 +164,7 @@ def run(*, count: int, producers: int, seconds: float, database_urls: tuple[str 
             arrivals.start()
             if not arrivals.listening.wait(10) or arrivals.error is not None:
                 raise BenchError(f"cannot follow OMIS's event stream: {arrivals.error or 'no answer in 10 s'}")
-            sampler = ResourceSampler({"pec": team.pec.member.pid, "omis": team.omis.member.pid})
+            sampler = ResourceSampler({"pec": team.pec.member.running_pid, "omis": team.omis.member.running_pid})
             sampler.start()
             try:
                 with Progress(TextColumn("{task.description:>14}"), BarColumn(), MofNCompleteColumn(),

@@ -17,6 +17,7 @@ class InstanceEvents:
         self._event: asyncio.Event | None = None
         # own commits per asset type in this process: a follower of one type sleeps through everything else
         self.own_commits: Counter[str] = Counter()
+        self.closed = False  # the server is stopping: streams end, so that no open one holds up its shutdown
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Attach to the event loop that serves the waiters (called at app start-up)."""
@@ -28,6 +29,11 @@ class InstanceEvents:
         asset type of a commit of our own records (received ones wake only the streams)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._fire, own_type)
+
+    def close(self) -> None:
+        """The server stops: wake every waiter for the last time (call it on the loop)."""
+        self.closed = True
+        self._fire()
 
     def _fire(self, own_type: str | None = None) -> None:
         if own_type is not None:

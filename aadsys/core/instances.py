@@ -263,8 +263,9 @@ class InstanceService:
 
     async def stream(self, after_seq: int, asset_types: Sequence[str] | None = None, *, poll_seconds: float = 2.0,
                      batch: int = 500) -> AsyncIterator[InstanceHead]:
-        """Every instance stored after ``after_seq``, then each new one as it is stored; never ends."""
-        while True:
+        """Every instance stored after ``after_seq``, then each new one as it is stored; ends only when the server
+        stops (``InstanceEvents.close``)."""
+        while not self.events.closed:
             generation = self.events.generation()
             rows = await anyio.to_thread.run_sync(self.after, after_seq, batch, asset_types)
             for instance in rows:

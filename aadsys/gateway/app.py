@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
@@ -27,18 +27,34 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     """
     ctx = context or AadsysContext.build(settings or load_settings())
     running: list[Running] = []
+    stopped: list[Running] = []
+
+    async def stop_parts() -> None:
+        """Stop each extension once: early, when the server is told to exit, or else at the lifespan's end."""
+        for part in reversed(running):
+            if part not in stopped:
+                stopped.append(part)
+                await part.stop()
+
+    async def begin_shutdown() -> None:
+        """The server was told to exit: end the event streams and close the extensions' long-lived connections
+        (websocket channels) now, so that the server's wait for open connections ends at once instead of at its
+        timeout."""
+        ctx.events.close()
+        await stop_parts()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.events.bind(asyncio.get_running_loop())
-        async with AsyncExitStack() as stack:
-            for part in running:
-                await part.start()
-                stack.push_async_callback(part.stop)
+        for part in running:
+            await part.start()
+        try:
             yield
-        ctx.metrics.process_exiting()
-        if context is None:
-            ctx.db.dispose()
+        finally:
+            await stop_parts()
+            ctx.metrics.process_exiting()
+            if context is None:
+                ctx.db.dispose()
 
     app = FastAPI(
         title=f"AAdSys gateway ({ctx.settings.org})",
@@ -48,6 +64,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
         lifespan=lifespan,
     )
     app.state.aadsys = ctx
+    app.state.begin_shutdown = begin_shutdown
     install_problem_handlers(app)
     app.add_middleware(StoredReads, context=ctx)
     app.add_middleware(RequestMetrics, metrics=ctx.metrics)  # outermost: it also counts what StoredReads answers

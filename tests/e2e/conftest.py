@@ -1,4 +1,8 @@
-"""Fixtures for whole-system tests: real processes on loopback, every one of them ended at teardown."""
+"""Fixtures for whole-system tests: real processes on loopback, every one of them ended at teardown.
+
+One portal serves the whole session (each test registers organisations of its own there, under names of its
+own); AAdSys processes are made per test, or per module where tests leave nothing behind for each other.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.exchange import Exchange, start_exchange
-from tests.e2e.harness import AadsysFactory, AadsysProcess, OrgCredentials, PortalProcess, running_portal, wait_for
+from tests.e2e.harness import AadsysFactory, Organisation, PreparedAadsys, PreparedPortal, running_portal, wait_for
 from tests.e2e.mitm import ChannelProxy
+from tests.support.databases import AadsysTemplates
 
 
 @pytest.fixture
@@ -21,51 +26,50 @@ def e2e_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    """One serving ABM Portal per module, as it costs seconds of imports; tests register organisations of their
-    own there (``start_exchange`` names them per test), so none trips over another's traces."""
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal", ()) as process:
+@pytest.fixture(scope="session")
+def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedPortal]:
+    """One serving ABM Portal for the session: it costs seconds of imports to start."""
+    with running_portal(tmp_path_factory.mktemp("portal") / "portal") as process:
         yield process
 
 
-@pytest.fixture
-def exchange(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Exchange:
-    """PEC and OMIS, initialised and serving, each registered at the module's portal under names of this test."""
-    return start_exchange(portal, aadsys_factory)
+def _member_factory(root: Path, request: pytest.FixtureRequest, templates: AadsysTemplates,
+                    cleanup: ExitStack) -> AadsysFactory:
+    """Makes initialised AAdSys processes below ``root``, each stopped by ``cleanup``; members of the session's
+    portal, which is started only for one that is given an organisation."""
 
-
-def _member_factory(root: Path, request: pytest.FixtureRequest, cleanup: ExitStack) -> AadsysFactory:
-    """Makes initialised AAdSys processes below ``root``, each stopped by ``cleanup``; they are members of the
-    ``portal`` fixture's portal, which is started only for one that is given credentials."""
-
-    def make(name: str, org: str, base_iri: str, credentials: OrgCredentials | None,
-             database_url: str | None = None, env: Mapping[str, str] | None = None,
-             public_url: str | None = None) -> AadsysProcess:
-        process = AadsysProcess(root / name, env=env)
+    def make(name: str, org: str, base_iri: str, organisation: Organisation | None, *, postgresql: bool = False,
+             env: Mapping[str, str] | None = None, public_url: str | None = None) -> PreparedAadsys:
+        process = PreparedAadsys(root / name, templates, org=org, base_iri=base_iri, env=env)
         cleanup.callback(process.stop)
-        portal_url = request.getfixturevalue("portal").url if credentials else None
-        process.init(org, base_iri, portal_url=portal_url, credentials=credentials,
-                     database_url=database_url, public_url=public_url)
+        portal: PreparedPortal | None = request.getfixturevalue("portal") if organisation else None
+        process.init(portal=portal, organisation=organisation, public_url=public_url, postgresql=postgresql)
         return process
 
     return make
 
 
 @pytest.fixture
-def aadsys_factory(e2e_dir: Path, request: pytest.FixtureRequest) -> Iterator[AadsysFactory]:
+def aadsys_factory(e2e_dir: Path, request: pytest.FixtureRequest, aadsys_templates: AadsysTemplates
+                   ) -> Iterator[AadsysFactory]:
     """Makes AAdSys processes of this test alone."""
     with ExitStack() as cleanup:  # runs every stop, even when one of them raises
-        yield _member_factory(e2e_dir, request, cleanup)
+        yield _member_factory(e2e_dir, request, aadsys_templates, cleanup)
 
 
 @pytest.fixture(scope="module")
-def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-                          ) -> Iterator[AadsysFactory]:
+def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+                          aadsys_templates: AadsysTemplates) -> Iterator[AadsysFactory]:
     """As ``aadsys_factory``, for processes a whole module shares (tests that leave nothing behind that another
     test of the module could trip over)."""
     with ExitStack() as cleanup:
-        yield _member_factory(tmp_path_factory.mktemp("members"), request, cleanup)
+        yield _member_factory(tmp_path_factory.mktemp("members"), request, aadsys_templates, cleanup)
+
+
+@pytest.fixture
+def exchange(portal: PreparedPortal, aadsys_factory: AadsysFactory) -> Exchange:
+    """PEC and OMIS, initialised and serving, each registered at the session's portal under names of this test."""
+    return start_exchange(portal, aadsys_factory)
 
 
 @pytest.fixture
@@ -80,12 +84,11 @@ def channel_proxy() -> Iterator[Callable[[str], ChannelProxy]]:
 
 
 @pytest.fixture(scope="module")
-def partners(portal: PortalProcess, module_aadsys_factory: AadsysFactory) -> Exchange:
+def partners(portal: PreparedPortal, module_aadsys_factory: AadsysFactory) -> Exchange:
     """PEC and OMIS with both real-time subscriptions approved and both channels open: Sales Orders PEC → OMIS,
-    Sales Order Status OMIS → PEC. Shared by a module's tests (the value chain's shop and line run on it)."""
+    Sales Order Status OMIS → PEC. Shared by a module's tests."""
     pair = start_exchange(portal, module_aadsys_factory)
     orders, statuses = pair.subscribe("sales-order"), pair.subscribe("sales-order-status")
-    wait_for(lambda: pair.channel_open(orders), 30, what="the Sales Order channel to open")
-    wait_for(lambda: pair.subscription("omis", statuses).get("channel", {}).get("connected"), 30,
-             what="the Sales Order Status channel to open")
+    wait_for(lambda: pair.channel_open(orders), "the Sales Order channel to open", timeout=30)
+    wait_for(lambda: pair.omis.channel_open(statuses), "the Sales Order Status channel to open", timeout=30)
     return pair

@@ -21,11 +21,10 @@ import httpx
 from aadsys.samples import sales_order
 from tests.e2e.harness import (
     AadsysFactory,
-    AadsysProcess,
     HarnessError,
-    OrgCredentials,
-    PortalProcess,
-    list_instances,
+    Organisation,
+    PreparedAadsys,
+    PreparedPortal,
     received,
     wait_for,
 )
@@ -44,39 +43,38 @@ class Exchange:
     The organisations are registered for this exchange alone (``names``), so tests may share a portal.
     """
 
-    portal: PortalProcess
+    portal: PreparedPortal
     make: AadsysFactory
     run: str  # what makes this exchange's organisation names its own
-    members: dict[str, AadsysProcess] = field(default_factory=dict)
+    members: dict[str, PreparedAadsys] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     subscriptions: list[str] = field(default_factory=list)
 
     @property
-    def pec(self) -> AadsysProcess:
+    def pec(self) -> PreparedAadsys:
         return self.members["pec"]
 
     @property
-    def omis(self) -> AadsysProcess:
+    def omis(self) -> PreparedAadsys:
         return self.members["omis"]
 
-    def credentials(self, org: str) -> OrgCredentials:
+    def organisation(self, org: str) -> Organisation:
         return self.portal.orgs[self.names[org]]
 
-    def member(self, org: str) -> AadsysProcess:
+    def member(self, org: str) -> PreparedAadsys:
         return self.members[org]
 
     def register(self, org: str) -> None:
         self.names[org] = f"{org.upper()} {self.run}"
         self.portal.register(self.names[org], f"admin-{self.run}@{org}.example")
 
-    def join(self, org: str, publish: Sequence[str] = (), *, database_url: str | None = None,
-             public_url: str | None = None, port: int | None = None, env: Mapping[str, str] | None = None,
-             wait: bool = True) -> AadsysProcess:
+    def join(self, org: str, publish: Sequence[str] = (), *, postgresql: bool = False, public_url: str | None = None,
+             port: int | None = None, env: Mapping[str, str] | None = None, wait: bool = True) -> PreparedAadsys:
         """Register ``org`` (unless it is already) and start its AAdSys as a member with a write key, publishing
         ``publish`` at the portal."""
         if org not in self.names:
             self.register(org)
-        process = self.make(org, org, f"https://{org}.example", self.credentials(org), database_url=database_url,
+        process = self.make(org, org, f"https://{org}.example", self.organisation(org), postgresql=postgresql,
                             public_url=public_url,
                             env={**CONNECTOR_ENV, "AADSYS_CONNECTOR_PUBLISH": json.dumps(list(publish)),
                                  **(env or {})})
@@ -96,7 +94,8 @@ class Exchange:
         the portal's REST API as a script would); the provider's administrator approves it."""
         consumer, provider = ("omis", "pec") if asset_type == "sales-order" else ("pec", "omis")
         consumer = by or consumer
-        asset = wait_for(lambda: self.published(provider, asset_type), 30, what=f"{provider} to publish {asset_type}")
+        asset = wait_for(lambda: self.published(provider, asset_type),
+                         f"{provider} to publish {asset_type}", timeout=30)
         if cli:
             args = ["request", "--asset", asset["id"], "--mode", mode]
             if start is not None:
@@ -107,63 +106,57 @@ class Exchange:
         else:
             start = start or now()
             end = end or start + timedelta(days=30)
-            with self.portal.api(self.credentials(consumer).admin_token) as api:
+            with self.portal.api(self.organisation(consumer).admin_token) as api:
                 subscription_id = api.post("/api/v1/subscriptions", json={
                     "assetId": asset["id"], "mode": mode, "validFrom": start.isoformat(),
                     "validTo": end.isoformat()}).raise_for_status().json()["id"]
         if approve:
-            self.portal.approve(subscription_id, self.credentials(provider).admin_token)
+            self.portal.decide(subscription_id, self.organisation(provider))
         self.subscriptions.append(subscription_id)
         return subscription_id
 
     def published(self, provider: str, asset_type: str) -> dict[str, Any] | None:
         """The provider's asset, once its connector has published it (the catalog, over the portal's API)."""
-        publisher = self.credentials(provider)
+        publisher = self.organisation(provider)
         with self.portal.api(publisher.admin_token) as api:
             assets = api.get("/api/v1/assets", params={"org": publisher.org_id}).raise_for_status().json()["items"]
         return next((a for a in assets if a["assetType"] == asset_type), None)
 
     def live(self, org: str) -> dict[str, Any]:
         """``GET /connector/v1/status`` of a running member: what the CLI shows plus each channel's state."""
-        with self.member(org).api() as api:
-            response = api.get("/connector/v1/status")
-        if response.status_code != 200:
-            raise HarnessError(f"connector status of {org}: {response.status_code} {response.text}")
-        return dict(response.json())
+        return self.member(org).status()
 
     def subscription(self, org: str, subscription_id: str) -> dict[str, Any]:
         """The member's view of one subscription; empty until its connector has seen it at the portal."""
         return next((s for s in self.live(org)["subscriptions"] if s["id"] == subscription_id), {})
 
     def channel_open(self, subscription_id: str) -> bool:
-        return bool(self.subscription("pec", subscription_id).get("channel", {}).get("connected"))
+        return self.pec.channel_open(subscription_id)
 
     def portal_view(self, subscription_id: str, org: str = "omis") -> dict[str, Any]:
-        with self.portal.api(self.credentials(org).admin_token) as api:
+        with self.portal.api(self.organisation(org).admin_token) as api:
             return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
 
 
-def start_exchange(portal: PortalProcess, make: AadsysFactory, *, database_urls: tuple[str | None, str | None] =
-                   (None, None), pec_public_url: str | None = None, pec_port: int | None = None,
+def start_exchange(portal: PreparedPortal, make: AadsysFactory, *, postgresql: bool = False,
+                   pec_public_url: str | None = None, pec_port: int | None = None,
                    env: dict[str, str] | None = None) -> Exchange:
     """Register PEC and OMIS (names of their own) at ``portal``, and initialise and start their AAdSys as members,
-    each with a write key. The slow command lines run side by side. ``pec_public_url`` and ``pec_port`` put
-    something (a proxy) between OMIS and PEC: OMIS learns PEC's public URL from the portal."""
+    each with a write key, each on a database of its own (SQLite, or PostgreSQL with ``postgresql``); both start
+    side by side. ``pec_public_url`` and ``pec_port`` put something (a proxy) between OMIS and PEC: OMIS learns
+    PEC's public URL from the portal."""
     exchange = Exchange(portal, make, run=uuid.uuid4().hex[:6])
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(exchange.register, ("pec", "omis")))
-        joining = [pool.submit(exchange.join, "pec", ["sales-order"], database_url=database_urls[0],
-                               public_url=pec_public_url, port=pec_port, env=env, wait=False),
-                   pool.submit(exchange.join, "omis", ["sales-order-status"], database_url=database_urls[1],
-                               env=env, wait=False)]
-        for started in joining:
-            started.result()
+    for org in ("pec", "omis"):
+        exchange.register(org)
+    exchange.join("pec", ["sales-order"], postgresql=postgresql, public_url=pec_public_url, port=pec_port, env=env,
+                  wait=False)
+    exchange.join("omis", ["sales-order-status"], postgresql=postgresql, env=env, wait=False)
     exchange.pec.wait_ready()
     exchange.omis.wait_ready()
     return exchange
 
 
-def post_orders_concurrently(aadsys: AadsysProcess, order_ids: Sequence[str], *, clients: int = 4,
+def post_orders_concurrently(aadsys: PreparedAadsys, order_ids: Sequence[str], *, clients: int = 4,
                              size: int | None = None, retry_seconds: float = 60.0) -> None:
     """Post Sales Orders from ``clients`` threads, as an e-shop would; a refused connection (the provider being
     restarted) is retried with the same order, which the AAdSys takes idempotently."""
@@ -192,7 +185,7 @@ def post_orders_concurrently(aadsys: AadsysProcess, order_ids: Sequence[str], *,
 class Poster(threading.Thread):
     """Posts orders in the background while a test kills and restarts processes."""
 
-    def __init__(self, aadsys: AadsysProcess, order_ids: Sequence[str]) -> None:
+    def __init__(self, aadsys: PreparedAadsys, order_ids: Sequence[str]) -> None:
         super().__init__(daemon=True)
         self.aadsys, self.order_ids, self.error = aadsys, order_ids, None
 
@@ -217,11 +210,11 @@ def keys_in_storage_order(items: Sequence[dict[str, Any]]) -> list[str]:
 def assert_exactly_once_in_order(exchange: Exchange, order_ids: Sequence[str], timeout: float = 120.0) -> None:
     """Every Sales Order PEC stored arrived at OMIS once, with the same content, stored in PEC's order."""
     expected = len(order_ids)
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= expected, timeout,
-             what=f"{expected} orders at OMIS")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= expected,
+             f"{expected} orders at OMIS", timeout=timeout)
     time.sleep(POLL_SECONDS * 2)  # a duplicate would show up now
     wanted = set(order_ids)
-    at_pec = [i for i in list_instances(exchange.pec, "sales-order") if i["key"] in wanted]
+    at_pec = [i for i in exchange.pec.instances("sales-order") if i["key"] in wanted]
     at_omis = received(exchange.omis, "sales-order", "pec")
     assert len(at_omis) == expected, f"{len(at_omis)} stored at OMIS for {expected} posted"
     assert keys_in_storage_order(at_omis) == keys_in_storage_order(at_pec)

@@ -23,7 +23,7 @@ from joserfc.jwk import ECKey
 
 from aadsys.samples import sales_order
 from tests.e2e.exchange import Exchange, refused, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, http_client, received, wait_for
+from tests.e2e.harness import AadsysFactory, PreparedPortal, http_client, received, wait_for
 from tests.e2e.mitm import ChannelProxy
 from tests.support.postgres import free_port
 
@@ -33,7 +33,7 @@ NAMESPACE = "/channel"
 
 
 @pytest.fixture(scope="module")
-def proxied(portal: PortalProcess, module_aadsys_factory: AadsysFactory
+def proxied(portal: PreparedPortal, module_aadsys_factory: AadsysFactory
             ) -> Iterator[tuple[Exchange, ChannelProxy, str]]:
     """PEC behind a proxy, OMIS subscribed to PEC's Sales Orders through it, channel open; shared by the module's
     tests, each of which posts orders of its own and counts refusals as differences."""
@@ -41,13 +41,13 @@ def proxied(portal: PortalProcess, module_aadsys_factory: AadsysFactory
     with ChannelProxy(f"http://127.0.0.1:{pec_port}") as proxy:
         exchange = start_exchange(portal, module_aadsys_factory, pec_public_url=proxy.url, pec_port=pec_port)
         subscription = exchange.subscribe()
-        wait_for(lambda: exchange.channel_open(subscription), 30, what="the channel to open through the proxy")
+        wait_for(lambda: exchange.channel_open(subscription), "the channel to open through the proxy", timeout=30)
         yield exchange, proxy, subscription
 
 
 def grant_of(exchange: Exchange, subscription: str) -> str:
     """OMIS's real grant, as OMIS's connector fetches it (anyone who steals it has this much)."""
-    with exchange.portal.api(exchange.credentials("omis").admin_token) as api:
+    with exchange.portal.api(exchange.organisation("omis").admin_token) as api:
         return str(api.get(f"/api/v1/subscriptions/{subscription}/grant").raise_for_status().json()["grant"])
 
 
@@ -117,7 +117,7 @@ def test_a_tampered_ciphertext_is_refused_counted_and_never_stored(
     with exchange.pec.api() as api:
         posted = api.post("/api/v1/asset-types/sales-order/instances", json=sales_order("T-1")).json()
 
-    stored = wait_for(lambda: _arrived(exchange, "T-1"), 30, what="T-1 after the re-send")
+    stored = wait_for(lambda: _arrived(exchange, "T-1"), "T-1 after the re-send", timeout=30)
     assert proxy.tampered == tampered + 1
     assert [(i["key"], i["sha256"]) for i in stored] == [("T-1", posted["sha256"])]
     assert _broken_seals(exchange) == before + 1
@@ -125,14 +125,14 @@ def test_a_tampered_ciphertext_is_refused_counted_and_never_stored(
 
 def test_a_replayed_one_time_link_is_gone_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, proxy, _ = proxied
-    before = refused(exchange, "pec").get("link-410", 0)
+    before = refused(exchange, "pec").get("link-gone", 0)
     label = os.urandom(32 * 1024)
     with exchange.pec.api() as api:
         file = api.post("/api/v1/files", content=label, headers={"Content-Type": "image/png"}).json()
         order = sales_order("L-1")
         order["items"][0]["labelImage"] = {"sha256": file["sha256"], "contentType": "image/png"}
         api.post("/api/v1/asset-types/sales-order/instances", json=order).raise_for_status()
-    wait_for(lambda: _arrived(exchange, "L-1"), 30, what="L-1 with its label at OMIS")
+    wait_for(lambda: _arrived(exchange, "L-1"), "L-1 with its label at OMIS", timeout=30)
     download = next(e for e in proxy.http_log if e.path.startswith("/connector/v1/links/"))
 
     again = proxy.replay(download.method, download.path, download.headers)
@@ -140,7 +140,7 @@ def test_a_replayed_one_time_link_is_gone_and_counted(proxied: tuple[Exchange, C
     assert download.status == 200 and again.status_code == 410, again.text
     with exchange.omis.api() as api:
         assert api.get(f"/api/v1/files/{file['sha256']}").content == label
-    assert refused(exchange, "pec").get("link-410", 0) == before + 1
+    assert refused(exchange, "pec").get("link-gone", 0) == before + 1
     assert len(_arrived(exchange, "L-1")) == 1
 
 

@@ -24,17 +24,17 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.sync.client import connect as ws_connect
 
+from aadsys.processes import PortalProcess
 from aas_models import Owner, asset_type_metadata
 from tests.e2e.harness import (
     AadsysFactory,
     HarnessError,
-    PortalProcess,
+    Organisation,
+    PreparedPortal,
     http_client,
-    list_instances,
     post_orders,
     proc_status_bytes,
     received,
-    running_portal,
     wait_for,
 )
 from tests.e2e.mitm import ChannelProxy, HttpExchange
@@ -48,14 +48,15 @@ CHUNK = 64 * 1024
 # --- the portal and one AAdSys as real processes ---------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalProcess]:
-    """One portal for this module, as it costs ~10 s of imports; no test here depends on another's traces in it."""
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal") as process:
-        yield process
+def orgs(portal: PreparedPortal) -> dict[str, Organisation]:
+    """PEC and OMIS registered at the session's portal, under names of this module's own."""
+    run = os.urandom(3).hex()
+    return {name: portal.register(f"{name} {run}", f"admin-{run}@{name.lower()}.example") for name in ("PEC", "OMIS")}
 
 
-def test_portal_registers_two_organisations_whose_tokens_work(portal: PortalProcess) -> None:
-    pec, omis = portal.orgs["PEC"], portal.orgs["OMIS"]
+def test_portal_registers_two_organisations_whose_tokens_work(portal: PreparedPortal,
+                                                             orgs: dict[str, Organisation]) -> None:
+    pec, omis = orgs["PEC"], orgs["OMIS"]
     assert pec.client_id != omis.client_id and pec.org_id != omis.org_id
     for org in (pec, omis):
         for token in (org.admin_token, portal.connector_token(org)):
@@ -65,9 +66,10 @@ def test_portal_registers_two_organisations_whose_tokens_work(portal: PortalProc
         assert client.get("/api/v1/assets").status_code == 401
 
 
-def test_provider_admin_approves_and_revokes_a_subscription(portal: PortalProcess) -> None:
+def test_provider_admin_approves_and_revokes_a_subscription(portal: PreparedPortal,
+                                                           orgs: dict[str, Organisation]) -> None:
     """OMIS provides here, since no OMIS connector runs in this module to publish the same type."""
-    omis, pec = portal.orgs["OMIS"], portal.orgs["PEC"]
+    omis, pec = orgs["OMIS"], orgs["PEC"]
     metadata = asset_type_metadata("sales-order-status", Owner("omis", "https://omis.example"))
     with portal.api(portal.connector_token(omis)) as provider:
         published = provider.post("/api/v1/assets", json={**{k: v for k, v in metadata.items() if k != "id"},
@@ -80,10 +82,10 @@ def test_provider_admin_approves_and_revokes_a_subscription(portal: PortalProces
             "validTo": (now + timedelta(days=1)).isoformat()})
     assert requested.status_code == 201, requested.text
     subscription = requested.json()["id"]
-    assert portal.approve(subscription, omis.admin_token)["state"] == "approved"
+    assert portal.decide(subscription, omis)["state"] == "approved"
     with pytest.raises(HarnessError, match="403|404"):  # only the provider's admin decides
-        portal.revoke(subscription, pec.admin_token)
-    assert portal.revoke(subscription, omis.admin_token, reason="harness test")["state"] == "revoked"
+        portal.decide(subscription, pec, "revoke")
+    assert portal.decide(subscription, omis, "revoke", reason="harness test")["state"] == "revoked"
 
 
 def test_a_process_that_cannot_start_fails_with_its_log_tail(e2e_dir: Path) -> None:
@@ -107,8 +109,8 @@ def test_a_taken_port_is_refused_before_anything_is_spawned(e2e_dir: Path) -> No
 
 
 def test_aadsys_member_serves_survives_sigkill_and_restarts_on_its_port(
-        portal: PortalProcess, aadsys_factory: AadsysFactory) -> None:
-    pec = aadsys_factory("pec", "pec", "https://pec.example", portal.orgs["PEC"],
+        orgs: dict[str, Organisation], aadsys_factory: AadsysFactory) -> None:
+    pec = aadsys_factory("pec", "pec", "https://pec.example", orgs["PEC"],
                          env={"AADSYS_CONNECTOR_POLL_SECONDS": "0.5"})
     pec.start(wait=False)
     pec.create_key()  # while it starts: an operator may make keys for a running AAdSys
@@ -117,7 +119,7 @@ def test_aadsys_member_serves_survives_sigkill_and_restarts_on_its_port(
         health = client.get("/healthz").json()
     assert (health["status"], health["org"]) == ("ok", "pec")
     ids = post_orders(pec, 3, prefix="SO-H", size=4000)
-    assert [item["key"] for item in list_instances(pec, "sales-order")] == ids
+    assert [item["key"] for item in pec.instances("sales-order")] == ids
     assert received(pec, "sales-order", "omis") == []
     assert 20 * MB < pec.peak_rss_bytes() < 2048 * MB
 
@@ -128,7 +130,7 @@ def test_aadsys_member_serves_survives_sigkill_and_restarts_on_its_port(
         pec.peak_rss_bytes()
     pec.restart()
     assert (pec.port, pec.running) == (port, True) and pec.pid != pid
-    assert [item["key"] for item in list_instances(pec, "sales-order")] == ids
+    assert [item["key"] for item in pec.instances("sales-order")] == ids
     assert post_orders(pec, 1, prefix="SO-AFTER") == ["SO-AFTER-00000"]
 
 
@@ -136,12 +138,12 @@ def test_aadsys_member_serves_survives_sigkill_and_restarts_on_its_port(
 
 def test_wait_for_returns_the_first_truthy_value() -> None:
     values = iter([[], [], ["x"]])
-    assert wait_for(lambda: next(values), 5, interval=0.01, what="a list") == ["x"]
+    assert wait_for(lambda: next(values), "a list", timeout=5, interval=0.01) == ["x"]
 
 
 def test_wait_for_names_what_it_waited_for_and_the_last_value() -> None:
-    with pytest.raises(AssertionError, match=r"waiting for 3 received records; last value seen: \[\]"):
-        wait_for(lambda: [], 0.2, interval=0.05, what="3 received records")
+    with pytest.raises(HarnessError, match=r"waiting for 3 received records; last seen: \[\]"):
+        wait_for(lambda: [], "3 received records", timeout=0.2, interval=0.05)
 
 
 def test_wait_for_takes_a_refused_connection_as_not_yet() -> None:
@@ -153,7 +155,7 @@ def test_wait_for_takes_a_refused_connection_as_not_yet() -> None:
             raise refusal
         return "up"
 
-    assert wait_for(probe, 5, interval=0.01, what="the restart") == "up"
+    assert wait_for(probe, "the restart", timeout=5, interval=0.01) == "up"
 
 
 # --- the man in the middle ------------------------------------------------------------------------------------

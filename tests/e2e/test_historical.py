@@ -9,13 +9,13 @@ import time
 from datetime import datetime, timedelta
 
 from tests.e2e.exchange import Exchange, post_orders_concurrently
-from tests.e2e.harness import list_instances, received, wait_for
+from tests.e2e.harness import received, wait_for
 
 
 def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_completes_at_the_portal(
         exchange: Exchange) -> None:
     post_orders_concurrently(exchange.pec, [f"H-{n:02d}" for n in range(12)], clients=1)
-    stored = {i["key"]: i for i in list_instances(exchange.pec, "sales-order")}
+    stored = {i["key"]: i for i in exchange.pec.instances("sales-order")}
     start, end = (datetime.fromisoformat(stored[key]["createdAt"]) for key in ("H-03", "H-08"))
     time.sleep(0.2)
     post_orders_concurrently(exchange.pec, ["H-LATER"], clients=1)  # after the range, before the request
@@ -23,7 +23,7 @@ def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_com
     subscription = exchange.subscribe(mode="historical", start=start, end=end, cli=True)
 
     transfer = wait_for(lambda: (t := exchange.portal_view(subscription)["transfer"]) and t["state"] in (
-        "completed", "failed") and t, 60, what="the transfer to end at the portal")
+        "completed", "failed") and t, "the transfer to end at the portal", timeout=60)
     keys = sorted(i["key"] for i in received(exchange.omis, "sales-order", "pec"))
     assert keys == [f"H-{n:02d}" for n in range(3, 9)]
     assert transfer["state"] == "completed", transfer
@@ -38,10 +38,10 @@ def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_com
 def test_received_records_appear_in_the_consumers_aas_api_and_event_stream_under_the_providers_ids(
         exchange: Exchange) -> None:
     post_orders_concurrently(exchange.pec, ["A-1"], clients=1)
-    (stored,) = list_instances(exchange.pec, "sales-order")
+    (stored,) = exchange.pec.instances("sales-order")
     moment = datetime.fromisoformat(stored["createdAt"])
     subscription = exchange.subscribe(mode="historical", start=moment, end=moment + timedelta(seconds=1))
-    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 60, what="A-1 at OMIS")
+    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), "A-1 at OMIS", timeout=60)
 
     shell_id = base64.urlsafe_b64encode(b"https://pec.example/ids/aas/sales-order/A-1").decode().rstrip("=")
     with exchange.omis.api() as api:
@@ -71,16 +71,17 @@ def test_publishing_again_makes_nothing_new(exchange: Exchange) -> None:
 
 def test_consumer_killed_during_a_historical_transfer_resumes_where_it_stopped(exchange: Exchange) -> None:
     post_orders_concurrently(exchange.pec, [f"HK-{n:04d}" for n in range(800)])
-    stored = list_instances(exchange.pec, "sales-order")
+    stored = exchange.pec.instances("sales-order")
     start, end = (datetime.fromisoformat(stored[i]["createdAt"]) for i in (0, -1))
 
     subscription = exchange.subscribe(mode="historical", start=start, end=end)
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100, 60, what="the transfer to be underway")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100,
+             "the transfer to be underway", timeout=60)
     exchange.omis.kill()
     exchange.omis.restart()
 
     transfer = wait_for(lambda: (t := exchange.portal_view(subscription)["transfer"]) and t["state"] in (
-        "completed", "failed") and t, 90, what="the transfer to end at the portal")
+        "completed", "failed") and t, "the transfer to end at the portal", timeout=90)
     assert transfer["state"] == "completed", transfer
     assert transfer["providerCount"] == transfer["consumerCount"] == 800
     keys = [i["key"] for i in received(exchange.omis, "sales-order", "pec")]

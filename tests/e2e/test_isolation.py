@@ -14,8 +14,8 @@ def test_a_hung_consumer_never_stalls_another_and_catches_up_when_it_wakes(excha
     acme = exchange.join("acme")
     omis_subscription = exchange.subscribe()
     acme_subscription = exchange.subscribe(by="acme")
-    wait_for(lambda: exchange.channel_open(omis_subscription) and exchange.channel_open(acme_subscription), 30,
-             what="both channels to open")
+    wait_for(lambda: exchange.channel_open(omis_subscription) and exchange.channel_open(acme_subscription),
+             "both channels to open", timeout=30)
     order_ids = [f"HUNG-{n:03d}" for n in range(ORDERS)]
 
     with acme.paused():
@@ -25,6 +25,6 @@ def test_a_hung_consumer_never_stalls_another_and_catches_up_when_it_wakes(excha
         assert behind["lastSeqStored"] < ORDERS, behind  # it really was held up, not done before the pause
 
     keys = wait_for(lambda: (k := [i["key"] for i in received(acme, "sales-order", "pec")]) and len(k) >= ORDERS
-                    and k, 90, what=f"{ORDERS} orders at the woken consumer")
+                    and k, f"{ORDERS} orders at the woken consumer", timeout=90)
     assert sorted(keys) == order_ids
     assert exchange.subscription("pec", acme_subscription)["lastSeqStored"] == ORDERS

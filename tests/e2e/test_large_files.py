@@ -9,17 +9,17 @@ import pytest
 
 from aadsys.samples import sales_order
 from tests.e2e.exchange import Exchange, start_exchange
-from tests.e2e.harness import AadsysFactory, PortalProcess, received, wait_for
+from tests.e2e.harness import AadsysFactory, PreparedPortal, received, wait_for
 
 MB = 1024 * 1024
 FILE_BYTES = 20 * MB
 
 
 @pytest.fixture
-def exchange(portal: PortalProcess, aadsys_factory: AadsysFactory) -> Exchange:
+def exchange(portal: PreparedPortal, aadsys_factory: AadsysFactory) -> Exchange:
     pair = start_exchange(portal, aadsys_factory)
     subscription = pair.subscribe()
-    wait_for(lambda: pair.channel_open(subscription), 30, what="the channel to open")
+    wait_for(lambda: pair.channel_open(subscription), "the channel to open", timeout=30)
     return pair
 
 
@@ -34,7 +34,7 @@ def test_a_20_mb_label_image_arrives_by_link_intact_and_neither_side_holds_it_in
         order["items"][0]["labelImage"] = {"sha256": digest, "contentType": "image/png"}
         api.post("/api/v1/asset-types/sales-order/instances", json=order).raise_for_status()
 
-    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), 60, what="the order with its 20 MB label")
+    wait_for(lambda: received(exchange.omis, "sales-order", "pec"), "the order with its 20 MB label", timeout=60)
 
     at_omis = hashlib.sha256()
     with exchange.omis.api() as api, api.stream("GET", f"/api/v1/files/{digest}") as response:

@@ -20,21 +20,16 @@ from tests.e2e.exchange import (
     post_orders_concurrently,
     start_exchange,
 )
-from tests.e2e.harness import AadsysFactory, PortalProcess, received, wait_for
-from tests.support.postgres import PostgresServer
+from tests.e2e.harness import AadsysFactory, PreparedPortal, received, wait_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def exchange(request: pytest.FixtureRequest, portal: PortalProcess, aadsys_factory: AadsysFactory
+def exchange(request: pytest.FixtureRequest, portal: PreparedPortal, aadsys_factory: AadsysFactory
              ) -> Iterator[Exchange]:
     """PEC and OMIS, each on its own database of the kind under test, with OMIS subscribed to PEC's orders."""
-    urls: tuple[str | None, str | None] = (None, None)
-    if request.param == "postgresql":
-        server: PostgresServer = request.getfixturevalue("postgres_server")
-        urls = (server.create_database("pec"), server.create_database("omis"))
-    pair = start_exchange(portal, aadsys_factory, database_urls=urls)
+    pair = start_exchange(portal, aadsys_factory, postgresql=request.param == "postgresql")
     subscription = pair.subscribe()
-    wait_for(lambda: pair.channel_open(subscription), 30, what="the channel to open")
+    wait_for(lambda: pair.channel_open(subscription), "the channel to open", timeout=30)
     yield pair
 
 
@@ -52,7 +47,7 @@ def test_consumer_killed_mid_stream_and_restarted_stores_every_order_exactly_onc
     orders = [f"KC-{n:05d}" for n in range(600)]
     poster = Poster(exchange.pec, orders)
     poster.start()
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100, 60, what="OMIS to be mid-stream")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100, "OMIS to be mid-stream", timeout=60)
 
     exchange.omis.kill()
     time.sleep(1)
@@ -66,7 +61,7 @@ def test_provider_killed_mid_stream_and_restarted_delivers_every_order_exactly_o
     orders = [f"KP-{n:05d}" for n in range(600)]
     poster = Poster(exchange.pec, orders)
     poster.start()
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100, 60, what="OMIS to be mid-stream")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) >= 100, "OMIS to be mid-stream", timeout=60)
 
     exchange.pec.kill()  # the e-shop's posts fail meanwhile and are retried with the same order
     time.sleep(1)
@@ -78,16 +73,18 @@ def test_provider_killed_mid_stream_and_restarted_delivers_every_order_exactly_o
 
 @pytest.mark.parametrize("exchange", ["sqlite"], indirect=True)
 def test_delivery_goes_on_while_the_portal_is_down_and_reports_reconcile_when_it_returns(
-        exchange: Exchange, portal: PortalProcess) -> None:
+        exchange: Exchange, portal: PreparedPortal) -> None:
     subscription = exchange.subscriptions[0]
     post_orders_concurrently(exchange.pec, [f"PO-{n:03d}" for n in range(20)])
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 20, 30, what="20 orders before the outage")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 20,
+             "20 orders before the outage", timeout=30)
 
     portal.stop()
     post_orders_concurrently(exchange.pec, [f"PO-{n:03d}" for n in range(20, 50)])
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 50, 30, what="50 orders during the outage")
-    assert wait_for(lambda: exchange.connector("omis", "status")["portal"]["reachable"] is False, 10,
-                    what="OMIS to see the portal down")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 50,
+             "50 orders during the outage", timeout=30)
+    assert wait_for(lambda: exchange.connector("omis", "status")["portal"]["reachable"] is False,
+                    "OMIS to see the portal down", timeout=10)
 
     portal.start()
 
@@ -96,20 +93,20 @@ def test_delivery_goes_on_while_the_portal_is_down_and_reports_reconcile_when_it
         sides = progress.get("provider"), progress.get("consumer")
         return progress if progress.get("reconciled") and all(s and s["count"] == 50 for s in sides) else None
 
-    progress = wait_for(reconciled_on_everything, 30, what="both sides' reports of 50 to reconcile at the portal")
+    progress = wait_for(reconciled_on_everything, "both sides' reports of 50 to reconcile at the portal", timeout=30)
     assert progress["provider"]["lastSeq"] == progress["consumer"]["lastSeq"] == 50
 
 
 @pytest.mark.parametrize("exchange", ["sqlite"], indirect=True)
 def test_revocation_closes_the_channel_within_one_poll_interval_and_nothing_is_delivered_after_it(
-        exchange: Exchange, portal: PortalProcess) -> None:
+        exchange: Exchange, portal: PreparedPortal) -> None:
     subscription = exchange.subscriptions[0]
     post_orders_concurrently(exchange.pec, [f"RV-{n:03d}" for n in range(10)])
-    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 10, 30, what="10 orders before revoking")
+    wait_for(lambda: len(received(exchange.omis, "sales-order", "pec")) == 10, "10 orders before revoking", timeout=30)
 
-    portal.revoke(subscription, exchange.credentials("pec").admin_token, reason="contract ended")
+    portal.decide(subscription, exchange.organisation("pec"), "revoke", reason="contract ended")
     revoked_at = time.monotonic()
-    wait_for(lambda: not exchange.channel_open(subscription), 10, interval=0.05, what="the channel to close")
+    wait_for(lambda: not exchange.channel_open(subscription), "the channel to close", timeout=10, interval=0.05)
     closed_after = time.monotonic() - revoked_at
     post_orders_concurrently(exchange.pec, [f"RV-{n:03d}" for n in range(10, 20)])
     time.sleep(POLL_SECONDS * 6)
@@ -117,5 +114,5 @@ def test_revocation_closes_the_channel_within_one_poll_interval_and_nothing_is_d
     assert closed_after <= POLL_SECONDS + 1.0, f"closed {closed_after:.2f} s after the revocation"
     assert len(received(exchange.omis, "sales-order", "pec")) == 10
     assert exchange.subscription("pec", subscription)["state"] == "revoked"
-    assert wait_for(lambda: exchange.subscription("omis", subscription)["state"] == "revoked", 10,
-                    what="OMIS to learn of the revocation")
+    assert wait_for(lambda: exchange.subscription("omis", subscription)["state"] == "revoked",
+                    "OMIS to learn of the revocation", timeout=10)

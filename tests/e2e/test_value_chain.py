@@ -1,5 +1,10 @@
 """The juice value chain end to end, as ``make demo`` starts it: the portal, PEC's and OMIS's AAdSys, PEC's shop and
-OMIS's line as five processes on loopback, bootstrapped through their command lines and HTTP APIs."""
+OMIS's line as five processes on loopback, bootstrapped through their command lines and HTTP APIs.
+
+One chain serves the module, and the one full journey through a browser runs on it; the other tests check their own
+part of it: the demo's sample orders and summary, the line's bill of materials, label and status revisions, the
+shop's status stream across a restart, an order placed while PEC's AAdSys is down, the operator's and the
+administrator's pages."""
 
 from __future__ import annotations
 
@@ -12,10 +17,15 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Browser, FilePayload, expect
+from rich.console import Console
 
-from aadsys.demo_processes import free_port, wait_for
-from valuechain.orders import CustomerOrder, label_image
-from valuechain.scenario import PASSWORD, Chain, Ports, bootstrap, build
+from aadsys.processes import free_port, http_client, wait_for
+from valuechain import scenario
+from valuechain.orders import SAMPLES, CustomerOrder, label_image
+from valuechain.scenario import PASSWORD, Chain, Ports, bootstrap, build, order_juices, summary
+
+STATIONS = ["loading", "mixing", "filling", "capping", "printing", "packaging"]
+pytestmark = pytest.mark.timeout(300)  # the first test pays for the chain's bootstrap: some 15 command lines
 
 FAST_LINE = {"OMIS_LINE_STATION_SECONDS": "0.05,0.15", "OMIS_LINE_FAILURE_PROBABILITY": "0"}
 
@@ -37,7 +47,7 @@ def finished(chain: Chain, page: str, timeout: float = 90.0) -> dict[str, Any]:
         order = chain.shop.order(page)
         return order if order["status"] in ("completed", "failed") else None
 
-    return wait_for(final, f"the final status of {page}", timeout, 0.2)
+    return wait_for(final, f"the final status of {page}", timeout=timeout)
 
 
 def instances(member: Any, key: str, provider: str | None = None) -> list[dict[str, Any]]:
@@ -46,6 +56,22 @@ def instances(member: Any, key: str, provider: str | None = None) -> list[dict[s
                         params={"provider": provider, "limit": 500} if provider else {"limit": 500}
                         ).raise_for_status().json()["items"]
     return [item for item in items if item["key"] == key]
+
+
+def test_the_demos_sample_orders_each_go_there_and_back_and_its_summary_says_so(chain: Chain,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Step 4 and 5 of ``make demo`` (``valuechain.scenario``), on the chain its steps 1 to 3 bootstrapped."""
+    recorded = Console(record=True, width=200)
+    monkeypatch.setattr(scenario, "console", recorded)
+
+    outcomes = order_juices(chain)
+    recorded.print(summary(outcomes))
+
+    assert {o.order_id: o.problems() for o in outcomes} == {o.order_id: [] for o in outcomes}
+    table = recorded.export_text()
+    rows = [line for line in table[table.index("5. Every order, there and back"):].splitlines() if "SO-" in line]
+    assert len(rows) == len(SAMPLES) and all(row.count("completed") == 2 for row in rows), table
+    assert table.count("sha256 ✓, printed") == sum(1 for sample in SAMPLES if sample.label_colour), table
 
 
 def test_a_mixed_order_becomes_a_bill_of_materials_and_its_label_reaches_the_printer_intact(chain: Chain) -> None:
@@ -73,6 +99,80 @@ def test_a_mixed_order_becomes_a_bill_of_materials_and_its_label_reaches_the_pri
         httpx.get(f"{chain.line.url}/api/labels/{uploaded}", auth=("operator", chain.line.password)).content
     ).hexdigest()
 
+    # every status revision the line decided reached PEC, in order: received, scheduled, one per station, completed
+    order_id = shop["orderId"]
+    with chain.pec.api() as pec:
+        def latest_completed() -> httpx.Response | None:
+            response = pec.get(f"/api/v1/asset-types/sales-order-status/instances/{order_id}",
+                               params={"provider": "omis"})
+            return response if response.status_code == 200 and response.json()["status"] == "completed" else None
+
+        latest = wait_for(latest_completed, "the completed status at PEC", timeout=60)
+        revisions = [pec.get(f"/api/v1/asset-types/sales-order-status/instances/{order_id}",
+                             params={"provider": "omis", "revision": n}).json() for n in range(1, 10)]
+    assert latest.headers["X-Revision"] == "9" and line["statusRevisionsPosted"] == 9
+    assert [(r["status"], r.get("currentStation")) for r in revisions] == [
+        ("received", None), ("scheduled", None), *[("in_production", s) for s in STATIONS], ("completed", None)]
+    assert revisions[2]["rfidTag"] in {b["rfidTag"] for b in production["bottles"]}
+    final_trace = revisions[-1]["trace"]
+    assert len(final_trace) == len(STATIONS) * production["bom"]["bottles"]
+    assert {t["result"] for t in final_trace} == {"ok"}
+    assert [t["station"] for t in final_trace].count("printing") == production["bom"]["bottles"]
+
+
+def test_the_shop_restarted_while_statuses_arrive_resumes_its_stream_without_a_replay(chain: Chain) -> None:
+    """The shop follows PEC's event stream of Sales Order Status with Last-Event-ID: what arrived while it was down
+    is read once after it starts, and nothing read before is read again."""
+    token = "shop-metrics-" + hashlib.sha256(str(chain.shop.port).encode()).hexdigest()[:16]
+    (chain.shop.data_dir / "metrics-token").write_text(token + "\n")
+    page = chain.shop.place(CustomerOrder("Lina", 250, (("apple", 100),), "Restart", 1, None).form(), None)
+    sent = wait_for(lambda: (o := chain.shop.order(page))["delivery"] == "sent" and o, "the order sent to PEC",
+                    timeout=30)
+    chain.shop.stop()
+    position = _stream_position(chain)
+    wait_for(lambda: _status_at_pec(chain, sent["orderId"]) == "completed", "the completed status at PEC",
+             timeout=60)
+    arrived = _statuses_after(chain, position)
+
+    chain.shop.start()
+    wait_for(lambda: _metric(chain, token, "pec_shop_status_events_total") >= arrived,
+             "the shop to read what arrived while it was down", timeout=30)
+    order = finished(chain, page)
+    time.sleep(1)  # a replay of older events, had there been one, would be counted by now
+
+    assert arrived >= 1 and _metric(chain, token, "pec_shop_status_events_total") == arrived
+    assert order["status"] == "completed"
+    numbers = [r["revision"] for r in order["revisions"]]
+    assert numbers == sorted(set(numbers)) and order["revisions"][-1]["status"] == "completed"
+
+
+def _status_at_pec(chain: Chain, order_id: str) -> str | None:
+    with chain.pec.api() as pec:
+        found = pec.get(f"/api/v1/asset-types/sales-order-status/instances/{order_id}", params={"provider": "omis"})
+    return str(found.json()["status"]) if found.status_code == 200 else None
+
+
+def _stream_position(chain: Chain) -> int:
+    import sqlite3
+
+    with sqlite3.connect(chain.shop.data_dir / "pec_shop.db") as db:
+        found = db.execute("SELECT last_event_id FROM stream_positions").fetchone()
+    return int(found[0]) if found else 0
+
+
+def _statuses_after(chain: Chain, position: int) -> int:
+    with chain.pec.api() as pec:
+        items = pec.get("/api/v1/asset-types/sales-order-status/instances",
+                        params={"provider": "omis", "limit": 500}).raise_for_status().json()["items"]
+    return sum(1 for item in items if item["seq"] > position)
+
+
+def _metric(chain: Chain, token: str, name: str) -> float:
+    with http_client(chain.shop.url, {"Authorization": f"Bearer {token}"}) as client:
+        text = client.get("/metrics").raise_for_status().text
+    found = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(found[0].split()[1]) if found else 0.0
+
 
 def test_an_order_placed_while_pecs_aadsys_is_down_arrives_exactly_once_after_it_starts(chain: Chain) -> None:
     chain.pec.stop()
@@ -82,7 +182,7 @@ def test_an_order_placed_while_pecs_aadsys_is_down_arrives_exactly_once_after_it
             order = chain.shop.order(page)
             return order if order["attempts"] >= 2 else None
 
-        queued = wait_for(retried, "two failed attempts to reach PEC's AAdSys", 30)
+        queued = wait_for(retried, "two failed attempts to reach PEC's AAdSys", timeout=30)
         assert queued["delivery"] == "queued" and queued["status"] is None
     finally:
         chain.pec.start()

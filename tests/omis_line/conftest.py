@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +18,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from aadsys.processes import wait_for
 from omis_line.config import Settings
 from omis_line.db import migrate
 from omis_line.erp import FetchedLabel, take_order
@@ -45,17 +45,6 @@ def sales_order(order_id: str, *, quantity: int = 2, size: int = 500, label: byt
             f'"bottleSizeMl": {size}, "quantity": {quantity}, "unitPrice": "12.90", "ingredients": [{ingredients}], '
             f'"labelText": "Happy birthday"{image}}}], "total": "{12.90 * quantity:.2f}", '
             f'"requestedDate": "2026-11-25"}}')
-
-
-def wait_for(predicate: Callable[[], T], timeout: float = 15.0, what: str = "a condition") -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; last value {value!r}")
-        time.sleep(0.02)
 
 
 class RunningLine:
@@ -90,7 +79,7 @@ class RunningLine:
             order = self.order(order_id)
             return order if order["state"] in states else None
 
-        found = wait_for(reached, timeout, what=f"{order_id} to become {' or '.join(states)}")
+        found = wait_for(reached, f"{order_id} to become {' or '.join(states)}", timeout=timeout)
         assert found is not None
         return found
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
 
+from aadsys.processes import ServerProcess
 from omis_line.config import load_settings
-from tests.e2e.harness import ServerProcess
 
 
 class LineProcess(ServerProcess):

@@ -103,7 +103,7 @@ def test_fail_policy_fails_the_order_at_the_first_failure(running_line: Callable
         line.take(sales_order("SO-FAIL", quantity=3))
         order = line.wait_state("SO-FAIL", "failed")
         line.take(sales_order("SO-AFTER", quantity=1))  # the line goes on with the next order
-        wait_for(lambda: line.trace("SO-AFTER"), what="the next order to start")
+        wait_for(lambda: line.trace("SO-AFTER"), "the next order to start")
         trace = line.trace("SO-FAIL")
 
     assert [t["result"] for t in trace if t["station"] == "mixing"][0] == "failed"
@@ -128,8 +128,8 @@ def test_restart_requeues_unfinished_work_and_the_bottle_starts_again_at_loading
     # lands mid-way however slow the machine is
     with running_line(line_settings(station_seconds="1.0,1.0")) as line:
         line.take(sales_order("SO-RESTART", quantity=1))
-        wait_for(lambda: any(t["station"] == "mixing" for t in line.trace("SO-RESTART")), 10,
-                 what="the bottle to pass mixing")
+        wait_for(lambda: any(t["station"] == "mixing" for t in line.trace("SO-RESTART")),
+                 "the bottle to pass mixing", timeout=10)
         line.halt()
     with running_line(line_settings(station_seconds="0.15,0.15")) as line:
         order = line.wait_state("SO-RESTART", "completed")

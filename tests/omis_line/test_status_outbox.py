@@ -9,8 +9,9 @@ from typing import Any
 
 from omis_line import erp
 from omis_line.clock import parse_iso
-from tests.e2e.harness import AadsysProcess
+from tests.e2e.harness import PreparedAadsys
 from tests.omis_line.conftest import sales_order, wait_for
+from tests.support.databases import AadsysTemplates
 from tests.support.postgres import free_port
 
 
@@ -22,10 +23,11 @@ def essence(status: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def test_revisions_decided_while_the_aadsys_is_down_arrive_in_order_when_it_comes_up(
-        tmp_path: Path, line_settings: Callable[..., Any], running_line: Callable[..., Any]) -> None:
+        tmp_path: Path, line_settings: Callable[..., Any], running_line: Callable[..., Any],
+        aadsys_templates: AadsysTemplates) -> None:
     port = free_port()
-    aadsys = AadsysProcess(tmp_path / "omis")
-    aadsys.init("omis", "https://omis.example")
+    aadsys = PreparedAadsys(tmp_path / "omis", aadsys_templates, org="omis", base_iri="https://omis.example")
+    aadsys.init()
     key = aadsys.create_key("line")
     settings = line_settings(aadsys_url=f"http://127.0.0.1:{port}")
     settings.resolved_api_key_file.write_text(key + "\n")
@@ -36,8 +38,8 @@ def test_revisions_decided_while_the_aadsys_is_down_arrive_in_order_when_it_come
             assert done["statusRevisionsPosted"] == 0 and done["statusRevisionsPending"] == 9
 
             aadsys.start(port)
-            wait_for(lambda: line.order("SO-OUTBOX")["statusRevisionsPosted"] == 9, 30,
-                     what="the outbox to drain into the AAdSys")
+            wait_for(lambda: line.order("SO-OUTBOX")["statusRevisionsPosted"] == 9,
+                     "the outbox to drain into the AAdSys", timeout=30)
             decided = line.revisions("SO-OUTBOX")
 
             # an own record of the AAdSys (provider null) is not the partner's: the ERP moves past it
@@ -51,8 +53,8 @@ def test_revisions_decided_while_the_aadsys_is_down_arrive_in_order_when_it_come
                 with line.runtime.database.session() as session:
                     return erp.last_event_id(session)
 
-            wait_for(lambda: (position() or 0) >= 1 and line.runtime.follower.connected, 15,
-                     what="the follower to pass the AAdSys's own order")
+            wait_for(lambda: (position() or 0) >= 1 and line.runtime.follower.connected,
+                     "the follower to pass the AAdSys's own order", timeout=15)
             assert line.client.get("/api/orders/SO-OWN").status_code == 404
 
         with aadsys.api() as client:

@@ -9,17 +9,20 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import AadsysProcess, list_instances, wait_for
+from aadsys.processes import AadsysProcess, wait_for
+from tests.e2e.harness import PreparedAadsys
 from tests.pec_shop.shop_support import LiveShop, image_bytes, make_settings, running_shop
+from tests.support.databases import AadsysTemplates
 
 WAIT = 20.0
 
 
 @pytest.fixture(scope="module")
-def pec(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AadsysProcess]:
-    process = AadsysProcess(tmp_path_factory.mktemp("aadsys") / "pec")
+def pec(tmp_path_factory: pytest.TempPathFactory, aadsys_templates: AadsysTemplates) -> Iterator[AadsysProcess]:
+    process = PreparedAadsys(tmp_path_factory.mktemp("aadsys") / "pec", aadsys_templates, org="pec",
+                             base_iri="https://pec.example")
     try:
-        process.init("pec", "https://pec.example")
+        process.init()
         process.create_key()  # the test's own key, for reading back
         process.start()
         yield process
@@ -40,13 +43,13 @@ def shop(pec: AadsysProcess, shop_key: str, tmp_path: Path) -> Iterator[LiveShop
 
 def _delivered(shop: LiveShop, token: str, state: str, what: str) -> dict[str, Any]:
     """The order once its delivery is ``state``."""
-    order = wait_for(lambda: (o := shop.order(token))["delivery"] == state and o, WAIT, what=what)
+    order = wait_for(lambda: (o := shop.order(token))["delivery"] == state and o, what, timeout=WAIT)
     assert order
     return order
 
 
 def _instances_with_key(pec: AadsysProcess, key: str) -> list[dict[str, Any]]:
-    return [i for i in list_instances(pec, "sales-order") if i["key"] == key]
+    return [i for i in pec.instances("sales-order") if i["key"] == key]
 
 
 def test_order_and_label_image_arrive_at_the_aadsys(shop: LiveShop, pec: AadsysProcess) -> None:
@@ -78,7 +81,7 @@ def test_order_placed_while_the_aadsys_is_down_arrives_once_when_it_is_back(shop
     pec.stop()
     try:
         token = shop.place_ok()
-        queued = wait_for(lambda: (o := shop.order(token))["attempts"] >= 2 and o, WAIT, what="two failed attempts")
+        queued = wait_for(lambda: (o := shop.order(token))["attempts"] >= 2 and o, "two failed attempts", timeout=WAIT)
         assert queued["delivery"] == "queued" and queued["sentAt"] is None
         assert "Queued" in shop.client().get(f"/orders/{token}").text
     finally:
@@ -96,7 +99,7 @@ def test_queued_orders_survive_a_shop_restart_and_a_conflicting_one_is_refused_w
     with running_shop(make_settings(tmp_path / "shop", pec.url, "aak_wrong_key")) as first:
         kept, conflicting = first.place_ok(), first.place_ok(customer_name="Ben")
         # Oldest first: the sender keeps trying the older order, the younger one waits its turn.
-        wait_for(lambda: first.order(kept)["attempts"] >= 2, WAIT, what="attempts with the wrong key")
+        wait_for(lambda: first.order(kept)["attempts"] >= 2, "attempts with the wrong key", timeout=WAIT)
         assert first.order(kept)["delivery"] == first.order(conflicting)["delivery"] == "queued"
         assert "401" in first.order(kept)["deliveryError"]
         kept_id, conflicting_id = first.order(kept)["orderId"], first.order(conflicting)["orderId"]
@@ -127,8 +130,8 @@ def test_status_of_our_own_aadsys_is_not_taken_for_the_partners(shop: LiveShop, 
     with pec.api() as aadsys:  # PEC's own record (provider null), not one OMIS sent over the connector
         assert aadsys.post("/api/v1/asset-types/sales-order-status/instances", json=status).status_code == 201
 
-    wait_for(lambda: "pec_shop_status_events_total 1.0" in shop.metrics(), WAIT,
-             what="the follower to read the event")
+    wait_for(lambda: "pec_shop_status_events_total 1.0" in shop.metrics(),
+             "the follower to read the event", timeout=WAIT)
 
     order = shop.order(token)
     assert order["status"] is None and order["revisions"] == []

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.harness import wait_for
+from aadsys.processes import wait_for
 from tests.pec_shop.shop_support import LiveShop, make_settings, running_shop
 from tests.support.prometheus import bearer, sample, write_token
 
@@ -35,8 +35,8 @@ def test_metrics_are_refused_without_the_configured_token(shop: LiveShop) -> Non
 def test_orders_are_shown_by_state_and_send_attempts_by_outcome(shop: LiveShop) -> None:
     shop.place_ok()
     shop.place_ok()
-    wait_for(lambda: (sample(shop.metrics(), "pec_shop_send_attempts_total", outcome="retry") or 0) >= 1, 10,
-             what="the sender to try the closed AAdSys")
+    wait_for(lambda: (sample(shop.metrics(), "pec_shop_send_attempts_total", outcome="retry") or 0) >= 1,
+             "the sender to try the closed AAdSys", timeout=10)
     engine = create_engine(shop.settings.resolved_database_url)
     with engine.begin() as db:  # as if the first had been sent and OMIS had reported it completed
         db.execute(text("UPDATE orders SET delivery = 'sent', status = 'completed' WHERE id = 1"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.e2e.harness import wait_for
+from aadsys.processes import wait_for
 from tests.portal.conftest import PASSWORD, LivePortal, running_portal
 from tests.portal.flows import act, publish, register_connector, request
 from tests.support.prometheus import bearer, sample, write_token
@@ -86,5 +86,5 @@ def test_logins_tokens_grants_and_states_are_counted(portal: LivePortal) -> None
     assert moved("abm_portal_subscriptions", state="approved") == 2
     assert moved("abm_portal_transfers", state="pending") == 1
     assert sample(shown, "abm_portal_subscriptions", state="revoked") is not None  # every state has a series
-    wait_for(lambda: (sample(scrape(portal), "abm_portal_sweep_runs_total", outcome="ok") or 0) > 0, 10,
-             what="an expiry sweep")
+    wait_for(lambda: (sample(scrape(portal), "abm_portal_sweep_runs_total", outcome="ok") or 0) > 0,
+             "an expiry sweep", timeout=10)

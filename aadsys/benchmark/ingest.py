@@ -1,0 +1,74 @@
+"""``aadsys bench ingest``: Sales Orders per second over HTTP into one AAdSys (no connector, no partner), at 2 KB and
+100 KB, with ``concurrency`` clients; bounded in count and time. Every answer must be 201."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from aadsys.benchmark._figures import machine, write_json
+from aadsys.benchmark._processes import BenchError
+from aadsys.processes import AadsysProcess, ProcessError
+from aadsys.samples import sales_order
+
+SIZES = ((2_000, "2 KB"), (100_000, "100 KB"))
+
+
+async def _post_all(member: AadsysProcess, bodies: list[bytes], concurrency: int, deadline: float
+                    ) -> tuple[int, float]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    done = 0
+    limits = httpx.Limits(max_connections=concurrency)
+    async with httpx.AsyncClient(base_url=member.url, limits=limits, timeout=60, trust_env=False,
+                                 headers={"X-API-Key": member.write_key, "Content-Type": "application/json"}) as client:
+        async def worker() -> None:
+            nonlocal done
+            while not queue.empty() and time.monotonic() < deadline:
+                answer = await client.post("/api/v1/asset-types/sales-order/instances", content=queue.get_nowait())
+                if answer.status_code != 201:
+                    raise BenchError(f"the AAdSys answered {answer.status_code}: {answer.text[:300]}")
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done, time.perf_counter() - start
+
+
+def run(*, count: int, concurrency: int, seconds: float, json_path: Path | None, console: Console) -> int:
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="aadsys-bench-ingest-") as tmp:
+        member = AadsysProcess(Path(tmp) / "pec", org="pec", base_iri="https://pec.example")
+        try:
+            with console.status("initialising and starting one AAdSys …"):
+                member.init()
+                member.create_key("bench", "write")
+                member.start()
+            for size, label in SIZES:
+                bodies = [orjson.dumps(sales_order(f"SO-{label[:-3]}-{n}", target_bytes=size, seed=n))
+                          for n in range(count)]
+                with console.status(f"posting {count} {label} Sales Orders with {concurrency} clients …"):
+                    done, elapsed = asyncio.run(_post_all(member, bodies, concurrency, time.monotonic() + seconds))
+                rows.append({"size": label, "orders": done, "seconds": round(elapsed, 3),
+                             "orders_per_second": round(done / elapsed, 1)})
+        except ProcessError as exc:
+            raise BenchError(str(exc)) from None
+        finally:
+            member.stop()
+    table = Table("record", "orders", "seconds", "orders/s", title=f"ingest over HTTP, {concurrency} clients, "
+                                                                   "SQLite WAL")
+    for row in rows:
+        table.add_row(row["size"], str(row["orders"]), f"{row['seconds']:.2f}", f"{row['orders_per_second']:.1f}")
+    console.print(table)
+    write_json({"benchmark": "ingest", "machine": machine([None]), "concurrency": concurrency, "rows": rows},
+               json_path, console)
+    return 0
