@@ -11,12 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from aadsys.cli import prepare
 from aadsys.config import Settings
 from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from tests.aas_models.records import record
+from tests.support.databases import AadsysTemplates
 from tests.support.live_server import live_server
 
 CANONICAL_ORDER = {
@@ -79,11 +79,10 @@ def stock(gateway: Gateway) -> Stock:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    s = Settings(data_dir=tmp_path / "pec", org="pec", base_iri="https://pec.example", database_url=database_url,
-                 event_poll_seconds=0.5)
-    prepare(s)
-    return s
+def settings(database_url: str, tmp_path: Path, aadsys_templates: AadsysTemplates) -> Settings:
+    """PEC's migrated AAdSys, on a copy of a template database of the kind under test."""
+    return aadsys_templates.settings(tmp_path / "pec", "pec", "https://pec.example",
+                                     postgresql=database_url.startswith("postgresql"), event_poll_seconds=0.5)
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ import anyio
 import pytest
 from sqlalchemy import func, select
 
-from aadsys.cli import prepare
-from aadsys.config import Settings
 from aadsys.core.errors import InstanceNotFound, MissingFiles
 from aadsys.core.inbox import Arrival, Outcome, Provenance, Receipt, RecordRefused
 from aadsys.core.instances import StoredInstance
@@ -24,29 +22,25 @@ from aadsys.gateway.context import AadsysContext
 from aas_models import Owner, render_instance
 from tests.aadsys.conftest import CANONICAL_ORDER, order
 from tests.aas_models.records import record
+from tests.support.databases import AadsysTemplates
 
 PEC = Owner("pec", "https://pec.example")
 FROM_PEC = Provenance("sub-1", PEC, "org-pec")
 
 
-def open_aadsys(data_dir: Path, database_url: str, owner: Owner) -> AadsysContext:
-    settings = Settings(data_dir=data_dir, org=owner.org, base_iri=owner.base_iri, database_url=database_url)
-    prepare(settings)
-    return AadsysContext.build(settings)
-
-
 @pytest.fixture
-def pec(tmp_path: Path) -> Iterator[AadsysContext]:
+def pec(tmp_path: Path, aadsys_templates: AadsysTemplates) -> Iterator[AadsysContext]:
     """The provider, where records are rendered and stored first."""
-    ctx = open_aadsys(tmp_path / "pec", f"sqlite:///{tmp_path / 'pec' / 'pec.db'}", PEC)
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "pec", PEC.org, PEC.base_iri))
     yield ctx
     ctx.db.dispose()
 
 
 @pytest.fixture
-def omis(database_url: str, tmp_path: Path) -> Iterator[AadsysContext]:
+def omis(database_url: str, tmp_path: Path, aadsys_templates: AadsysTemplates) -> Iterator[AadsysContext]:
     """The consumer, whose inbox is under test, on each supported database."""
-    ctx = open_aadsys(tmp_path / "omis", database_url, Owner("omis", "https://omis.example"))
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "omis", "omis", "https://omis.example",
+                                                        postgresql=database_url.startswith("postgresql")))
     yield ctx
     ctx.db.dispose()
 

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from aadsys.cli import prepare
-from aadsys.config import Settings
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
 from tests.support.databases import AadsysTemplates
@@ -35,25 +33,11 @@ def stranger(tmp_path: Path) -> Identity:
     return load_or_create(tmp_path / "stranger-keys")
 
 
-def open_aadsys(data_dir: Path, database_url: str, org: str, base_iri: str) -> AadsysContext:
-    """A migrated AAdSys with its asset types registered, as ``aadsys init`` leaves it."""
-    settings = Settings(data_dir=data_dir, org=org, base_iri=base_iri, database_url=database_url)
-    prepare(settings)
-    return AadsysContext.build(settings)
-
-
 @pytest.fixture
-def pec(database_url: str, tmp_path: Path) -> Iterator[AadsysContext]:
-    """The provider's AAdSys, on each supported database."""
-    ctx = open_aadsys(tmp_path / "pec", database_url, "pec", PEC_IRI)
-    yield ctx
-    ctx.db.dispose()
-
-
-@pytest.fixture
-def omis_sqlite(tmp_path: Path) -> Iterator[AadsysContext]:
-    """A consumer's AAdSys in its own SQLite file, beside the provider's database."""
-    ctx = open_aadsys(tmp_path / "omis", f"sqlite:///{tmp_path / 'omis' / 'omis.db'}", "omis", OMIS_IRI)
+def pec(database_url: str, tmp_path: Path, aadsys_templates: AadsysTemplates) -> Iterator[AadsysContext]:
+    """The provider's AAdSys, on each supported database (a copy of a migrated template)."""
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "pec", "pec", PEC_IRI,
+                                                        postgresql=database_url.startswith("postgresql")))
     yield ctx
     ctx.db.dispose()
 
@@ -72,8 +56,8 @@ def pec_sqlite(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[Aa
 
 
 @pytest.fixture
-def omis_copy(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[AadsysContext]:
+def omis_sqlite(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[AadsysContext]:
     """The consumer's AAdSys (OMIS) on a fresh copy of a migrated SQLite database."""
-    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "omis-sqlite", "omis", OMIS_IRI))
+    ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "omis", "omis", OMIS_IRI))
     yield ctx
     ctx.db.dispose()

@@ -32,11 +32,11 @@ SUB = "sub-1"
 
 
 @pytest.fixture
-async def pair(pec_sqlite: AadsysContext, omis_copy: AadsysContext, tmp_path: Path,
+async def pair(pec_sqlite: AadsysContext, omis_sqlite: AadsysContext, tmp_path: Path,
                request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
     """A provider and a consumer in memory; a test tunes them with ``@pytest.mark.tuning(window=4, …)``."""
     marker = request.node.get_closest_marker("tuning")
-    async with channel_pair(pec_sqlite, omis_copy, tmp_path, **(marker.kwargs if marker else {})) as joined:
+    async with channel_pair(pec_sqlite, omis_sqlite, tmp_path, **(marker.kwargs if marker else {})) as joined:
         yield joined
 
 

@@ -39,19 +39,22 @@ class ContractReport:
 
 
 def run_schemathesis(openapi_url: str, headers: dict[str, str], *, config: Path, examples: int, workdir: Path,
-                     known: dict[str, list[str]] | None = None) -> ContractReport:
+                     known: dict[str, list[str]] | None = None, paths: str | None = None) -> ContractReport:
     """``schemathesis run --checks all`` on every operation, ``examples`` cases per operation and phase.
 
     ``config`` is the server's ``schemathesis.toml``: which statuses a check accepts where a schema cannot say
     more, each with its reason; both load the hooks in ``tests/support/schemathesis_hooks.py``.
     ``known`` maps parameters (``path.aasIdentifier``) to values the server holds: half the cases use one, so
-    that the operations are reached beyond their 404s.
+    that the operations are reached beyond their 404s. ``paths`` (a regular expression) limits the run to the
+    operations whose path matches, where another run covers the rest of the same document.
     """
     report = workdir / "schemathesis.json"
     config = _with_known_values(config, known or {}, workdir)
     command = [sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", openapi_url,
                "--checks", "all", "--max-examples", str(examples), "--seed", str(SEED), "--workers", "1",
                "--report", "json", "--report-json-path", str(report), "--output-truncate", "true"]
+    if paths is not None:
+        command += ["--include-path-regex", paths]
     for name, value in headers.items():
         command += ["--header", f"{name}: {value}"]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2]), "NO_COLOR": "1"}
