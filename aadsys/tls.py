@@ -81,27 +81,32 @@ def describe_failure(exc: BaseException, url: str) -> str:
     where = urlsplit(url).netloc or url
     refused = _cause(exc, ssl.SSLCertVerificationError)
     if refused is not None:
-        reason = refused.verify_message or refused.reason or str(refused)
+        reason = (refused.verify_message or refused.reason or str(refused)).rstrip(".")
         fix = _FIXES.get(refused.verify_code)
         return f"TLS: the certificate of {where} is refused: {reason}" + (f"; {fix}" if fix else "")
     handshake = _cause(exc, ssl.SSLError)
     if handshake is not None:
         return f"TLS: the handshake with {where} failed: {handshake.reason or handshake}"
-    import httpx  # here, not at the top: the settings import this module, and a CLI command should start fast
+    # Imported here, not at the top: the settings import this module, and a CLI command should start fast.
+    import aiohttp  # the websocket client of python-socketio
+    import httpx
 
-    if url.startswith("http://") and _cause(exc, httpx.RemoteProtocolError) is not None:
+    unanswered = (httpx.RemoteProtocolError, aiohttp.ServerDisconnectedError)
+    if url.startswith("http://") and _cause(exc, unanswered) is not None:  # type: ignore[arg-type]
         return (f"{where} closed the connection without an answer to plain http://, as a TLS listener does: if it "
                 "serves TLS, use https:// in its URL")
     return f"{type(exc).__name__}: {exc}"
 
 
 def _cause(exc: BaseException, kind: type[E]) -> E | None:
-    """The first ``kind`` in the chain of causes and contexts of ``exc``."""
+    """The deepest ``kind`` in the chain of causes and contexts of ``exc``: the original error, not a library's
+    wrapper that subclasses it (aiohttp's certificate error is an ``ssl.SSLCertVerificationError`` too)."""
     seen: set[int] = set()
+    found: E | None = None
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         if isinstance(current, kind):
-            return current
+            found = current
         seen.add(id(current))
         current = current.__cause__ or current.__context__
-    return None
+    return found
