@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from aadsys.tls import client_context
+
 T = TypeVar("T")
 START_SECONDS = 60.0
 QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}  # connectors look at the portal every second, not every five
@@ -47,6 +49,33 @@ def _exited(process: subprocess.Popen[bytes], seconds: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
+
+
+def local_url(port: int, tls: DemoTls | None) -> str:
+    return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+
+@dataclass(frozen=True)
+class DemoTls:
+    """TLS for every process of a run (``make demo ARGS=--tls``): one certificate for loopback, made by ``aadsys
+    certs`` with a development CA that every process, and every client of the driver, trusts through
+    ``tls_ca_file``."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> DemoTls:
+        run_cli("aadsys", "certs", "--out", str(directory), "--host", "127.0.0.1", "--host", "localhost", "--name",
+                "loopback")
+        return cls(directory / "loopback.pem", directory / "loopback-key.pem", directory / "ca.pem")
+
+    def env(self, prefix: str, *, client: bool = True) -> dict[str, str]:
+        """The settings (``<prefix>TLS_CERT`` …) that make a process serve TLS and, when it is a ``client`` of
+        another, trust the CA."""
+        chosen = {f"{prefix}TLS_CERT": str(self.cert_file), f"{prefix}TLS_KEY": str(self.key_file)}
+        return {**chosen, f"{prefix}TLS_CA_FILE": str(self.ca_file)} if client else chosen
 
 
 class DemoError(SystemExit):
@@ -80,6 +109,7 @@ class Process:
     command: list[str]
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    tls: DemoTls | None = None
 
     @property
     def log_path(self) -> Path:
@@ -95,7 +125,13 @@ class Process:
     def _healthy(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise DemoError(f"{self.name} stopped (exit {self.process.returncode}):\n{self.log_tail()}")
-        return httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+        with self.http(timeout=2) as client:
+            return client.get("/healthz").status_code == 200
+
+    def http(self, **options: Any) -> httpx.Client:
+        """A client of this process that verifies its certificate (against the run's CA, or the system's store)."""
+        return httpx.Client(base_url=self.url, verify=client_context(self.tls.ca_file if self.tls else None),
+                            **options)
 
     def stop(self, grace: float = 3.0, timeout: float = 15.0) -> None:
         """SIGTERM; if still stopping after ``grace`` s, SIGINT (uvicorn's force quit); after ``timeout``, SIGKILL.
@@ -153,11 +189,13 @@ class Organisation:
 class Portal(Process):
     """The ABM Portal: ``abm-portal init``, ``org create``, ``token create``, ``serve``."""
 
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None) -> None:
-        url = f"http://127.0.0.1:{port}"
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None, tls: DemoTls | None = None
+                 ) -> None:
+        url = local_url(port, tls)
         super().__init__("portal", data_dir, url, [sys.executable, "-m", "abm_portal", "serve", "--data-dir",
                                                    str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
-                         {"ABM_PORTAL_PUBLIC_URL": url, **(env or {})})
+                         {"ABM_PORTAL_PUBLIC_URL": url, **(tls.env("ABM_PORTAL_", client=False) if tls else {}),
+                          **(env or {})}, tls=tls)
 
     def cli(self, *args: str) -> str:
         return run_cli("abm_portal", *args, "--data-dir", str(self.data_dir), env=self.env)
@@ -176,7 +214,7 @@ class Portal(Process):
         return Organisation(name, made["org_id"], made["client_id"], made["client_secret"], admin_email, token)
 
     def api(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return self.http(headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
     def decide(self, subscription_id: str, admin: Organisation, action: str = "approve",
                **body: Any) -> dict[str, Any]:
@@ -193,10 +231,11 @@ class Member(Process):
 
     def __init__(self, name: str, data_dir: Path, port: int, *, org: str, base_iri: str,
                  database_url: str | None = None, public_url: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
-        super().__init__(name, data_dir, f"http://127.0.0.1:{port}",
+                 env: dict[str, str] | None = None, tls: DemoTls | None = None) -> None:
+        super().__init__(name, data_dir, local_url(port, tls),
                          [sys.executable, "-m", "aadsys", "serve", "--data-dir", str(data_dir), "--host",
-                          "127.0.0.1", "--port", str(port)], env or {})
+                          "127.0.0.1", "--port", str(port)], {**(tls.env("AADSYS_") if tls else {}), **(env or {})},
+                         tls=tls)
         self.org, self.base_iri, self.database_url = org, base_iri, database_url
         self.public_url = public_url or self.url
         self.key = ""
@@ -216,7 +255,7 @@ class Member(Process):
         self.key = last_line(self.cli("keys", "create", "--name", "erp", "--scope", "write"))
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"X-API-Key": self.key}, timeout=60)
+        return self.http(headers={"X-API-Key": self.key}, timeout=60)
 
     def connector(self, *args: str) -> str:
         return self.cli("connector", *args)

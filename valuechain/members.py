@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from aadsys.demo_processes import DemoError, Process, run_cli
+from aadsys.demo_processes import DemoError, DemoTls, Process, local_url, run_cli
 
 
 def _write_secret(path: Path, secret: str) -> Path:
@@ -24,10 +24,12 @@ def _write_secret(path: Path, secret: str) -> Path:
 class Shop(Process):
     """PEC's e-shop (``pec_shop``): customers compose juices and watch their orders; it posts to PEC's AAdSys."""
 
-    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None) -> None:
-        super().__init__("shop", data_dir, f"http://127.0.0.1:{port}",
+    def __init__(self, data_dir: Path, port: int, env: dict[str, str] | None = None, tls: DemoTls | None = None
+                 ) -> None:
+        super().__init__("shop", data_dir, local_url(port, tls),
                          [sys.executable, "-m", "pec_shop", "serve", "--data-dir", str(data_dir), "--host",
-                          "127.0.0.1", "--port", str(port)], env or {})
+                          "127.0.0.1", "--port", str(port)], {**(tls.env("PEC_SHOP_") if tls else {}), **(env or {})},
+                         tls=tls)
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
         """``pec_shop init``: ``api_key`` is a write key of PEC's AAdSys; ``partner`` whose status it takes."""
@@ -40,7 +42,7 @@ class Shop(Process):
     def place(self, form: dict[str, Any], image: tuple[str, bytes, str] | None) -> str:
         """A customer's checkout: the order form as the browser posts it; returns the order page's path."""
         files = {"label_image": image} if image else None
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with self.http(timeout=30) as client:
             answer = client.post("/orders", data=form, files=files)
         if answer.status_code != 303:
             raise DemoError(f"the shop refused an order: {answer.status_code} {answer.text[:600]}")
@@ -48,17 +50,19 @@ class Shop(Process):
 
     def order(self, page: str) -> dict[str, Any]:
         """What the customer's order page shows, as JSON (``/orders/{token}`` → ``/api/orders/{token}``)."""
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with self.http(timeout=30) as client:
             return dict(client.get("/api" + page).raise_for_status().json())
 
 
 class Line(Process):
     """OMIS's ERP, MES and six-station line (``omis_line``); only its operator may look inside."""
 
-    def __init__(self, data_dir: Path, port: int, password: str, env: dict[str, str] | None = None) -> None:
-        super().__init__("line", data_dir, f"http://127.0.0.1:{port}",
+    def __init__(self, data_dir: Path, port: int, password: str, env: dict[str, str] | None = None,
+                 tls: DemoTls | None = None) -> None:
+        super().__init__("line", data_dir, local_url(port, tls),
                          [sys.executable, "-m", "omis_line", "serve", "--data-dir", str(data_dir), "--host",
-                          "127.0.0.1", "--port", str(port)], env or {})
+                          "127.0.0.1", "--port", str(port)], {**(tls.env("OMIS_LINE_") if tls else {}),
+                                                             **(env or {})}, tls=tls)
         self.password = password
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
@@ -73,7 +77,7 @@ class Line(Process):
         password_file.unlink()
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=("operator", self.password), timeout=30)
+        return self.http(auth=("operator", self.password), timeout=30)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.api() as api:

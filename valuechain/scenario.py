@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aadsys.demo_processes import QUICK, DemoError, Member, Organisation, Portal, last_line, wait_for
+from aadsys.demo_processes import QUICK, DemoError, DemoTls, Member, Organisation, Portal, last_line, wait_for
 from valuechain.members import Line, Shop
 from valuechain.orders import SAMPLES, CustomerOrder
 
@@ -59,24 +59,31 @@ class Chain:
             process.stop()
 
 
-def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None) -> Chain:
-    """The five processes' drivers over a fresh ``root`` (a second run starts clean)."""
+def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None, *, tls: bool = False) -> Chain:
+    """The five processes' drivers over a fresh ``root`` (a second run starts clean); with ``tls``, each serves
+    https (and wss) with a certificate made by ``aadsys certs`` in ``root/tls``, and each trusts its CA."""
     shutil.rmtree(root, ignore_errors=True)
+    certificates = DemoTls.make(root / "tls") if tls else None
     return Chain(
-        portal=Portal(root / "portal", ports.portal),
+        portal=Portal(root / "portal", ports.portal, tls=certificates),
         pec=Member("pec", root / "pec", ports.pec, org="pec", base_iri="https://pec.example",
-                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}),
+                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}, tls=certificates),
         omis=Member("omis", root / "omis", ports.omis, org="omis", base_iri="https://omis.example",
-                    env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}),
-        shop=Shop(root / "shop", ports.shop),
+                    env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}, tls=certificates),
+        shop=Shop(root / "shop", ports.shop, tls=certificates),
         line=Line(root / "line", ports.line, PASSWORD,
-                  env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})}),
+                  env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})},
+                  tls=certificates),
     )
 
 
 def bootstrap(chain: Chain) -> dict[str, Organisation]:
     """Steps 1-3: members joined, subscriptions approved both ways, shop and line serving."""
     console.rule("[bold]1. The ABM Portal, and two companies that join it")
+    if chain.portal.tls:
+        console.print(f"   TLS: `aadsys certs` made a development CA and {chain.portal.tls.cert_file.name} for "
+                      f"127.0.0.1 in {chain.portal.tls.ca_file.parent}/; all five serve https (and wss), each "
+                      "trusts the CA (tls_ca_file)")
     chain.portal.init()
     orgs = {"PEC": chain.portal.register("PEC", "admin@pec.example", PASSWORD),
             "OMIS": chain.portal.register("OMIS", "admin@omis.example", PASSWORD)}
@@ -228,14 +235,16 @@ def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
         f"  {chain.portal.url}/                    ABM Portal: admin@pec.example or admin@omis.example,\n"
         f"                                             password '{PASSWORD}'\n"
         f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (keys: `aadsys keys create`)\n"
-        f"  logs and data: {chain.portal.data_dir.parent}/",
+        f"  logs and data: {chain.portal.data_dir.parent}/"
+        + (f"\n  TLS: let your browser trust {chain.portal.tls.ca_file} to open the pages without a warning"
+           if chain.portal.tls else ""),
         title="shop ↔ PEC AAdSys ↔ ABM Portal ↔ OMIS AAdSys ↔ line are running" if interactive
         else "value chain demo complete"))
 
 
-def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None) -> int:
+def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None, tls: bool = False) -> int:
     """The whole scenario; 0 when every order went there and back. Without ``once``, serves until Ctrl-C."""
-    chain = build(root, ports, line_env)
+    chain = build(root, ports, line_env, tls=tls)
     try:
         bootstrap(chain)
         outcomes = order_juices(chain)
