@@ -86,7 +86,10 @@ def describe_failure(exc: BaseException, url: str) -> str:
         return f"TLS: the certificate of {where} is refused: {reason}" + (f"; {fix}" if fix else "")
     handshake = _cause(exc, ssl.SSLError)
     if handshake is not None:
-        return f"TLS: the handshake with {where} failed: {handshake.reason or handshake}"
+        reason = handshake.reason or str(handshake)
+        hint = " (it answers in plain HTTP: serve it with --tls-cert/--tls-key, or behind a TLS proxy)" \
+            if reason == "WRONG_VERSION_NUMBER" else ""
+        return f"TLS: the handshake with {where} failed: {reason}{hint}"
     # Imported here, not at the top: the settings import this module, and a CLI command should start fast.
     import aiohttp  # the websocket client of python-socketio
     import httpx

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI
 
 from aadsys.certs import ServerCertificate
 from aadsys.gateway.app import create_app
@@ -158,3 +159,21 @@ def test_plain_http_to_a_tls_listener_is_refused_with_a_pointer_to_https(listene
         assert "closed the connection without an answer to plain http://, as a TLS listener does: if it serves TLS, " \
                "use https://" in said[path], (path, said[path])
     print("\n".join(f"{path}: {message}" for path, message in said.items()))
+
+
+def test_https_to_a_listener_without_tls_says_it_answers_in_plain_http(pki: Pki) -> None:
+    async def token(url: str) -> str:
+        portal = PortalClient(url, "pec-client", "not-a-secret", tls=pki.context("ca"))
+        try:
+            await portal.token()
+        except ConnectorError as exc:
+            return str(exc)
+        finally:
+            await portal.aclose()
+        return "answered"
+
+    with live_server(FastAPI()) as plain:
+        said = asyncio.run(token(plain.replace("http://", "https://")))
+
+    assert said.endswith("TLS: the handshake with " + plain.removeprefix("http://") + " failed: WRONG_VERSION_NUMBER "
+                         "(it answers in plain HTTP: serve it with --tls-cert/--tls-key, or behind a TLS proxy)"), said
