@@ -10,10 +10,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aadsys.config import Settings, load_settings, write_config_file
 from aadsys.extensions import discover, migration_branches
+from aadsys.tls import server_files_problem
 
 # Heavier parts (SQLAlchemy, alembic, basyx) are imported by the commands that need them: `aadsys keys list`
 # or `aadsys connector status` should answer in a second, not after importing the whole product.
@@ -28,13 +30,16 @@ err = Console(stderr=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, files and aadsys.toml "
                                               "[env AADSYS_DATA_DIR; default ./data/aadsys]")]
+TlsCert = Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https/wss with, e.g. from "
+                                              "`aadsys certs` [env AADSYS_TLS_CERT]")]
+TlsKey = Annotated[Path | None, typer.Option(help="its PEM private key [env AADSYS_TLS_KEY]")]
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(data_dir=data_dir, **overrides)
     except ValueError as exc:
-        err.print(f"[red]invalid settings:[/red] {exc}")
+        err.print(f"[red]invalid settings:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
 
 
@@ -67,7 +72,10 @@ def init(
         help="file whose first line is the connector's client secret ('-': stdin); copied into the data dir "
              "with mode 0600")] = None,
     public_url: Annotated[str | None, typer.Option(help="where partners' connectors reach this AAdSys "
-                                                        "[default http://<host>:<port>]")] = None,
+                                                        "[default http(s)://<host>:<port>]")] = None,
+    tls_ca_file: Annotated[Path | None, typer.Option(help="PEM file of the CAs the connector and the CLI trust "
+                                                          "instead of the system's store (a private CA only, "
+                                                          "e.g. the ca.pem of `aadsys certs`)")] = None,
 ) -> None:
     """Make the data directory and database, run the migrations, register the asset types."""
     if portal_url and not (client_id and client_secret_file):
@@ -75,7 +83,8 @@ def init(
                   "or the portal's organisation page)")
         raise typer.Exit(2)
     settings = _settings(data_dir, org=org, base_iri=base_iri, database_url=database_url, portal_url=portal_url,
-                         client_id=client_id, public_url=public_url)
+                         client_id=client_id, public_url=public_url,
+                         tls_ca_file=tls_ca_file.resolve() if tls_ca_file else None)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if client_secret_file is not None:
         settings = settings.model_copy(update={
@@ -111,17 +120,25 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="listen port [default 8080]")] = None,
+    tls_cert: TlsCert = None,
+    tls_key: TlsKey = None,
 ) -> None:
     """Run gateway, core and connector in one process (migrates the database first)."""
     from aadsys.gateway.app import create_app
     from aadsys.gateway.server import GatewayServer
 
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
+                                                                                     settings.tls_key)):
+        err.print(f"[red]{problem}[/red]", highlight=False)
+        raise typer.Exit(2)
     prepare(settings)
     _log_to_console(["aadsys", *(extension.name for extension in discover())])
-    typer.echo(f"AAdSys '{settings.org}' on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"AAdSys '{settings.org}' on {scheme}://{settings.host}:{settings.port}  (OpenAPI: /docs)")
     GatewayServer(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                  access_log=settings.access_log, ws_per_message_deflate=False).run()
+                  access_log=settings.access_log, ws_per_message_deflate=False, ssl_certfile=settings.tls_cert,
+                  ssl_keyfile=settings.tls_key).run()
 
 
 @keys_app.command("create")
@@ -204,6 +221,49 @@ def export(
         err.print(f"[red]cannot write {out}: {exc.strerror or exc}[/red]")
         raise typer.Exit(2) from None
     typer.echo(f"wrote {count} {asset_type} record(s) to {out}")
+
+
+@app.command()
+def certs(
+    out: Annotated[Path, typer.Option("--out", help="Directory of the CA and the certificates; a CA already there "
+                                      "(ca.pem, ca-key.pem) is reused")] = Path("certs"),
+    host: Annotated[list[str] | None, typer.Option("--host", help="A host name or IP address the server is reached "
+                                                   "by (repeatable), e.g. pec.example or 127.0.0.1")] = None,
+    name: Annotated[str | None, typer.Option(help="File name of the certificate: NAME.pem and NAME-key.pem "
+                                             "[default: the first --host]")] = None,
+    days: Annotated[int | None, typer.Option(min=1, max=825, help="How long the server certificate is valid "
+                                             "[default 397]")] = None,
+) -> None:
+    """Make a development CA (once per directory) and a server certificate it signs, for a TLS pilot.
+
+    Real deployments may use any PEM certificate chain and key instead (deploy/README.md, "TLS").
+    """
+    from aadsys import certs as made
+
+    try:
+        ca = made.load_or_make_ca(out)
+        server = made.issue(ca, out, name or made.file_name_for(host[0]), host,
+                            days=days or made.SERVER_DAYS) if host else None
+    except made.CertificateError as exc:
+        err.print(f"[red]{escape(str(exc))}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]cannot write in {out}: {exc.strerror or exc}[/red]", highlight=False)
+        raise typer.Exit(2) from None
+    say = Console(highlight=False, soft_wrap=True).print
+    say(f"{'made' if ca.made else 'reused'} the development CA: {ca.cert_file} (hand it to every client as "
+        f"tls_ca_file) and {ca.key_file} (mode 0600: it signs certificates, so keep it here and never share it)")
+    if server is None:
+        say("no --host given, so no server certificate; e.g. aadsys certs --out "
+            f"{out} --host pec.example --host 127.0.0.1 --name pec")
+        return
+    say(f"wrote {server.cert_file} for {', '.join(server.hosts)}, valid until {server.not_after:%Y-%m-%d}, and its "
+        f"key {server.key_file} (mode 0600)")
+    say(f"serve with it:  aadsys serve --tls-cert {server.cert_file} --tls-key {server.key_file}  (abm-portal "
+        "serve, pec_shop and omis_line serve take the same options)")
+    say(f"clients trust it with:  AADSYS_TLS_CA_FILE={ca.cert_file}  (PEC_SHOP_TLS_CA_FILE, OMIS_LINE_TLS_CA_FILE "
+        "alike; or tls_ca_file in the app's TOML file, or aadsys init --tls-ca-file)")
+    typer.echo(str(server.cert_file))
 
 
 # What every ``aadsys bench`` command takes

@@ -10,13 +10,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from aadsys.tls import client_context, plain_http_problem
 
 CONFIG_FILE_NAME = "aadsys.toml"
 DEFAULT_DATA_DIR = Path("data/aadsys")
@@ -48,7 +50,15 @@ class Settings(BaseSettings):
     client_id: str | None = Field(None, description="This organisation's connector client id at the portal")
     client_secret_file: Path | None = Field(None, description="File holding the connector's client secret")
     public_url: str | None = Field(None, description="Where partners' connectors reach this AAdSys; "
-                                                     "default http://<host>:<port>")
+                                                     "default http(s)://<host>:<port>")
+    # TLS (DESIGN §10; deploy/README.md "TLS"): http:// is accepted on loopback only, every client verifies.
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) 'serve' presents; with tls_key the "
+                                                    "AAdSys serves https and wss only")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_ca_file: Path | None = Field(None, description="PEM file of the CAs whose certificates this AAdSys's "
+                                                       "clients trust (the connector towards the portal and "
+                                                       "partners, the 'aadsys connector' commands) instead of "
+                                                       "the system's trust store; only for a private CA")
 
     @field_validator("portal_url", "public_url")
     @classmethod
@@ -56,6 +66,26 @@ class Settings(BaseSettings):
         if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as https://portal.example")
         return v.rstrip("/") if v else v
+
+    @model_validator(mode="after")
+    def _tls_off_loopback(self) -> Settings:
+        """Both TLS files or neither; and no plain http:// to or from another machine (DESIGN §10)."""
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (--tls-cert and --tls-key) or neither")
+        urls = {"portal_url": self.portal_url, "public_url": self.public_url}
+        if self.portal_url and not self.public_url:
+            urls["public_url (by default from host and port)"] = self.advertised_url
+        for setting, url in urls.items():
+            if url and (problem := plain_http_problem(url, setting)):
+                raise ValueError(problem)
+        return self
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            client_context(value)  # a ValueError that names the file, now rather than at the first call
+        return value
 
     @field_validator("base_iri")
     @classmethod
@@ -86,7 +116,7 @@ class Settings(BaseSettings):
     @property
     def advertised_url(self) -> str:
         """The URL partners' connectors use to reach this AAdSys."""
-        return self.public_url or f"http://{self.host}:{self.port}"
+        return self.public_url or f"{'https' if self.tls_cert else 'http'}://{self.host}:{self.port}"
 
     @classmethod
     def settings_customise_sources(
@@ -108,12 +138,22 @@ def _data_dir_hint(init_settings: PydanticBaseSettingsSource) -> Path:
     return Path(value)
 
 
+class InvalidSettings(ValueError):
+    """Settings that cannot be used; the message has one part per problem, each saying what to fix."""
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Settings for one AAdSys; ``None`` overrides are ignored so CLI options can pass through unset."""
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidSettings("; ".join(
+            (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "") + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors())) from None
 
 
-PERSISTED = ("org", "base_iri", "database_url", "portal_url", "client_id", "client_secret_file", "public_url")
+PERSISTED = ("org", "base_iri", "database_url", "portal_url", "client_id", "client_secret_file", "public_url",
+             "tls_ca_file")
 
 
 def write_config_file(settings: Settings) -> Path:

@@ -26,6 +26,8 @@ from typing import IO, Any, ClassVar, TypeVar
 
 import httpx
 
+from aadsys.tls import client_context
+
 T = TypeVar("T")
 LOOPBACK = "127.0.0.1"
 CLI_SECONDS = 120.0  # one command line run (imports alone take a second or more)
@@ -77,9 +79,37 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def http_client(base_url: str, headers: Mapping[str, str] | None = None) -> httpx.Client:
-    """A loopback client; ``trust_env=False`` so an HTTP(S)_PROXY in the environment cannot intercept 127.0.0.1."""
-    return httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=HTTP_SECONDS, trust_env=False)
+def http_client(base_url: str, headers: Mapping[str, str] | None = None, *, ca_file: Path | None = None,
+                **options: Any) -> httpx.Client:
+    """A loopback client that verifies certificates (against ``ca_file``, else the system's store); ``trust_env``
+    off, so an HTTP(S)_PROXY in the environment cannot intercept 127.0.0.1."""
+    return httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=options.pop("timeout", HTTP_SECONDS),
+                        trust_env=False, verify=client_context(ca_file), **options)
+
+
+@dataclass(frozen=True)
+class RunTls:
+    """TLS for every process of a run (``make demo ARGS=--tls``): one certificate for loopback, made by ``aadsys
+    certs`` with a development CA that every process, and every client of these drivers, trusts (``tls_ca_file``)."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> RunTls:
+        done = subprocess.run([sys.executable, "-m", "aadsys", "certs", "--out", str(directory), "--host", LOOPBACK,
+                               "--host", "localhost", "--name", "loopback"], capture_output=True, text=True,
+                              timeout=CLI_SECONDS, check=False, env=child_env())
+        if done.returncode != 0:
+            raise ProcessError(f"`aadsys certs` exited {done.returncode}:\n{_tail(done.stderr or done.stdout)}")
+        return cls(directory / "loopback.pem", directory / "loopback-key.pem", directory / "ca.pem")
+
+    def env(self, prefix: str, *, client: bool = True) -> dict[str, str]:
+        """The settings (``<prefix>TLS_CERT`` …) that make a process serve TLS and, when it is a ``client`` of
+        another, trust the CA."""
+        chosen = {f"{prefix}TLS_CERT": str(self.cert_file), f"{prefix}TLS_KEY": str(self.key_file)}
+        return {**chosen, f"{prefix}TLS_CA_FILE": str(self.ca_file)} if client else chosen
 
 
 def proc_status_bytes(pid: int, field: str) -> int:
@@ -97,11 +127,14 @@ class ServerProcess:
     """
 
     module: ClassVar[str]
+    settings_prefix: ClassVar[str]  # of its environment variables, e.g. AADSYS_
+    calls_others: ClassVar[bool] = True  # a client of another server too (then it trusts a run's CA)
 
     def __init__(self, data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None,
-                 name: str | None = None) -> None:
-        self.data_dir, self.port, self.name = data_dir, port, name or data_dir.name
-        self.env = child_env(env)
+                 name: str | None = None, tls: RunTls | None = None) -> None:
+        self.data_dir, self.port, self.name, self.tls = data_dir, port, name or data_dir.name, tls
+        tls_env = tls.env(self.settings_prefix, client=self.calls_others) if tls else {}
+        self.env = child_env({**tls_env, **(env or {})})
         self.log_path = data_dir / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
@@ -113,7 +146,11 @@ class ServerProcess:
     def url(self) -> str:
         if self.port is None:
             raise ProcessError(f"{self!r} has not been started, so it has no URL yet")
-        return f"http://{LOOPBACK}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{LOOPBACK}:{self.port}"
+
+    def http(self, headers: Mapping[str, str] | None = None, **options: Any) -> httpx.Client:
+        """A client of this process that verifies its certificate (against the run's CA, or the system's store)."""
+        return http_client(self.url, headers, ca_file=self.tls.ca_file if self.tls else None, **options)
 
     @property
     def pid(self) -> int | None:
@@ -179,8 +216,9 @@ class ServerProcess:
                 code = None if self.process is None else self.process.returncode
                 raise ProcessError(f"{self!r} exited ({code}) before it was ready:\n{self.log_tail()}")
             try:
-                if self._healthy(httpx.get(f"{self.url}/healthz", timeout=1.0, trust_env=False)):
-                    return
+                with self.http(timeout=1.0) as client:
+                    if self._healthy(client.get("/healthz")):
+                        return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
@@ -258,9 +296,12 @@ class PortalProcess(ServerProcess):
     """The ABM Portal: ``abm-portal init``, ``org create``, ``token create``, ``serve``; REST API decisions."""
 
     module = "abm_portal"
+    settings_prefix = "ABM_PORTAL_"
+    calls_others = False
 
-    def __init__(self, data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(data_dir, port=port, env=env, name="portal")
+    def __init__(self, data_dir: Path, *, port: int | None = None, env: Mapping[str, str] | None = None,
+                 tls: RunTls | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name="portal", tls=tls)
         self.orgs: dict[str, Organisation] = {}  # by name, as registered
 
     def serve_command(self) -> list[str]:
@@ -287,11 +328,11 @@ class PortalProcess(ServerProcess):
 
     def api(self, token: str) -> httpx.Client:
         """A client of the portal REST API acting with ``token`` (personal or connector access token)."""
-        return http_client(self.url, {"Authorization": f"Bearer {token}"})
+        return self.http({"Authorization": f"Bearer {token}"})
 
     def connector_token(self, org: Organisation) -> str:
         """An access token through the OAuth2 client-credentials grant (RFC 6749 §4.4), as a connector gets one."""
-        with http_client(self.url) as client:
+        with self.http() as client:
             response = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                    auth=(org.client_id, org.client_secret))
         return str(_ok(response, "client-credentials token")["access_token"])
@@ -308,10 +349,11 @@ class AadsysProcess(ServerProcess):
     """One enterprise's AAdSys (gateway, core and, with portal settings, connector in one process)."""
 
     module = "aadsys"
+    settings_prefix = "AADSYS_"
 
     def __init__(self, data_dir: Path, *, org: str, base_iri: str, port: int | None = None,
-                 env: Mapping[str, str] | None = None, name: str | None = None) -> None:
-        super().__init__(data_dir, port=port, env=env, name=name)
+                 env: Mapping[str, str] | None = None, name: str | None = None, tls: RunTls | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name=name, tls=tls)
         self.org, self.base_iri = org, base_iri
         self.key: str | None = None  # the write key ``api()`` uses (the first one ``create_key`` made)
 
@@ -356,7 +398,7 @@ class AadsysProcess(ServerProcess):
 
     def api(self, key: str | None = None) -> httpx.Client:
         """A business-API client with ``key`` (default: the write key from ``create_key``)."""
-        return http_client(self.url, {"X-API-Key": key or self.write_key})
+        return self.http({"X-API-Key": key or self.write_key})
 
     def connector_json(self, *args: str) -> Any:
         """``aadsys connector <args> --json``, parsed."""

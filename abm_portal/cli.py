@@ -24,6 +24,7 @@ from abm_portal.config import CONFIG_FILE_NAME, Settings, load_settings
 from abm_portal.db import Database, migrate
 from abm_portal.errors import Conflict, PortalError
 from abm_portal.services import key_encryption, organisations, personal_tokens, signing_keys, users
+from abm_portal.tls import server_files_problem
 
 app = typer.Typer(help="ABM Portal: the marketplace and trust anchor of AAdSys.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -63,7 +64,8 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     try:
         return load_settings(data_dir=data_dir, **overrides)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                             for e in exc.errors())
         _fail(f"invalid settings: {problems}", 2)
 
 
@@ -151,17 +153,25 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="listen port [default 8700]")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https with, e.g. from "
+                                                       "`aadsys certs` [env ABM_PORTAL_TLS_CERT]")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="its PEM private key [env ABM_PORTAL_TLS_KEY]")] = None,
 ) -> None:
     """Run the portal (migrates the database first): REST API, web UI, OpenAPI at /docs."""
     import uvicorn
 
     from abm_portal.app import create_app
 
-    settings = _settings(data_dir, host=host, port=port)
+    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
+                                                                                     settings.tls_key)):
+        _fail(problem, 2)
     with _refusals():
         prepare(settings)
-    typer.echo(f"ABM Portal on http://{settings.host}:{settings.port}  (OpenAPI: /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    scheme = "https" if settings.tls_cert else "http"
+    typer.echo(f"ABM Portal on {scheme}://{settings.host}:{settings.port}  (OpenAPI: /docs)")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
+                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
 
 
 @org_app.command("create")

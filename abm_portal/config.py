@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from abm_portal.tls import plain_http_problem
+
 CONFIG_FILE_NAME = "portal.toml"
 KEK_FILE_NAME = "signing-keys.kek"
 DEFAULT_DATA_DIR = Path("portal-data")
@@ -74,13 +76,24 @@ class Settings(BaseSettings):
                                                            "without it /metrics refuses every request")
     host: str = Field("127.0.0.1", description="Address 'abm-portal serve' listens on")
     port: int = Field(8700, ge=1, le=65_535, description="Port 'abm-portal serve' listens on")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) 'abm-portal serve' presents; with "
+                                                    "tls_key the portal serves https only (deploy/README.md, TLS)")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
 
     @field_validator("public_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("public_url must be an http(s) URL such as https://portal.example")
+        if problem := plain_http_problem(value, "public_url"):
+            raise ValueError(problem)
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (--tls-cert and --tls-key) or neither")
+        return self
 
     @model_validator(mode="after")
     def _lockouts_after_free_failures(self) -> Settings:

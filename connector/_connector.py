@@ -32,6 +32,7 @@ from starlette.responses import Response, StreamingResponse
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.deps import Reader
 from aadsys.gateway.problems import PROBLEM_BASE, PROBLEM_JSON, problem_responses
+from aadsys.tls import client_context
 from aas_models import Owner
 from connector._clock import Clock, SystemClock
 from connector._identity import load_or_create
@@ -89,8 +90,9 @@ class Connector:
         self.clock = clock or SystemClock()
         db = context.db
         self.identity = load_or_create(connector_dir(aadsys.data_dir))
+        tls = client_context(aadsys.tls_ca_file)  # one trust for the portal and every partner (DESIGN §10)
         self.portal = PortalClient(aadsys.portal_url, aadsys.client_id, read_secret(aadsys.client_secret_file),
-                                   timeout=self.settings.portal_timeout_seconds)
+                                   timeout=self.settings.portal_timeout_seconds, tls=tls)
         self.trust = TrustStore(connector_dir(aadsys.data_dir) / "trust.json")
         self.ledger, self.jobs, self.refusals = Ledger(db), HistoryJobs(db), Refusals(db)
         self.outbox = Outbox(db, self.settings.delivery_ttl_seconds, self.clock)
@@ -101,7 +103,7 @@ class Connector:
                                     asset_types=context.instances.registered_slugs, clock=self.clock)
         self.provider = ProviderPlane(self.settings, self.identity, self.control.admission, context.instances,
                                       context.files, self.outbox, self.links, self.jobs, self.refusals, self.clock)
-        self.dialer = SocketIODialer()
+        self.dialer = SocketIODialer(tls=tls)
         self.consumer = ConsumerPlane(self.settings, self.identity, context.inbox, context.files, self.jobs,
                                       self.refusals, db, self.dialer, self.clock,
                                       max_body_bytes=aadsys.max_body_bytes, max_file_bytes=aadsys.max_file_bytes)

@@ -22,6 +22,7 @@ from rich.table import Column, Table
 from aadsys.config import Settings, load_settings
 from aadsys.core.db import Database
 from aadsys.core.instances import InstanceService
+from aadsys.tls import client_context
 from aas_models import Owner
 from connector._connector import connector_dir, read_secret
 from connector._identity import load_or_create
@@ -56,7 +57,7 @@ class _Member:
         assert s.portal_url and s.client_id
         tuning = load_connector_settings(s.data_dir)
         return PortalClient(s.portal_url, s.client_id, read_secret(s.client_secret_file),
-                            timeout=tuning.portal_timeout_seconds)
+                            timeout=tuning.portal_timeout_seconds, tls=client_context(s.tls_ca_file))
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from omis_line.config import API_KEY_FILE_NAME, CONFIG_FILE_NAME, Settings, load_settings
 from omis_line.db import migrate
+from omis_line.tls import server_files_problem
 from omis_line.web.auth import hash_password
 
 app = typer.Typer(help="OMIS line: ERP + MES + six-station bottling line with RFID trace and OEE.",
@@ -68,13 +69,20 @@ def serve(
     data_dir: DataDir,
     host: Annotated[str | None, typer.Option("--host", help="Listen address [default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Listen port [default 8091]")] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate (chain) to serve https with "
+                                                                     "[env OMIS_LINE_TLS_CERT]")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="its PEM private key [env OMIS_LINE_TLS_KEY]")]
+    = None,
 ) -> None:
     """Migrate (a no-op when current) and serve the operator page, the JSON API and the line."""
     import uvicorn
 
     from omis_line.web.app import create_app
 
-    settings = _settings(data_dir=data_dir, host=host, port=port)
+    settings = _settings(data_dir=data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
+                                                                                     settings.tls_key)):
+        _fail(problem, 2)
     if not settings.resolved_api_key_file.exists():
         _fail(f"no AAdSys API key at {settings.resolved_api_key_file}; run 'omis-line init' first", 2)
     if not settings.password_hash_file.exists():
@@ -83,7 +91,7 @@ def serve(
     migrate(settings.resolved_database_url)
     # Open live pages (SSE) would hold a graceful shutdown forever; a few seconds is enough for the rest.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=3)
+                timeout_graceful_shutdown=3, ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
 
 
 @app.command()

@@ -18,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from omis_line.tls import client_context, plain_http_problem
+
 CONFIG_FILE_NAME = "omis_line.toml"
 API_KEY_FILE_NAME = "aadsys-api-key"
 PASSWORD_HASH_FILE_NAME = "operator-password.argon2"
@@ -56,13 +58,33 @@ class Settings(BaseSettings):
                                                               "without it /metrics refuses every request")
     metrics_oee_window_minutes: float = Field(15.0, gt=0, le=525_600, description="the window of the OEE gauges "
                                                                                   "of /metrics")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) 'serve' presents; with tls_key it "
+                                                    "serves https only")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_ca_file: Path | None = Field(None, description="PEM file of the CAs whose certificates the AAdSys client "
+                                                       "trusts instead of the system's store (a private CA only)")
 
     @field_validator("aadsys_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("aadsys_url must be an http(s) URL such as http://127.0.0.1:8080")
+        if problem := plain_http_problem(value, "aadsys_url"):
+            raise ValueError(problem)
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (--tls-cert and --tls-key) or neither")
+        return self
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            client_context(value)  # a ValueError that names the file, now rather than at the first call
+        return value
 
     @field_validator("station_seconds")
     @classmethod

@@ -9,6 +9,7 @@ Answers to writes are sorted into three outcomes (the sender's whole decision ta
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,10 +41,10 @@ class StreamRefused(Exception):
 
 
 class AadsysClient:
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout: float, tls: ssl.SSLContext) -> None:
         # trust_env=False: the AAdSys is the company's own, reached directly, never through a proxy from the env.
         self._http = httpx.AsyncClient(base_url=base_url, headers={"X-API-Key": api_key},
-                                       timeout=httpx.Timeout(timeout), trust_env=False)
+                                       timeout=httpx.Timeout(timeout), trust_env=False, verify=tls)
 
     async def aclose(self) -> None:
         await self._http.aclose()

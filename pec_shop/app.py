@@ -24,6 +24,7 @@ from pec_shop.shop import Shop
 from pec_shop.staff import StaffCheck
 from pec_shop.status_follower import StatusFollower
 from pec_shop.timestamps import when
+from pec_shop.tls import client_context
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -31,6 +32,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 def create_app(settings: Settings) -> FastAPI:
     """The app for ``settings``; the schema must be current (``pec_shop.db.migrate``) before it serves."""
     api_key = settings.read_api_key()  # fail now, not at the first delivery, when the key file is missing
+    tls = client_context(settings.tls_ca_file)
     templates = Jinja2Templates(directory=PACKAGE_DIR / "templates")
     templates.env.filters["when"] = when
     db = Database(settings.resolved_database_url)
@@ -39,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         shop.changes.bind(asyncio.get_running_loop())
-        client = AadsysClient(settings.aadsys_url, api_key, settings.http_timeout_seconds)
+        client = AadsysClient(settings.aadsys_url, api_key, settings.http_timeout_seconds, tls)
         workers = [
             asyncio.create_task(Sender(shop.db, client, shop.changes, settings, shop.metrics).run(), name="sender"),
             asyncio.create_task(StatusFollower(shop.db, client, shop.changes, settings, shop.metrics).run(),

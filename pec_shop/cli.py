@@ -17,6 +17,7 @@ from rich.console import Console
 
 from pec_shop.config import API_KEY_FILE_NAME, Settings, load_settings, write_config_file
 from pec_shop.db import migrate
+from pec_shop.tls import server_files_problem
 
 app = typer.Typer(help="PEC juice shop: customers compose juices; orders go to PEC's AAdSys.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -73,6 +74,9 @@ def serve(
     data_dir: DataDir = None,
     host: Annotated[str | None, typer.Option(help="Listen address [default 127.0.0.1]")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port [default 8090]")] = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https with "
+                                                       "[env PEC_SHOP_TLS_CERT]")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="its PEM private key [env PEC_SHOP_TLS_KEY]")] = None,
 ) -> None:
     """Run the migrations (a no-op when current), then serve the shop with its sender and status follower."""
     import uvicorn
@@ -80,7 +84,10 @@ def serve(
     from pec_shop.app import create_app
     from pec_shop.logs import configure_logging
 
-    settings = _settings(data_dir=data_dir, host=host, port=port)
+    settings = _settings(data_dir=data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
+                                                                                     settings.tls_key)):
+        _fail(problem)
     migrate(settings.resolved_database_url)
     try:
         application = create_app(settings)
@@ -89,7 +96,7 @@ def serve(
     configure_logging()
     # A graceful-shutdown limit, or open order-page streams (SSE) would hold a stop until browsers leave.
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=3)
+                timeout_graceful_shutdown=3, ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
 
 
 @app.command()

@@ -11,8 +11,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from pec_shop.tls import client_context, plain_http_problem
 
 ENV_PREFIX = "PEC_SHOP_"
 CONFIG_FILE_NAME = "pec_shop.toml"
@@ -40,13 +42,33 @@ class Settings(BaseSettings):
                                                            "without it /metrics refuses every request")
     max_image_bytes: int = Field(2 * 1024 * 1024, gt=0, description="Largest label image accepted")
     max_image_pixels: int = Field(25_000_000, gt=0, description="Largest label image in pixels (width x height)")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain) 'serve' presents; with tls_key it "
+                                                    "serves https only")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    tls_ca_file: Path | None = Field(None, description="PEM file of the CAs whose certificates the AAdSys client "
+                                                       "trusts instead of the system's store (a private CA only)")
 
     @field_validator("aadsys_url")
     @classmethod
     def _http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL such as http://127.0.0.1:8080")
+        if problem := plain_http_problem(v, "aadsys_url"):
+            raise ValueError(problem)
         return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: give both (--tls-cert and --tls-key) or neither")
+        return self
+
+    @field_validator("tls_ca_file")
+    @classmethod
+    def _readable_ca_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            client_context(value)  # a ValueError that names the file, now rather than at the first call
+        return value
 
     @field_validator("partner")
     @classmethod

@@ -43,10 +43,13 @@ def demo(
     = Path("demo-data"),
     portal_port: int = 8700, pec_port: int = 8080, omis_port: int = 8081, shop_port: int = 8090,
     line_port: int = 8091,
+    tls: Annotated[bool, typer.Option("--tls", help="serve all five on https and wss, with a development CA and "
+                                                    "certificate made by `aadsys certs` in <data-dir>/tls that "
+                                                    "every process trusts (tls_ca_file)")] = False,
 ) -> None:
     """Start the ABM Portal, PEC's and OMIS's AAdSys, PEC's shop and OMIS's line; bootstrap them; order juices."""
     ports = Ports(portal_port, pec_port, omis_port, shop_port, line_port)
     for port in (portal_port, pec_port, omis_port, shop_port, line_port):
         _free(port)
     _stop_on_termination()
-    raise typer.Exit(run(data_dir, ports, once=not sys.stdin.isatty() if once is None else once))
+    raise typer.Exit(run(data_dir, ports, once=not sys.stdin.isatty() if once is None else once, tls=tls))

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from aadsys.processes import ProcessError, ServerProcess
+from aadsys.processes import ProcessError, RunTls, ServerProcess
 
 
 def _write_secret(path: Path, secret: str) -> Path:
@@ -25,9 +25,11 @@ class Shop(ServerProcess):
     """PEC's e-shop (``pec_shop``): customers compose juices and watch their orders; it posts to PEC's AAdSys."""
 
     module = "pec_shop"
+    settings_prefix = "PEC_SHOP_"
 
-    def __init__(self, data_dir: Path, port: int | None = None, env: Mapping[str, str] | None = None) -> None:
-        super().__init__(data_dir, port=port, env=env, name="shop")
+    def __init__(self, data_dir: Path, port: int | None = None, env: Mapping[str, str] | None = None,
+                 tls: RunTls | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name="shop", tls=tls)
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
         """``pec_shop init``: ``api_key`` is a write key of PEC's AAdSys; ``partner`` whose status it takes."""
@@ -41,7 +43,7 @@ class Shop(ServerProcess):
     def place(self, form: dict[str, Any], image: tuple[str, bytes, str] | None) -> str:
         """A customer's checkout: the order form as the browser posts it; returns the order page's path."""
         files = {"label_image": image} if image else None
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with self.http(timeout=30) as client:
             answer = client.post("/orders", data=form, files=files)
         if answer.status_code != 303:
             raise ProcessError(f"the shop refused an order: {answer.status_code} {answer.text[:600]}")
@@ -49,7 +51,7 @@ class Shop(ServerProcess):
 
     def order(self, page: str) -> dict[str, Any]:
         """What the customer's order page shows, as JSON (``/orders/{token}`` → ``/api/orders/{token}``)."""
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with self.http(timeout=30) as client:
             return dict(client.get("/api" + page).raise_for_status().json())
 
 
@@ -57,10 +59,11 @@ class Line(ServerProcess):
     """OMIS's ERP, MES and six-station line (``omis_line``); only its operator may look inside."""
 
     module = "omis_line"
+    settings_prefix = "OMIS_LINE_"
 
     def __init__(self, data_dir: Path, password: str, port: int | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
-        super().__init__(data_dir, port=port, env=env, name="line")
+                 env: Mapping[str, str] | None = None, tls: RunTls | None = None) -> None:
+        super().__init__(data_dir, port=port, env=env, name="line", tls=tls)
         self.password = password
 
     def init(self, aadsys_url: str, api_key: str, partner: str) -> None:
@@ -76,7 +79,7 @@ class Line(ServerProcess):
             password_file.unlink()
 
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=("operator", self.password), timeout=30)
+        return self.http(auth=("operator", self.password), timeout=30)
 
     def order(self, order_id: str) -> dict[str, Any] | None:
         with self.api() as api:

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from aadsys.processes import QUICK, AadsysProcess, Organisation, PortalProcess, ProcessError, wait_for
+from aadsys.processes import QUICK, AadsysProcess, Organisation, PortalProcess, ProcessError, RunTls, wait_for
 from valuechain.members import Line, Shop
 from valuechain.orders import SAMPLES, CustomerOrder
 
@@ -63,24 +63,31 @@ class Chain:
             process.stop()
 
 
-def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None) -> Chain:
-    """The five processes' drivers over a fresh ``root`` (a second run starts clean)."""
+def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None, *, tls: bool = False) -> Chain:
+    """The five processes' drivers over a fresh ``root`` (a second run starts clean); with ``tls``, each serves
+    https (and wss) with a certificate made by ``aadsys certs`` in ``root/tls``, and each trusts its CA."""
     shutil.rmtree(root, ignore_errors=True)
+    certificates = RunTls.make(root / "tls") if tls else None
     return Chain(
-        portal=PortalProcess(root / "portal", port=ports.portal),
+        portal=PortalProcess(root / "portal", port=ports.portal, tls=certificates),
         pec=AadsysProcess(root / "pec", org="pec", base_iri="https://pec.example", port=ports.pec,
-                          env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}),
+                          env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}, tls=certificates),
         omis=AadsysProcess(root / "omis", org="omis", base_iri="https://omis.example", port=ports.omis,
-                           env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}),
-        shop=Shop(root / "shop", ports.shop),
+                           env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}, tls=certificates),
+        shop=Shop(root / "shop", ports.shop, tls=certificates),
         line=Line(root / "line", PASSWORD, ports.line,
-                  env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})}),
+                  env={"OMIS_LINE_STATION_SECONDS": "0.3,0.9", "OMIS_LINE_SEED": "2026", **(line_env or {})},
+                  tls=certificates),
     )
 
 
 def bootstrap(chain: Chain) -> dict[str, Organisation]:
     """Steps 1-3: members joined, subscriptions approved both ways, shop and line serving."""
     console.rule("[bold]1. The ABM Portal, and two companies that join it")
+    if chain.portal.tls:
+        console.print(f"   TLS: `aadsys certs` made a development CA and {chain.portal.tls.cert_file.name} for "
+                      f"127.0.0.1 in {chain.portal.tls.ca_file.parent}/; all five serve https (and wss), each "
+                      "trusts the CA (tls_ca_file)")
     chain.portal.init()
     orgs = {"PEC": chain.portal.register("PEC", "admin@pec.example", PASSWORD),
             "OMIS": chain.portal.register("OMIS", "admin@omis.example", PASSWORD)}
@@ -248,14 +255,16 @@ def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
         f"  {chain.portal.url}/                    ABM Portal: admin@pec.example or admin@omis.example,\n"
         f"                                             password '{PASSWORD}'\n"
         f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (keys: `aadsys keys create`)\n"
-        f"  logs and data: {chain.portal.data_dir.parent}/",
+        f"  logs and data: {chain.portal.data_dir.parent}/"
+        + (f"\n  TLS: let your browser trust {chain.portal.tls.ca_file} to open the pages without a warning"
+           if chain.portal.tls else ""),
         title="shop ↔ PEC AAdSys ↔ ABM Portal ↔ OMIS AAdSys ↔ line are running" if interactive
         else "value chain demo complete"))
 
 
-def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None) -> int:
+def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None, tls: bool = False) -> int:
     """The whole scenario; 0 when every order went there and back. Without ``once``, serves until Ctrl-C."""
-    chain = build(root, ports, line_env)
+    chain = build(root, ports, line_env, tls=tls)
     try:
         bootstrap(chain)
         outcomes = order_juices(chain)

@@ -8,6 +8,7 @@ refusal is ``PortalRefused`` carrying the problem's ``detail``.
 
 from __future__ import annotations
 
+import ssl
 import time
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
+from aadsys.tls import client_context, describe_failure
 from aas_models import base64url
 from aas_models.serialization import Json
 from connector.errors import PortalRefused, PortalUnavailable
@@ -24,10 +26,11 @@ REFRESH_MARGIN_SECONDS = 30
 
 class PortalClient:
     def __init__(self, base_url: str, client_id: str, client_secret: str, *, timeout: float = 5.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, tls: ssl.SSLContext | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._credentials = (client_id, client_secret)
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport)
+        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
+                                       verify=tls or client_context(None))
         self._token: str | None = None
         self._token_expires = 0.0
         self._claims: Json = {}
@@ -125,7 +128,7 @@ class PortalClient:
             try:
                 response = await self._http.request(method, path, headers=headers, **kwargs)
             except httpx.HTTPError as exc:
-                raise PortalUnavailable(what, f"{type(exc).__name__}: {exc}") from None
+                raise PortalUnavailable(what, describe_failure(exc, self.base_url)) from None
             if response.status_code == 401 and bearer and attempt == 0:
                 self._token = None  # revoked, or the portal rotated keys: one fresh token, then give up
                 continue

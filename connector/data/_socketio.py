@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator
 from typing import Any
 
+import engineio
 import httpx
 import socketio
 
+from aadsys.tls import client_context, describe_failure, plain_http_problem
 from connector._wire import CHALLENGE_ROUTE, LINK_ROUTE, NAMESPACE, SOCKETIO_PATH, refused
 from connector.codes import Code
 from connector.data._provider import ProviderPlane
@@ -158,15 +161,17 @@ class _SocketIOChannel:
 class SocketIOPeer:
     """``ProviderPeer`` over the provider's public endpoint."""
 
-    def __init__(self, endpoint: str, http: httpx.AsyncClient) -> None:
-        self.endpoint, self.http = endpoint.rstrip("/"), http
+    def __init__(self, endpoint: str, http: httpx.AsyncClient, tls: ssl.SSLContext) -> None:
+        self.endpoint, self.http, self.tls = endpoint.rstrip("/"), http, tls
 
     async def challenge(self, grant: str) -> str:
+        if in_clear := plain_http_problem(self.endpoint, "the provider's endpoint"):
+            raise ChannelDown(f"challenge: {in_clear}")  # the grant would cross the network in clear
         try:
             response = await self.http.post(f"{self.endpoint}{CHALLENGE_ROUTE}",
                                             headers={"Authorization": f"Bearer {grant}"})
         except httpx.HTTPError as exc:
-            raise ChannelDown(f"challenge: {type(exc).__name__}: {exc}") from None
+            raise ChannelDown(f"challenge: {describe_failure(exc, self.endpoint)}") from None
         if response.status_code != 201:
             if response.status_code >= 500:
                 raise ChannelDown(f"challenge: HTTP {response.status_code}")
@@ -177,7 +182,8 @@ class SocketIOPeer:
 
     async def open(self, auth: dict[str, Any], receiver: Receiver) -> Channel:
         client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False,
-                                      websocket_extra_options={"compress": 0, "max_msg_size": MAX_MESSAGE_BYTES})
+                                      websocket_extra_options={"compress": 0, "max_msg_size": MAX_MESSAGE_BYTES,
+                                                               "ssl": self.tls})
         namespace = _ConsumerNamespace(receiver)
         client.register_namespace(namespace)
         try:
@@ -186,9 +192,10 @@ class SocketIOPeer:
         except (TimeoutError, socketio.exceptions.ConnectionError, OSError) as exc:
             with contextlib.suppress(Exception):
                 await client.disconnect()
-            if namespace.refusal is not None:
+            # A failed transport (TLS included) triggers connect_error too; only the namespace's answer is a refusal
+            if namespace.refusal is not None and not isinstance(exc.__cause__, engineio.exceptions.ConnectionError):
                 raise namespace.refusal from None
-            raise ChannelDown(f"connect: {type(exc).__name__}: {exc}") from None
+            raise ChannelDown(f"connect: {describe_failure(exc, self.endpoint)}") from None
         return _SocketIOChannel(client)
 
     @contextlib.asynccontextmanager
@@ -203,7 +210,7 @@ class SocketIOPeer:
                                       retry=response.status_code == 410)
                 yield _content(response)
         except httpx.HTTPError as exc:
-            raise ChannelDown(f"link: {type(exc).__name__}: {exc}") from None
+            raise ChannelDown(f"link: {describe_failure(exc, self.endpoint)}") from None
 
 
 async def _content(response: httpx.Response) -> AsyncIterator[bytes]:
@@ -215,13 +222,15 @@ async def _content(response: httpx.Response) -> AsyncIterator[bytes]:
 
 
 class SocketIODialer:
-    """Makes a ``ProviderPeer`` per endpoint, sharing one HTTP client."""
+    """Makes a ``ProviderPeer`` per endpoint, sharing one HTTP client; ``tls`` verifies every provider (challenge,
+    links and wss alike; default: the system's trust store)."""
 
-    def __init__(self, http: httpx.AsyncClient | None = None) -> None:
-        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    def __init__(self, http: httpx.AsyncClient | None = None, *, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls or client_context(None)
+        self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), verify=self.tls)
 
     def __call__(self, endpoint: str) -> ProviderPeer:
-        return SocketIOPeer(endpoint, self.http)
+        return SocketIOPeer(endpoint, self.http, self.tls)
 
     async def aclose(self) -> None:
         await self.http.aclose()

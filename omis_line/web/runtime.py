@@ -14,6 +14,7 @@ from omis_line.line import Line
 from omis_line.metrics import LineMetrics
 from omis_line.order_follower import OrderFollower
 from omis_line.status_outbox import StatusSender
+from omis_line.tls import client_context
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Runtime:
     def build(cls, settings: Settings, metrics: LineMetrics | None = None) -> Runtime:
         database = Database(settings.resolved_database_url)
         client = httpx.AsyncClient(base_url=settings.aadsys_url, headers={"X-API-Key": settings.api_key()},
-                                   timeout=10.0, trust_env=False)
+                                   timeout=10.0, trust_env=False, verify=client_context(settings.tls_ca_file))
         sender = StatusSender(database, client, retry_max_seconds=settings.retry_max_seconds)
         line = Line(database, settings, on_decided=sender.wake.set, metrics=metrics)
         follower = OrderFollower(database, client, partner=settings.partner,

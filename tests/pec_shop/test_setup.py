@@ -48,14 +48,14 @@ def test_init_without_a_key_file_says_what_to_give(tmp_path: Path) -> None:
 
 
 def test_options_beat_environment_beat_the_toml_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "pec_shop.toml").write_text('aadsys_url = "http://toml:1"\npartner = "from-toml"\n'
+    (tmp_path / "pec_shop.toml").write_text('aadsys_url = "https://toml:1"\npartner = "from-toml"\n'
                                              "retry_seconds = 7\n")
-    monkeypatch.setenv("PEC_SHOP_AADSYS_URL", "http://env:2")
+    monkeypatch.setenv("PEC_SHOP_AADSYS_URL", "https://env:2")
     monkeypatch.setenv("PEC_SHOP_MAX_IMAGE_BYTES", "1000")
 
     settings = load_settings(data_dir=tmp_path, partner="from-option")
 
-    assert (settings.aadsys_url, settings.partner) == ("http://env:2", "from-option")
+    assert (settings.aadsys_url, settings.partner) == ("https://env:2", "from-option")
     assert (settings.retry_seconds, settings.max_image_bytes) == (7, 1000)
     assert settings.resolved_database_url == f"sqlite:///{tmp_path / 'pec_shop.db'}"
 

@@ -1,4 +1,4 @@
-"""Run an ASGI app on a real uvicorn server on an ephemeral loopback port."""
+"""Run an ASGI app on a real uvicorn server on an ephemeral loopback port, over plain HTTP or TLS."""
 
 from __future__ import annotations
 
@@ -7,19 +7,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 
 @contextmanager
-def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:40123``."""
+def live_server(app: Any, host: str = "127.0.0.1", *, port: int = 0, tls_cert: Path | None = None,
+                tls_key: Path | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:40123``, or ``https://…``
+    with ``tls_cert`` and ``tls_key`` (uvicorn's ssl_certfile and ssl_keyfile, as ``serve --tls-cert`` passes them).
+    ``port`` 0 takes a free one; give one when the app must know its own URL before it serves."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock.bind((host, port))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False)
+    config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False,
+                            ssl_certfile=tls_cert, ssl_keyfile=tls_key)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -29,7 +34,7 @@ def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     try:
-        yield f"http://{host}:{port}"
+        yield f"{'https' if tls_cert else 'http'}://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)
