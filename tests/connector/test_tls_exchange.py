@@ -23,13 +23,13 @@ import pytest
 from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
+from aadsys.processes import wait_for
 from aadsys.samples import sales_order
 from abm_portal.app import create_app as create_portal
 from abm_portal.cli import prepare as prepare_portal
 from abm_portal.config import Settings as PortalSettings
 from abm_portal.services import organisations, personal_tokens, users
 from connector import ConnectorExtension
-from tests.e2e.harness import wait_for
 from tests.support.databases import AadsysTemplates
 from tests.support.live_server import live_server
 from tests.support.pki import Pki
@@ -115,7 +115,7 @@ def test_a_sales_order_crosses_on_wss_and_a_consumer_that_trusts_another_ca_is_r
         items = portal.get("/api/v1/assets", params={"org": orgs["pec"]["id"]}, headers=as_admin("omis")).json()
         return next((a for a in items["items"] if a["assetType"] == "sales-order"), None)
 
-    asset = wait_for(pec_orders, 30, what="PEC's connector to publish its Sales Orders over https")
+    asset = wait_for(pec_orders, "PEC's connector to publish its Sales Orders over https", timeout=30)
     start = datetime.now(UTC) - timedelta(minutes=1)
     subscriptions = {}
     for consumer in ("omis", "nova"):
@@ -128,9 +128,9 @@ def test_a_sales_order_crosses_on_wss_and_a_consumer_that_trusts_another_ca_is_r
     members["pec"].client.post("/api/v1/asset-types/sales-order/instances",
                                json=sales_order("TLS-0001")).raise_for_status()
 
-    arrived = wait_for(lambda: members["omis"].received("pec"), 30, what="the order to reach OMIS over wss")
-    refused = wait_for(lambda: members["nova"].channel(subscriptions["nova"]).get("lastError"), 30,
-                       what="NOVA's channel to PEC to be refused")
+    arrived = wait_for(lambda: members["omis"].received("pec"), "the order to reach OMIS over wss", timeout=30)
+    refused = wait_for(lambda: members["nova"].channel(subscriptions["nova"]).get("lastError"),
+                       "NOVA's channel to PEC to be refused", timeout=30)
 
     assert [item["key"] for item in arrived] == ["TLS-0001"], arrived
     assert members["omis"].channel(subscriptions["omis"])["connected"]
