@@ -1,4 +1,5 @@
-"""The wheel holds what a deployment runs, and an AAdSys and a portal installed from it can migrate (issue 11).
+"""The wheel holds what a deployment runs, and an AAdSys (with and without its connector extension) and a portal
+installed from it initialise, migrate and serve.
 
 Built with the pinned uv, as `uv build --wheel` would; then unpacked and run from a directory outside the checkout,
 so every import and every migration comes from the wheel.
@@ -7,6 +8,8 @@ so every import and every migration comes from the wheel.
 from __future__ import annotations
 
 import os
+import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -14,10 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from aadsys.processes import AadsysProcess
+
 ROOT = Path(__file__).resolve().parents[1]
 UV = ROOT / ".tools" / "bin" / "uv"
 SHIPPED = ("aas_models", "aadsys", "connector", "abm_portal")
 NOT_SHIPPED = ("pec_shop/", "omis_line/", "valuechain/", "tests/", "bench/", "migrations/")
+CONNECTOR_TABLES = {"outbox", "subscriptions", "history_jobs", "links"}
 
 
 @pytest.fixture(scope="module")
@@ -37,11 +43,13 @@ def test_the_wheel_holds_the_deployable_packages_and_their_migrations(wheel: Pat
     for package in SHIPPED:
         assert f"{package}/__init__.py" in names, package
     for package, source in (("aadsys", ROOT / "aadsys" / "migrations"),
+                            ("connector", ROOT / "connector" / "migrations"),
                             ("abm_portal", ROOT / "abm_portal" / "migrations")):
         expected = {f"{package}/migrations/{p.relative_to(source).as_posix()}" for p in source.rglob("*")
                     if p.is_file() and "__pycache__" not in p.parts}
         assert expected and expected <= set(names), sorted(expected - set(names))
         assert any(name.startswith(f"{package}/migrations/versions/0001_") for name in names)
+    assert "aadsys/benchmark/connectivity.py" in names and "aadsys/processes.py" in names  # `aadsys bench` runs them
     assert not [n for n in names if n.startswith(NOT_SHIPPED) or "__pycache__" in n]
 
 
@@ -62,3 +70,29 @@ def test_an_installed_wheel_initialises_and_migrates_a_database(wheel: Path, tmp
                            env=env, capture_output=True, text=True, timeout=60)
     assert where.stdout.strip().startswith(str(installed)), where.stdout + where.stderr
     assert list(data_dir.glob("*.db")), sorted(p.name for p in data_dir.iterdir())
+
+
+@pytest.mark.parametrize("connector", ["with the connector", "without the connector"])
+def test_an_aadsys_installed_from_the_wheel_migrates_and_serves(wheel: Path, tmp_path: Path, connector: str) -> None:
+    """Without the connector extension (its package and entry point gone), the core still migrates its own tables
+    and serves; with it, the connector's branch adds its tables."""
+    installed = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(installed)
+    if connector == "without the connector":
+        shutil.rmtree(installed / "connector")
+        (entry_points,) = installed.glob("aadsys-*.dist-info/entry_points.txt")
+        entry_points.write_text(entry_points.read_text().split("[aadsys.extensions]")[0])
+    member = AadsysProcess(tmp_path / "data", org="pec", base_iri="https://pec.example",
+                           env={"PYTHONPATH": str(installed), "PYTHONSAFEPATH": "1"})
+    try:
+        member.init()
+        member.create_key()
+        member.start()
+        with member.api() as api:
+            assert api.get("/api/v1/asset-types").status_code == 200
+    finally:
+        member.stop()
+    with sqlite3.connect(member.data_dir / "aadsys.db") as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "instances" in tables
+    assert (tables >= CONNECTOR_TABLES) == (connector == "with the connector"), sorted(tables)
