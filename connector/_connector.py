@@ -36,6 +36,7 @@ from aadsys.tls import client_context
 from aas_models import Owner
 from connector._clock import Clock, SystemClock
 from connector._identity import load_or_create
+from connector._leases import CONTROL, LeaseKeeper, Leases
 from connector._refusals import Refusals
 from connector._settings import ConnectorSettings, load_connector_settings
 from connector._status import collect_status
@@ -95,19 +96,25 @@ class Connector:
                                    timeout=self.settings.portal_timeout_seconds, tls=tls)
         self.trust = TrustStore(connector_dir(aadsys.data_dir) / "trust.json")
         self.ledger, self.jobs, self.refusals = Ledger(db), HistoryJobs(db), Refusals(db)
+        self.leases = Leases(db, context.worker, self.settings.lease_ttl_seconds, self.clock)
+        self.keeper = LeaseKeeper(self.leases, self.clock, context.notifications)
         self.outbox = Outbox(db, self.settings.delivery_ttl_seconds, self.clock)
         self.links = Links(db, self.settings.link_ttl_seconds, self.clock)
         self.control = ControlPlane(settings=self.settings, identity=self.identity, portal=self.portal,
                                     trust=self.trust, ledger=self.ledger, progress=DeliveryProgress(db, self.jobs),
                                     owner=Owner(aadsys.org, aadsys.base_iri), public_url=aadsys.advertised_url,
-                                    asset_types=context.instances.registered_slugs, clock=self.clock)
+                                    asset_types=context.instances.registered_slugs, clock=self.clock,
+                                    in_charge=lambda: self.keeper.fence(CONTROL, CONTROL) is not None)
         self.provider = ProviderPlane(self.settings, self.identity, self.control.admission, context.instances,
-                                      context.files, self.outbox, self.links, self.jobs, self.refusals, self.clock)
+                                      context.files, self.outbox, self.links, self.jobs, self.refusals, self.clock,
+                                      self.keeper)
         self.dialer = SocketIODialer(tls=tls)
         self.consumer = ConsumerPlane(self.settings, self.identity, context.inbox, context.files, self.jobs,
-                                      self.refusals, db, self.dialer, self.clock,
+                                      self.refusals, db, self.dialer, self.clock, self.keeper,
                                       max_body_bytes=aadsys.max_body_bytes, max_file_bytes=aadsys.max_file_bytes)
         self.control.drive(self.provider, self.consumer)
+        self.keeper.serve(CONTROL, taken=_nothing, lost=_nothing)
+        self.keeper.want(CONTROL, {CONTROL})
         self._main: asyncio.Task[None] | None = None
 
     def mount(self, app: FastAPI) -> None:
@@ -116,6 +123,8 @@ class Connector:
 
     # -- life ---------------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        if not self.context.db.is_postgres:  # one process per SQLite file: leases held before this start are stale
+            await anyio.to_thread.run_sync(self.leases.release_everyone)
         self._main = asyncio.create_task(self._run(), name="connector")
         log.info("connector of '%s' started: portal %s, reachable here at %s", self.context.settings.org,
                  self.portal.base_url, self.context.settings.advertised_url)
@@ -124,6 +133,7 @@ class Connector:
         async with asyncio.TaskGroup() as group:
             group.create_task(guarded(self.provider.run(), "provider plane"))
             group.create_task(guarded(self.consumer.run(), "consumer plane"))
+            group.create_task(restarting(self.keeper.run, "leases", self.clock))
             group.create_task(restarting(self.control.run, "control plane", self.clock))
             group.create_task(restarting(self._housekeeping, "housekeeping", self.clock))
 
@@ -132,6 +142,8 @@ class Connector:
             await self.provider.stop_all(Code.SHUTTING_DOWN, "the provider is shutting down")
             await self.consumer.stop_all()
         await cancel_and_wait(self._main)
+        with contextlib.suppress(Exception):  # whoever comes next need not wait for them to expire
+            await self.keeper.release_all()
         await self.dialer.aclose()
         await self.portal.aclose()
 
@@ -143,7 +155,8 @@ class Connector:
             try:
                 await self.provider.close_due()
                 now = self.clock.monotonic()
-                if swept is None or now - swept > EXPIRY_SWEEP_SECONDS:
+                in_charge = self.keeper.fence(CONTROL, CONTROL) is not None
+                if in_charge and (swept is None or now - swept > EXPIRY_SWEEP_SECONDS):
                     swept = now
                     expired = await anyio.to_thread.run_sync(self.outbox.expire_due)
                     for subscription_id, count in expired.items():
@@ -199,6 +212,10 @@ class Connector:
         channels = {**self.consumer.channels(), **self.provider.channels()}
         return collect_status(self.context.settings, self.ledger, self.jobs, self.refusals, self.trust,
                               self.identity, portal_reachable=self.control.status.reachable, channels=channels)
+
+
+async def _nothing(*_: object) -> None:
+    """The control lease starts and stops nothing by itself: the control plane asks whether it holds it."""
 
 
 def _client(request: Request) -> str:

@@ -37,6 +37,9 @@ class ConnectorSettings(BaseSettings):
     reconnect_max_seconds: float = Field(30.0, gt=0, description="Longest reconnect delay")
     portal_timeout_seconds: float = Field(5.0, gt=0, description="Time limit of one request to the portal")
     clock_skew_seconds: int = Field(60, ge=0, le=600, description="Leeway when checking a grant's lifetime")
+    lease_ttl_seconds: float = Field(10.0, ge=1, le=600, description="How long a worker's lease on a "
+                                                                     "subscription lasts unrenewed: a killed worker's "
+                                                                     "subscriptions move to another within it (+1 s)")
     publish: list[str] | None = Field(None, description="Asset types published at the portal; default: all "
                                                         "this AAdSys holds")
 

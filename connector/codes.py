@@ -51,6 +51,8 @@ class Code(StrEnum):
     # -- the channel's own life -------------------------------------------------------------------------------
     NOT_READY = "not-ready"  # consumer side: no grant, endpoint or keys yet
     SHUTTING_DOWN = "shutting-down"
+    MOVED = "moved"  # the subscription's channel moves to another worker of the provider: connect again
+    BUSY = "busy"  # another worker of the provider serves this subscription's channel and did not hand it over yet
     INTERNAL = "internal"  # a handler failed unexpectedly and logged why
 
     # -- records the consumer refuses (never stored) ----------------------------------------------------------
@@ -78,7 +80,8 @@ class Code(StrEnum):
 
 
 FINAL = frozenset({Code.REVOKED, Code.CANCELLED, Code.EXPIRED, Code.COMPLETED, Code.REJECTED, Code.WINDOW_ENDED})
-RETRY_SOON = frozenset({Code.STALE_NONCE, Code.GRANT_EXPIRED, Code.SHUTTING_DOWN, Code.INTERNAL})
+RETRY_SOON = frozenset({Code.STALE_NONCE, Code.GRANT_EXPIRED, Code.SHUTTING_DOWN, Code.MOVED, Code.BUSY,
+                        Code.INTERNAL})
 
 
 def code_of(value: object) -> Code | None:

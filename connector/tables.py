@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from aadsys.core.tables import utcnow
@@ -114,3 +114,20 @@ class LinkRow(SQLModel, table=True):
     expires_at: datetime
     used_at: datetime | None = None
     delivered_at: datetime | None = None
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who runs the work of one subject (a subscription's provider flow or consumer reception, or the control
+    plane's portal rounds) among the workers of one AAdSys, until when, and under which fencing epoch: every
+    state change the holder makes checks its epoch, so a worker that lost the lease while paused writes nothing
+    (``connector._leases``)."""
+
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_holder", "holder"),)
+
+    subject: str = Field(primary_key=True, max_length=64, description="a subscription id, or 'control'")
+    role: str = Field(primary_key=True, max_length=16, description="provider | consumer | control")
+    holder: str | None = Field(default=None, max_length=128, description="the worker that holds it, if any")
+    epoch: int = Field(default=0, sa_type=BigInteger, description="raised by one at every take-over")
+    expires_at: datetime
+    wanted_by: str | None = Field(default=None, max_length=128, description="a worker asking for it")

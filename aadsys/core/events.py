@@ -1,7 +1,9 @@
 """Wake-ups for everyone who streams new instances (SSE clients, the connector).
 
 The database is the source of truth: a waiter is only told "look again", then reads rows after
-the last sequence number it saw. Writers in other processes are caught by a periodic poll.
+the last sequence number it saw. Writers in this process wake the waiters directly (``notify`` after their
+commit); writers in the other workers of the same PostgreSQL database, through ``LISTEN``/``NOTIFY``
+(``announce`` inside their transaction, ``aadsys.core.notifications``); a slow poll stays as the fallback.
 """
 
 from __future__ import annotations
@@ -10,9 +12,16 @@ import asyncio
 import contextlib
 from collections import Counter
 
+from sqlmodel import Session
+
+from aadsys.core.notifications import INSTANCES, Notifications
+
 
 class InstanceEvents:
-    def __init__(self) -> None:
+    def __init__(self, notifications: Notifications | None = None) -> None:
+        self.notifications = notifications
+        if notifications is not None:
+            notifications.listen(INSTANCES, self._heard)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         # own commits per asset type in this process: a follower of one type sleeps through everything else
@@ -29,6 +38,15 @@ class InstanceEvents:
         asset type of a commit of our own records (received ones wake only the streams)."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._fire, own_type)
+
+    def announce(self, session: Session, own_type: str | None = None) -> None:
+        """Inside a write transaction that stores records: the other workers hear of it when it commits."""
+        if self.notifications is not None:
+            self.notifications.announce(session, INSTANCES, own_type or "")
+
+    def _heard(self, payload: str) -> None:
+        """Another worker committed records (of our own ``payload`` type, or received ones when empty)."""
+        self._fire(payload or None)
 
     def close(self) -> None:
         """The server stops: wake every waiter for the last time (call it on the loop)."""

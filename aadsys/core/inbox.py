@@ -11,7 +11,7 @@ dropped inside the same transaction and reported as such, so a re-sent message i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -114,14 +114,17 @@ class Inbox:
                                              f"provider's identifiers ({provenance.provider.base_iri})")
         return rendered
 
-    def store(self, provenance: Provenance, checked: Sequence[tuple[Arrival, RenderedInstance]]) -> list[Receipt]:
+    def store(self, provenance: Provenance, checked: Sequence[tuple[Arrival, RenderedInstance]], *,
+              guard: Callable[[Session], None] | None = None) -> list[Receipt]:
         """Store checked records in one transaction, in the order given; duplicates are dropped and reported.
 
         Raises ``MissingFiles`` if a record refers to a file not stored here yet (nothing is stored then).
+        ``guard`` runs inside the transaction before it commits; what it raises rolls the batch back (a worker's
+        fence: its lease still holds).
         """
         for attempt in range(2):
             try:
-                receipts = self._store(provenance, checked)
+                receipts = self._store(provenance, checked, guard)
                 break
             except IntegrityError:
                 if attempt:  # a concurrent writer of the same records; the second pass sees its rows
@@ -130,7 +133,8 @@ class Inbox:
             self.events.notify()
         return receipts
 
-    def _store(self, provenance: Provenance, checked: Sequence[tuple[Arrival, RenderedInstance]]) -> list[Receipt]:
+    def _store(self, provenance: Provenance, checked: Sequence[tuple[Arrival, RenderedInstance]],
+               guard: Callable[[Session], None] | None) -> list[Receipt]:
         origin, now, subscription = provenance.provider.org, utcnow(), provenance.subscription_id
         keys = sorted({rendered.key for _, rendered in checked})
         receipts: list[Receipt] = []
@@ -157,6 +161,9 @@ class Inbox:
                 receipts.append(Receipt(arrival.seq, Outcome.STORED, instance_seq))
             if records:
                 session.execute(_RECORD, records)
+                self.events.announce(session)
+            if guard is not None:
+                guard(session)
             session.commit()
         return receipts
 

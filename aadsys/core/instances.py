@@ -210,6 +210,7 @@ class InstanceService:
                 session.execute(_RETIRE, {"row_id": latest.id})
             created_at = utcnow()
             seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
+            self.events.announce(session, spec.slug)
             session.commit()
         self.events.notify(spec.slug)
         self.on_created(spec.slug)

@@ -46,12 +46,14 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ctx.events.bind(asyncio.get_running_loop())
+        ctx.notifications.start(asyncio.get_running_loop())
         for part in running:
             await part.start()
         try:
             yield
         finally:
             await stop_parts()
+            ctx.notifications.stop()
             ctx.metrics.process_exiting()
             if context is None:
                 ctx.db.dispose()

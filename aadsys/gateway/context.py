@@ -12,6 +12,7 @@ from aadsys.core.events import InstanceEvents
 from aadsys.core.files import FileStore
 from aadsys.core.inbox import Inbox
 from aadsys.core.instances import InstanceService
+from aadsys.core.notifications import Notifications, worker_name
 from aadsys.gateway.file_links import LinkedRepository
 from aadsys.metrics import Metrics
 from aas_models import Owner
@@ -29,11 +30,18 @@ class AadsysContext:
     inbox: Inbox
     keys: ApiKeyCache
     metrics: Metrics  # what /metrics shows; extensions add their figures here
+    notifications: Notifications  # wake-ups across the workers of one PostgreSQL database
+
+    @property
+    def worker(self) -> str:
+        """This worker's name among the workers that share the database."""
+        return self.notifications.worker
 
     @classmethod
     def build(cls, settings: Settings) -> AadsysContext:
         db = Database(settings.resolved_database_url)
-        events = InstanceEvents()
+        notifications = Notifications(db, worker_name())
+        events = InstanceEvents(notifications)
         owner = Owner(org=settings.org, base_iri=settings.base_iri)
         files = FileStore(db, settings.files_dir)
         aas = SqlAasRepository(db, files)
@@ -41,4 +49,4 @@ class AadsysContext:
         metrics.readiness.add_check("database", db.reachable)
         instances = InstanceService(db, owner, events, on_created=metrics.instance_created)
         return cls(settings, db, events, instances, files, aas, LinkedRepository(aas), Inbox(db, events),
-                   ApiKeyCache(db), metrics)
+                   ApiKeyCache(db), metrics, notifications)

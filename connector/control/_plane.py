@@ -87,11 +87,14 @@ async def publish_asset_types(portal: PortalClient, owner: Owner, org_id: str, s
 class ControlPlane:
     def __init__(self, *, settings: ConnectorSettings, identity: Identity, portal: PortalClient, trust: TrustStore,
                  ledger: Ledger, progress: ProgressReports, owner: Owner, public_url: str,
-                 asset_types: Callable[[], frozenset[str]], clock: Clock) -> None:
+                 asset_types: Callable[[], frozenset[str]], clock: Clock,
+                 in_charge: Callable[[], bool] = lambda: True) -> None:
         self.settings, self.identity, self.portal, self.clock = settings, identity, portal, clock
         self.trust, self.ledger, self.progress = trust, ledger, progress
         self.owner, self.public_url, self.asset_types = owner, public_url, asset_types
+        self.in_charge = in_charge  # this worker holds the control lease: it, and only it, talks to the portal
         self.flows: list[DataFlows] = []
+        self._live_ids: set[str] = set()
         self.status = PortalStatus()
         self.admission = Admission(trust=trust, ledger=ledger, portal=portal, held_types=asset_types,
                                    refresh_trust=self._refresh_own_trust, clock=clock,
@@ -112,7 +115,22 @@ class ControlPlane:
             await self.clock.sleep(self.settings.poll_seconds)
 
     async def round(self) -> None:
-        """One round; never raises for the portal's sake."""
+        """One round; never raises for the portal's sake. Every worker runs the flows the ledger calls for; the
+        worker in charge (the control lease) also settles with the portal and reports."""
+        in_charge = self.in_charge()
+        if in_charge:
+            await self._settle()
+        live = await anyio.to_thread.run_sync(self.ledger.live, self.clock.now())
+        await self._end_what_ended({view.id for view in live})
+        for flows in self.flows:
+            await flows.reconcile(live)
+        if in_charge:
+            try:
+                await self._report()
+            except PortalError as exc:
+                self.status.last_error = str(exc)
+
+    async def _settle(self) -> None:
         try:
             await self._settle_with_portal()
             if self.status.reachable is False:
@@ -125,13 +143,18 @@ class ControlPlane:
             self.status.reachable, self.status.last_error = reachable, str(exc)
         except Exception:  # a bug must not stop the connector's other work
             log.exception("control plane round failed")
-        live = await anyio.to_thread.run_sync(self.ledger.live, self.clock.now())
-        for flows in self.flows:
-            await flows.reconcile(live)
-        try:
-            await self._report()
-        except PortalError as exc:
-            self.status.last_error = str(exc)
+
+    async def _end_what_ended(self, live_ids: set[str]) -> None:
+        """Subscriptions live at the last round and ended since (whichever worker learnt it from the portal): their
+        channels end with the subscription's state."""
+        ended, self._live_ids = self._live_ids - live_ids, live_ids
+        for subscription_id in sorted(ended):
+            row = await anyio.to_thread.run_sync(self.ledger.get, subscription_id)
+            state = SubscriptionState(row.state) if row is not None else None
+            code = Code(state) if state in FINAL_STATES else Code.WINDOW_ENDED
+            reason = (row.reason if row is not None and row.reason else None) or f"the subscription is {code}"
+            for flows in self.flows:
+                await flows.terminate(subscription_id, code, reason)
 
     async def _settle_with_portal(self) -> None:
         org_id = await self.portal.own_org_id()

@@ -37,6 +37,7 @@ from aadsys.core.inbox import Arrival, Inbox, Provenance, RecordRefused
 from aas_models import Owner
 from connector._clock import Clock
 from connector._identity import Identity
+from connector._leases import Fence, LeaseKeeper, LeaseLost
 from connector._refusals import Refusals
 from connector._sealing import FileSeal, Opener, file_binding, prove
 from connector._settings import ConnectorSettings
@@ -68,6 +69,7 @@ from connector.spi import Mode, Role, SubscriptionView
 
 log = logging.getLogger("connector.consumer")
 CALL_TIMEOUT = 120.0
+ROLE = Role.CONSUMER.value
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Reception:
 
     plane: ConsumerPlane
     view: SubscriptionView
+    fence: Fence
     status: ChannelStatus = field(default_factory=ChannelStatus)
     task: asyncio.Task[None] | None = None
     queue: asyncio.Queue[InstanceMessage] = field(default_factory=asyncio.Queue)
@@ -165,6 +168,9 @@ class Reception:
             except ChannelDown as exc:
                 self.status.last_error = str(exc)
                 log.info("subscription %s: channel down (%s); reconnecting", self.id, exc)
+            except LeaseLost:
+                self.finish("another worker took this subscription's reception over")
+                log.warning("subscription %s: another worker took the reception over; this one stops", self.id)
             except Exception as exc:  # a bug must not end the reception for good: log it and start over
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("subscription %s: channel failed; reconnecting", self.id)
@@ -225,8 +231,8 @@ class Reception:
             answer = await channel.call("subscribe", SubscribeRequest(subscription_id=self.id, after_seq=after)
                                         .wire(), CALL_TIMEOUT)
         else:
-            job = await anyio.to_thread.run_sync(plane.jobs.open, self.id, Role.CONSUMER, view.valid_from,
-                                                 view.valid_to)
+            job = await anyio.to_thread.run_sync(partial(plane.jobs.open, self.id, Role.CONSUMER, view.valid_from,
+                                                         view.valid_to, fence=self.fence))
             if job.state in (HistoryState.FINISHED, HistoryState.REPORTED):
                 self.finish("history complete")
                 return
@@ -240,7 +246,7 @@ class Reception:
         if not ack.ok:
             raise ChannelRefused.of(ack.code or Code.MALFORMED, ack.reason or "the provider refused the request")
         if view.mode is Mode.HISTORICAL and ack.total is not None:
-            await anyio.to_thread.run_sync(plane.jobs.set_total, self.id, ack.total)
+            await anyio.to_thread.run_sync(partial(plane.jobs.set_total, self.id, ack.total, fence=self.fence))
         log.info("subscription %s: channel open, resuming after seq %d (%s to come)", self.id, after, ack.total)
 
     async def _refresh_grant(self, channel: Channel) -> None:
@@ -382,7 +388,7 @@ class Reception:
                 refusals.append(_Refusal(seq, Code.MALFORMED, f"bad header field: {exc}"))
         while checked:
             try:
-                receipts = plane.inbox.store(provenance, checked)
+                receipts = plane.inbox.store(provenance, checked, guard=self.fence.check)
                 return [r.seq for r in receipts], refusals, retry
             except RecordRefused as exc:
                 refusals.append(_Refusal(exc.seq, Code.CONFLICT, exc.reason))
@@ -409,7 +415,7 @@ class Reception:
             return refused(Code.MALFORMED, str(exc.errors()[:2]))
         count, digest = await anyio.to_thread.run_sync(_received.digest, self.plane.db, self.id)
         await anyio.to_thread.run_sync(partial(self.plane.jobs.move, self.id, HistoryState.FINISHED, count=count,
-                                               digest=digest))
+                                               digest=digest, fence=self.fence))
         agree = (count, digest) == (notice.count, notice.digest)
         log.info("subscription %s: historical transfer complete: provider %d, stored %d (%s)", self.id,
                  notice.count, count, "agree" if agree else "DIFFER")
@@ -420,7 +426,7 @@ class Reception:
 
 @dataclass
 class ConsumerPlane:
-    """The consumer's data plane: one ``Reception`` per subscription we consume."""
+    """The consumer's data plane: one ``Reception`` per subscription we consume whose lease this worker holds."""
 
     settings: ConnectorSettings
     identity: Identity
@@ -431,12 +437,17 @@ class ConsumerPlane:
     db: Database
     dial: Dialer
     clock: Clock
+    keeper: LeaseKeeper
     max_body_bytes: int
     max_file_bytes: int
     receptions: dict[str, Reception] = field(default_factory=dict)
+    _live: dict[str, SubscriptionView] = field(default_factory=dict)
     _openers: dict[tuple[str, str], Opener] = field(default_factory=dict)
     _group: asyncio.TaskGroup | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.keeper.serve(ROLE, taken=self._taken, lost=self._lost)
 
     async def run(self) -> None:
         """Owns every reception's task until cancelled."""
@@ -458,22 +469,40 @@ class ConsumerPlane:
         return Provenance(view.id, Owner(view.provider_owner, view.provider_base_iri), view.peer_org_id)
 
     async def reconcile(self, live: Sequence[SubscriptionView]) -> None:
-        wanted = {v.id: v for v in live if v.role is Role.CONSUMER}
-        for view in wanted.values():
+        self._live = {v.id: v for v in live if v.role is Role.CONSUMER}
+        for view in self._live.values():
             reception = self.receptions.get(view.id)
-            if reception is None or (reception.done.is_set() and view.mode is Mode.REALTIME):
-                await self._ready.wait()
-                assert self._group is not None
-                await self._end(reception, "replaced")
-                reception = self.receptions[view.id] = Reception(self, view)
-                reception.task = self._group.create_task(guarded(reception.run(), f"reception of {view.id}"))
-            reception.view = view
+            if reception is not None:
+                reception.view = view
+                if reception.done.is_set() and view.mode is Mode.REALTIME:  # asked again: a fresh reception
+                    await self._start(view, reception.fence)
+            elif (fence := self.keeper.fence(view.id, ROLE)) is not None:
+                await self._start(view, fence)
         for subscription_id, reception in list(self.receptions.items()):
-            if subscription_id not in wanted and not reception.done.is_set():
+            if subscription_id not in self._live and not reception.done.is_set():
                 await self._end(reception, "the subscription is no longer approved or active")
+        self.keeper.want(ROLE, self._live)
+
+    async def _start(self, view: SubscriptionView, fence: Fence) -> None:
+        await self._ready.wait()
+        assert self._group is not None
+        await self._end(self.receptions.get(view.id), "replaced")
+        reception = self.receptions[view.id] = Reception(self, view, fence)
+        reception.task = self._group.create_task(guarded(reception.run(), f"reception of {view.id}"))
+
+    async def _taken(self, subscription_id: str, fence: Fence) -> None:
+        view = self._live.get(subscription_id)
+        if view is not None:
+            await self._start(view, fence)
+
+    async def _lost(self, subscription_id: str) -> None:
+        await self._end(self.receptions.pop(subscription_id, None), "another worker receives it now")
 
     async def terminate(self, subscription_id: str, code: Code, reason: str) -> None:
+        self._live.pop(subscription_id, None)
         await self._end(self.receptions.get(subscription_id), f"{code}: {reason}")
+        await self.keeper.release(subscription_id, ROLE)
+        self.keeper.want(ROLE, self._live)
 
     @staticmethod
     async def _end(reception: Reception | None, why: str) -> None:
@@ -489,7 +518,8 @@ class ConsumerPlane:
 
     def channels(self) -> dict[str, dict[str, Any]]:
         return {sid: {"connected": r.status.connected, "since": _iso(r.status.since),
-                      "lastError": r.status.last_error, "closed": r.status.closed, "retryAt": _iso(r.status.retry_at)}
+                      "lastError": r.status.last_error, "closed": r.status.closed, "retryAt": _iso(r.status.retry_at),
+                      "leaseEpoch": r.fence.epoch}
                 for sid, r in self.receptions.items()}
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 
 from aadsys.core.db import Database
 from aadsys.core.tables import utcnow
+from connector._leases import Fence
 from connector.data._states import HISTORY_TRANSITIONS, HistoryState, allowed
 from connector.spi import Role
 from connector.tables import HistoryJobRow
@@ -30,9 +31,12 @@ class HistoryJobs:
         with self.db.session() as session:
             return list(session.exec(select(HistoryJobRow).order_by(col(HistoryJobRow.started_at))).all())
 
-    def open(self, subscription_id: str, role: Role, range_from: datetime, range_to: datetime) -> HistoryJobRow:
+    def open(self, subscription_id: str, role: Role, range_from: datetime, range_to: datetime, *,
+             fence: Fence | None = None) -> HistoryJobRow:
         """The job of this subscription, made now or resumed (a failed one runs again)."""
         with self.db.write_session() as session:
+            if fence is not None:
+                fence.check(session)
             job = session.get(HistoryJobRow, subscription_id)
             if job is None:
                 job = HistoryJobRow(subscription_id=subscription_id, role=role.value, range_from=range_from,
@@ -45,9 +49,12 @@ class HistoryJobs:
             session.refresh(job)
             return job
 
-    def move(self, subscription_id: str, target: HistoryState, **changes: object) -> bool:
+    def move(self, subscription_id: str, target: HistoryState, *, fence: Fence | None = None,
+             **changes: object) -> bool:
         """Move the job to ``target`` if the table allows it (setting ``changes``); False otherwise."""
         with self.db.write_session() as session:
+            if fence is not None:
+                fence.check(session)
             job = session.get(HistoryJobRow, subscription_id)
             if job is None or (job.state != target.value
                                and not allowed(HISTORY_TRANSITIONS, H(job.state), target)):
@@ -60,8 +67,10 @@ class HistoryJobs:
             session.commit()
             return True
 
-    def set_total(self, subscription_id: str, total: int) -> None:
+    def set_total(self, subscription_id: str, total: int, *, fence: Fence | None = None) -> None:
         with self.db.write_session() as session:
+            if fence is not None:
+                fence.check(session)
             job = session.get(HistoryJobRow, subscription_id)
             if job is not None and job.total != total:
                 job.total, job.updated_at = total, utcnow()

@@ -22,6 +22,7 @@ from sqlmodel import Session
 from aadsys.core.db import Database
 from aadsys.core.tables import table_of
 from connector._clock import Clock
+from connector._leases import Fence
 from connector._sealing import verify_proof
 from connector._wire import PROOF_LINK
 from connector.errors import LinkRefused
@@ -64,11 +65,13 @@ class Links:
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def issue(self, subscription_id: str, consumer_signing_key: str, consumer_encryption_key: str,
-              links: Sequence[NewLink]) -> list[str]:
+              links: Sequence[NewLink], *, fence: Fence | None = None) -> list[str]:
         """Tokens for ``links``, in order; earlier unused links for the same deliveries stop working."""
         tokens = [secrets.token_urlsafe(32) for _ in links]
         now = self.clock.now()
         with self.db.write_session() as session:
+            if fence is not None:
+                fence.check(session)
             session.execute(update(_LINKS).where(
                 _LINKS.c.subscription_id == subscription_id, _LINKS.c.seq.in_({link.seq for link in links}),
                 _LINKS.c.used_at.is_(None)).values(expires_at=now))

@@ -22,6 +22,7 @@ from aadsys.core.db import Database
 from aadsys.core.instances import OWN, aware
 from aadsys.core.tables import InstanceRow, table_of
 from connector._clock import Clock
+from connector._leases import Fence
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
 from connector.tables import DeliveryRow
 
@@ -103,9 +104,10 @@ class Outbox:
 
     # -- making deliveries ------------------------------------------------------------------------------------------
     def make_realtime(self, subscription_id: str, asset_type: str, valid_from: datetime, valid_to: datetime,
-                      limit: int = 1000) -> int:
+                      limit: int = 1000, *, fence: Fence | None = None) -> int:
         """Deliveries for records stored since the last call; returns how many were made."""
         with self.db.write_session() as session:
+            _check(fence, session)
             self._lock_making(session, subscription_id)
             watermark, last_seq = session.execute(_MADE_SO_FAR, {"subscription_id": subscription_id}).one()
             ids = session.execute(_NEW_OWN, {"asset_type": asset_type, "watermark": watermark, "valid_from": valid_from,
@@ -115,9 +117,10 @@ class Outbox:
         return len(ids)
 
     def make_history(self, subscription_id: str, asset_type: str, range_from: datetime, range_to: datetime,
-                     limit: int = 2000) -> int:
+                     limit: int = 2000, *, fence: Fence | None = None) -> int:
         """The next batch of deliveries for a historical range, in createdAt order; 0 when the range is done."""
         with self.db.write_session() as session:
+            _check(fence, session)
             self._lock_making(session, subscription_id)
             last = session.execute(
                 select(_OUT.c.seq, _INS.c.created_at, _INS.c.id).join(_INS, _INS.c.id == _OUT.c.instance_id)
@@ -150,12 +153,13 @@ class Outbox:
             for n, instance_id in enumerate(ids, start=1)])
 
     # -- sending ----------------------------------------------------------------------------------------------------
-    def reopen(self, subscription_id: str, after_seq: int) -> int:
+    def reopen(self, subscription_id: str, after_seq: int, *, fence: Fence | None = None) -> int:
         """A consumer (re)attached, having stored up to ``after_seq``: whatever it has not confirmed goes again.
 
         Returns how many deliveries are pending now.
         """
         with self.db.write_session() as session:
+            _check(fence, session)
             session.execute(update(_OUT).where(
                 _OUT.c.subscription_id == subscription_id,
                 or_(_OUT.c.state == D.SENT.value, and_(_OUT.c.state == D.STORED.value, _OUT.c.seq > after_seq)),
@@ -165,10 +169,12 @@ class Outbox:
             session.commit()
         return int(pending)
 
-    def claim(self, subscription_id: str, after_seq: int, limit: int, max_bytes: int | None = None) -> list[Outgoing]:
+    def claim(self, subscription_id: str, after_seq: int, limit: int, max_bytes: int | None = None, *,
+              fence: Fence | None = None) -> list[Outgoing]:
         """The next pending deliveries after ``after_seq``, in seq order, now marked sent: at most ``limit`` of them
         and, beyond the first, at most ``max_bytes`` of records."""
         with self.db.write_session() as session:
+            _check(fence, session)
             rows = session.execute(_NEXT_PENDING, {"subscription_id": subscription_id, "after_seq": after_seq,
                                                    "limit": limit}).all()
             if max_bytes is not None:
@@ -179,9 +185,10 @@ class Outbox:
             session.commit()
         return [_outgoing(r) for r in rows]
 
-    def again(self, subscription_id: str, seqs: Sequence[int]) -> list[Outgoing]:
+    def again(self, subscription_id: str, seqs: Sequence[int], *, fence: Fence | None = None) -> list[Outgoing]:
         """Deliveries to send once more (no confirmation in time, or the consumer asked): still sent, not stored."""
         with self.db.write_session() as session:
+            _check(fence, session)
             rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
                                                    _OUT.c.seq.in_(list(seqs)), _OUT.c.state == D.SENT.value)
                                    .order_by(_OUT.c.seq)).all()
@@ -250,6 +257,12 @@ def transfer_digest(lines: Iterable[tuple[int, str, str]]) -> tuple[int, str]:
         digest.update(f"{seq}:{key}:{sha}\n".encode())
         count += 1
     return count, f"sha256:{digest.hexdigest()}"
+
+
+def _check(fence: Fence | None, session: Session) -> None:
+    """A leased write: the lease must still be this worker's at its epoch (``connector._leases``)."""
+    if fence is not None:
+        fence.check(session)
 
 
 def _within(rows: Sequence[Row[Any]], max_bytes: int) -> list[Row[Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -34,6 +34,7 @@ from aadsys.core.tables import InstanceRow, table_of
 from aas_models import referenced_files
 from connector._clock import Clock
 from connector._identity import Identity
+from connector._leases import Fence, LeaseKeeper, LeaseLost
 from connector._refusals import Refusals
 from connector._sealing import CHUNK_BYTES, FileSeal, Sealer, file_binding
 from connector._settings import ConnectorSettings
@@ -64,6 +65,8 @@ from connector.spi import Admissions, GrantClaims, Mode, Role, SubscriptionView
 
 log = logging.getLogger("connector.provider")
 SEAL_BATCH = 64  # deliveries claimed and sealed per hop to a worker thread
+ROLE = Role.PROVIDER.value
+ACQUIRE_SECONDS = 3.0  # how long a connect waits for another worker to hand the subscription's lease over
 _INS = table_of(InstanceRow)
 
 
@@ -113,8 +116,8 @@ class Download:
 class Flow:
     """One subscription's deliveries in this process."""
 
-    def __init__(self, plane: ProviderPlane, subscription_id: str, terms: Terms) -> None:
-        self.plane, self.id, self.terms = plane, subscription_id, terms
+    def __init__(self, plane: ProviderPlane, subscription_id: str, terms: Terms, fence: Fence) -> None:
+        self.plane, self.id, self.terms, self.fence = plane, subscription_id, terms, fence
         self.attached: _Attachment | None = None
         self.history: tuple[datetime, datetime] | None = None
         self.position = 0
@@ -136,9 +139,17 @@ class Flow:
         async with asyncio.TaskGroup() as tasks:
             self._tasks = tasks
             if self.terms.mode is Mode.REALTIME:
-                tasks.create_task(guarded(self._make_realtime(), f"record maker of {self.id}"))
+                tasks.create_task(guarded(self._fenced(self._make_realtime()), f"record maker of {self.id}"))
             self._ready.set()
             await run_forever()
+
+    async def _fenced(self, work: Awaitable[None]) -> None:
+        """Work under the lease: when a write finds the lease taken over, the flow ends here (another worker
+        runs it now) and nothing more is written."""
+        try:
+            await work
+        except LeaseLost:
+            self.plane.fenced(self.id)
 
     async def attach(self, conn_id: str, link: ConsumerLink, claims: GrantClaims) -> None:
         """A consumer connected for this subscription; an earlier connection of it is dropped."""
@@ -165,15 +176,15 @@ class Flow:
         await self._stop_sending()  # a repeated request starts over from what the consumer says it has
         self.history = history
         if history is not None:
-            await anyio.to_thread.run_sync(plane.jobs.open, self.id, Role.PROVIDER, *history)
+            await anyio.to_thread.run_sync(partial(plane.jobs.open, self.id, Role.PROVIDER, *history, fence=self.fence))
             await self._make_history()
         else:
             await anyio.to_thread.run_sync(self._make_realtime_now)
-        pending = await anyio.to_thread.run_sync(plane.outbox.reopen, self.id, after_seq)
+        pending = await anyio.to_thread.run_sync(partial(plane.outbox.reopen, self.id, after_seq, fence=self.fence))
         self.position, self.completing = 0, False
         await self._ready.wait()
         assert self._tasks is not None
-        self._sender = self._tasks.create_task(self._send_guarded())
+        self._sender = self._tasks.create_task(self._fenced(self._send_guarded()))
         return pending
 
     async def _stop_sending(self) -> None:
@@ -195,7 +206,7 @@ class Flow:
     # -- making deliveries -------------------------------------------------------------------------------------
     def _make_realtime_now(self) -> int:
         t = self.terms
-        return self.plane.outbox.make_realtime(self.id, t.asset_type, t.valid_from, t.valid_to)
+        return self.plane.outbox.make_realtime(self.id, t.asset_type, t.valid_from, t.valid_to, fence=self.fence)
 
     async def _make_realtime(self) -> None:
         """Make a delivery for every record of the type committed inside the window, as it commits, whether or
@@ -211,16 +222,19 @@ class Flow:
     async def _make_history(self) -> None:
         assert self.history is not None
         outbox = self.plane.outbox
-        while await anyio.to_thread.run_sync(outbox.make_history, self.id, self.terms.asset_type, *self.history):
+        while await anyio.to_thread.run_sync(partial(outbox.make_history, self.id, self.terms.asset_type,
+                                                     *self.history, fence=self.fence)):
             pass
         figures = await anyio.to_thread.run_sync(outbox.figures, self.id)
-        await anyio.to_thread.run_sync(self.plane.jobs.set_total, self.id, figures.made)
+        await anyio.to_thread.run_sync(partial(self.plane.jobs.set_total, self.id, figures.made, fence=self.fence))
 
     # -- sending -----------------------------------------------------------------------------------------------
     async def _send_guarded(self) -> None:
         """A sender that fails drops its connection, so that the consumer reconnects and replays."""
         try:
             await self._send_loop()
+        except LeaseLost:
+            raise
         except Exception:
             log.exception("subscription %s: sending failed; closing the channel so that the consumer replays",
                           self.id)
@@ -288,10 +302,11 @@ class Flow:
         attached = self.attached
         if attached is None:
             return []
-        return self._seal_all(attached, self.plane.outbox.claim(self.id, self.position, limit, max_bytes))
+        return self._seal_all(attached, self.plane.outbox.claim(self.id, self.position, limit, max_bytes,
+                                                                fence=self.fence))
 
     def _again_sealed(self, attached: _Attachment, seqs: Sequence[int]) -> list[tuple[Outgoing, dict[str, Any]]]:
-        return self._seal_all(attached, self.plane.outbox.again(self.id, seqs))
+        return self._seal_all(attached, self.plane.outbox.again(self.id, seqs, fence=self.fence))
 
     async def _send(self, sealed: Sequence[tuple[Outgoing, dict[str, Any]]]) -> None:
         attached = self.attached
@@ -329,7 +344,7 @@ class Flow:
         if not inline:
             new_links.append(NewLink("payload", o.seq, "", "", instance_id=o.instance_id, header=sealed.header))
         tokens = plane.links.issue(self.id, claims.consumer_signing_key, claims.consumer_encryption_key,
-                                   new_links) if new_links else []
+                                   new_links, fence=self.fence) if new_links else []
         file_refs = [FileRef(sha256=f["sha256"], token=t) for f, t in zip(file_fields, tokens, strict=False)]
         message = InstanceMessage(subscription_id=self.id, seq=o.seq, header=sealed.header,
                                   signature=sealed.signature, files=file_refs,
@@ -340,7 +355,11 @@ class Flow:
     # -- tier 2 --------------------------------------------------------------------------------------------------
     async def stored(self, seqs: Sequence[int]) -> None:
         """Tier 2: the consumer committed these."""
-        await anyio.to_thread.run_sync(self._mark_stored, list(seqs))
+        try:
+            await anyio.to_thread.run_sync(self._mark_stored, list(seqs))
+        except LeaseLost:
+            self.plane.fenced(self.id)
+            return
         for seq in seqs:
             self.inflight.pop(seq, None)
         if seqs:
@@ -353,6 +372,7 @@ class Flow:
         """Deliveries stored and their links done, in one transaction (blocking: runs in a worker thread)."""
         plane = self.plane
         with plane.outbox.db.write_session() as session:  # outbox and links live in the one database
+            self.fence.check(session)
             plane.outbox.confirm(self.id, seqs, session)
             plane.links.delivered(self.id, seqs, session)
             session.commit()
@@ -368,7 +388,7 @@ class Flow:
         self.completing = True
         count, digest = await anyio.to_thread.run_sync(self.plane.outbox.digest, self.id)
         await anyio.to_thread.run_sync(partial(self.plane.jobs.move, self.id, HistoryState.FINISHED, count=count,
-                                               digest=digest))
+                                               digest=digest, fence=self.fence))
         await attached.link.send("history_complete", HistoryComplete(subscription_id=self.id, count=count,
                                                                      digest=digest).wire())
         log.info("subscription %s: historical transfer complete, %d instances", self.id, count)
@@ -383,7 +403,9 @@ class _Connection:
 
 @dataclass
 class ProviderPlane:
-    """The provider's data plane: admission through ``Admissions``, and one ``Flow`` per subscription."""
+    """The provider's data plane: admission through ``Admissions``, and one ``Flow`` per subscription whose lease
+    this worker holds (``connector._leases``): a live real-time subscription's, so that its deliveries are made
+    as records commit, and any whose consumer connected here."""
 
     settings: ConnectorSettings
     identity: Identity
@@ -395,11 +417,16 @@ class ProviderPlane:
     jobs: HistoryJobs
     refusals: Refusals
     clock: Clock
+    keeper: LeaseKeeper
     flows: dict[str, Flow] = field(default_factory=dict)
     connections: dict[str, _Connection] = field(default_factory=dict)
+    _live: dict[str, SubscriptionView] = field(default_factory=dict)
     _group: asyncio.TaskGroup | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _sealers: dict[str, Sealer] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.keeper.serve(ROLE, taken=self._taken, lost=self._lost)
 
     @property
     def events(self) -> Any:
@@ -417,15 +444,40 @@ class ProviderPlane:
         await anyio.to_thread.run_sync(partial(self.refusals.record, code, reason, subscription_id=subscription_id,
                                                peer=peer))
 
-    # -- flows ---------------------------------------------------------------------------------------------------
-    async def _flow(self, subscription_id: str, terms: Terms) -> Flow:
+    # -- flows and their leases ----------------------------------------------------------------------------------
+    def _wanted(self) -> set[str]:
+        """What this worker would run: live real-time subscriptions (their records are owed as they commit), and
+        any subscription whose consumer is connected here."""
+        return set(self._live) | {s for s, flow in self.flows.items() if flow.attached is not None}
+
+    async def _flow(self, subscription_id: str, terms: Terms, fence: Fence) -> Flow:
         flow = self.flows.get(subscription_id)
         if flow is None:
             await self._ready.wait()
             assert self._group is not None
-            flow = self.flows[subscription_id] = Flow(self, subscription_id, terms)
+            flow = self.flows[subscription_id] = Flow(self, subscription_id, terms, fence)
             flow.task = self._group.create_task(guarded(flow.run(), f"flow of {subscription_id}"))
+        flow.fence = fence
         return flow
+
+    async def _taken(self, subscription_id: str, fence: Fence) -> None:
+        view = self._live.get(subscription_id)
+        if view is not None:
+            await self._flow(subscription_id, Terms.of_view(view), fence)
+
+    async def _lost(self, subscription_id: str) -> None:
+        await self._end_flow(subscription_id, Code.MOVED, "the subscription's channel moves to another worker of "
+                                                          "the provider; connect again")
+
+    def fenced(self, subscription_id: str) -> None:
+        """A write of this flow found its lease taken over: end the flow, from a task of its own."""
+        if self._group is not None:
+            self._group.create_task(guarded(self._lease_taken_over(subscription_id), f"fence of {subscription_id}"))
+
+    async def _lease_taken_over(self, subscription_id: str) -> None:
+        log.warning("subscription %s: another worker took the lease over; this one stops its flow", subscription_id)
+        self.keeper.held.pop((subscription_id, ROLE), None)
+        await self._lost(subscription_id)
 
     async def _end_flow(self, subscription_id: str, code: Code, reason: str) -> None:
         flow = self.flows.pop(subscription_id, None)
@@ -436,17 +488,18 @@ class ProviderPlane:
                 await cancel_and_wait(flow.task)
 
     async def reconcile(self, live: Sequence[SubscriptionView]) -> None:
-        """Keep deliveries coming for every live real-time subscription we provide; stop unattached others."""
-        wanted = {v.id: v for v in live if v.role is Role.PROVIDER and v.mode is Mode.REALTIME}
-        for view in wanted.values():
-            await self._flow(view.id, Terms.of_view(view))
-        for subscription_id, flow in list(self.flows.items()):
-            if subscription_id not in wanted and flow.attached is None:
-                self.flows.pop(subscription_id)
-                await cancel_and_wait(flow.task)
+        """Run flows for every live real-time subscription we provide (where this worker holds their lease)."""
+        self._live = {v.id: v for v in live if v.role is Role.PROVIDER and v.mode is Mode.REALTIME}
+        for subscription_id, view in self._live.items():
+            if subscription_id not in self.flows and (fence := self.keeper.fence(subscription_id, ROLE)):
+                await self._flow(subscription_id, Terms.of_view(view), fence)
+        self.keeper.want(ROLE, self._wanted())
 
     async def terminate(self, subscription_id: str, code: Code, reason: str) -> None:
+        self._live.pop(subscription_id, None)
         await self._end_flow(subscription_id, code, reason)
+        await self.keeper.release(subscription_id, ROLE)
+        self.keeper.want(ROLE, self._wanted())
 
     async def close_due(self) -> None:
         """Close channels whose real-time window ended or whose grant expired without a refresh."""
@@ -462,8 +515,8 @@ class ProviderPlane:
             await self._end_flow(subscription_id, code, reason)
 
     def channels(self) -> dict[str, dict[str, Any]]:
-        return {sid: {"connected": flow.attached is not None, "inFlight": len(flow.inflight)}
-                for sid, flow in self.flows.items()}
+        return {sid: {"connected": flow.attached is not None, "inFlight": len(flow.inflight),
+                      "leaseEpoch": flow.fence.epoch} for sid, flow in self.flows.items()}
 
     # -- admission -----------------------------------------------------------------------------------------------
     async def challenge(self, grant: str, peer: str) -> str:
@@ -486,9 +539,14 @@ class ProviderPlane:
         except GrantRefused as exc:
             await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer)
             raise
+        fence = await self.keeper.acquire(claims.subscription_id, ROLE, wait=ACQUIRE_SECONDS)
+        if fence is None:
+            raise GrantRefused(Code.BUSY, "another worker of the provider serves this subscription's channel and "
+                                          "did not hand it over in time; connect again", claims.subscription_id)
         self.connections[conn_id] = _Connection(claims.subscription_id, link, peer)
-        flow = await self._flow(claims.subscription_id, Terms.of_claims(claims))
+        flow = await self._flow(claims.subscription_id, Terms.of_claims(claims), fence)
         await flow.attach(conn_id, link, claims)
+        self.keeper.want(ROLE, self._wanted())
         log.info("channel open: subscription %s (%s, %s) from %s", claims.subscription_id, claims.mode,
                  claims.asset_type, peer)
         return claims
@@ -497,6 +555,7 @@ class ProviderPlane:
         connection = self.connections.pop(conn_id, None)
         if connection is not None and (flow := self.flows.get(connection.subscription_id)) is not None:
             await flow.detach(conn_id)
+            self.keeper.want(ROLE, self._wanted())
 
     def _attached_flow(self, conn_id: str, subscription_id: str) -> Flow | None:
         """The flow this connection was admitted for, if it asks about that one and is still the attached one."""

@@ -34,6 +34,7 @@ from joserfc.jwk import ECKey, KeySet
 
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
+from connector._leases import LeaseKeeper, Leases
 from connector._refusals import Refusals
 from connector._settings import ConnectorSettings
 from connector.control._admission import Admission
@@ -73,10 +74,11 @@ class ManualClock:
         await self._timer(seconds)
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
-        if event.is_set():
-            return True
+        if event.is_set() or timeout <= 0:
+            await asyncio.sleep(0)
+            return event.is_set()
+        timer = self._timer(timeout)  # registered now, before anyone can move the clock
         waiter = asyncio.ensure_future(event.wait())
-        timer = asyncio.ensure_future(self._timer(timeout))
         try:
             await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -84,10 +86,14 @@ class ManualClock:
             timer.cancel()
         return event.is_set()
 
-    async def _timer(self, seconds: float) -> None:
+    def _timer(self, seconds: float) -> asyncio.Future[None]:
+        """A future that completes when the clock passes ``seconds`` from now (at once if due already)."""
         future = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._timers, (self._mono + max(seconds, 0.0), next(self._order), future))
-        await future
+        if seconds <= 0:
+            future.set_result(None)
+        else:
+            heapq.heappush(self._timers, (self._mono + seconds, next(self._order), future))
+        return future
 
     def advance(self, seconds: float) -> None:
         self._mono += seconds
@@ -331,7 +337,9 @@ class Pair:
             provider_base_iri="https://pec.example", grant=token, grant_expires_at=now + timedelta(hours=1))
 
     async def consume(self, view: SubscriptionView) -> None:
+        """The consumer's control plane hands the subscription over; its reception starts once the lease is taken."""
         await self.consumer.reconcile([view])
+        await until(lambda: view.id in self.consumer.receptions, what="the consumer to take the lease and start")
 
     def record_at_provider(self, subscription_id: str, state: str) -> None:
         """What the provider's ledger holds once its control plane saw the subscription in ``state`` at the
@@ -415,16 +423,20 @@ async def channel_pair(pec: AadsysContext, omis: AadsysContext, tmp: Path, **tun
                           refresh_trust=no_rotation, clock=clock, leeway_seconds=conf.clock_skew_seconds)
     pec_jobs, omis_jobs = HistoryJobs(pec.db), HistoryJobs(omis.db)
     outbox, links = Outbox(pec.db, conf.delivery_ttl_seconds, clock), Links(pec.db, conf.link_ttl_seconds, clock)
+    pec_keeper = LeaseKeeper(Leases(pec.db, "pec-worker", conf.lease_ttl_seconds, clock), clock)
+    omis_keeper = LeaseKeeper(Leases(omis.db, "omis-worker", conf.lease_ttl_seconds, clock), clock)
     provider = ProviderPlane(conf, pec_keys, admission, pec.instances, pec.files, outbox, links, pec_jobs,
-                             Refusals(pec.db), clock)
+                             Refusals(pec.db), clock, pec_keeper)
     network = MemoryNetwork(provider)
     consumer = ConsumerPlane(conf, omis_keys, omis.inbox, omis.files, omis_jobs, Refusals(omis.db), omis.db,
-                             network.dial, clock, max_body_bytes=8 * 1024 * 1024, max_file_bytes=32 * 1024 * 1024)
+                             network.dial, clock, omis_keeper, max_body_bytes=8 * 1024 * 1024,
+                             max_file_bytes=32 * 1024 * 1024)
     loop = asyncio.get_running_loop()
     pec.instances.events.bind(loop)
     omis.instances.events.bind(loop)
     pair = Pair(pec, omis, pec_keys, omis_keys, portal_key, clock, portal, provider, consumer, network, ledger)
-    pair.tasks = [asyncio.ensure_future(provider.run()), asyncio.ensure_future(consumer.run())]
+    pair.tasks = [asyncio.ensure_future(task) for task in (provider.run(), consumer.run(), pec_keeper.run(),
+                                                           omis_keeper.run())]
     try:
         yield pair
     finally:

@@ -163,6 +163,8 @@ async def test_a_consumer_that_lost_what_it_stored_after_a_seq_gets_it_again(
     restored = AadsysContext.build(aadsys_templates.settings(tmp_path / "restored", "omis", "https://omis.example"))
     try:
         pair.consumer.inbox, pair.consumer.db = restored.inbox, restored.db
+        pair.consumer.keeper.leases.db = restored.db  # its leases live in the restored database too
+        pair.consumer.keeper.held.clear()
         pair.omis = restored
         pair.consumer.receptions.clear()
         await pair.consume(pair.view(SUB))
@@ -392,9 +394,11 @@ async def test_a_window_that_has_not_opened_yet_admits_no_channel_until_it_opens
     opens = pair.clock.now() + timedelta(seconds=120)  # beyond the 60 s clock-skew leeway
     await pair.consume(pair.view(SUB, valid_from=opens, valid_to=opens + timedelta(days=1)))
     await until(lambda: pair.refused("pec").get("outside-window") == 1, what="the early connect refused")
+    reception = pair.consumer.receptions[SUB]
+    await until(lambda: reception.status.retry_at is not None, what="the consumer to wait for its next attempt")
 
-    pair.clock.advance(121)
-    await reconnected(pair, 1)
+    pair.clock.advance(121)  # past validFrom, and past the consumer's backoff
+    await connected(pair)
 
     assert pair.provider.flows[SUB].attached is not None
 
