@@ -1,7 +1,8 @@
 """A portal with no single point of failure: two ``abm-portal serve`` on one PostgreSQL behind nginx
-(``deploy/nginx/abm-portal.conf``, TLS at the proxy), the first one process, the second two uvicorn workers. Either answers any request; sessions, throttling counts,
-signing keys and the expiry sweep's work are shared through the database; one worker killed with SIGKILL in a
-burst of logins, token requests, approvals and grant fetches fails no request past the proxy's retry.
+(``deploy/nginx/abm-portal.conf``, TLS at the proxy), the first one process, the second two uvicorn workers.
+Either answers any request; sessions, throttling counts, signing keys and the expiry sweep's work are shared
+through the database; one worker killed with SIGKILL in a burst of logins, token requests, approvals and grant
+fetches fails no request past the proxy's retry.
 
 The last test kills a worker: the tests before it find both running.
 """
