@@ -11,8 +11,6 @@ service is never used. A missing nginx fails with the Debian package to install;
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 import signal
 import socket
@@ -21,11 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from tests.support.pki import Pki
 from tests.support.postgres import free_port
 
 NGINX = Path("/usr/sbin/nginx")
@@ -35,7 +29,8 @@ LOG_FORMAT = "'$remote_addr $request_method $uri $status \"$upstream_addr\" \"$u
 
 @dataclass
 class Certificate:
-    """A certificate for 127.0.0.1 and its key, signed by a throw-away CA whose certificate is ``ca``."""
+    """The proxy's certificate for 127.0.0.1 and its key, signed by a development CA whose certificate is ``ca``
+    (made by the code of ``aadsys certs``, ``tests.support.pki``)."""
 
     ca: Path
     cert: Path
@@ -70,32 +65,9 @@ def nginx_binary() -> Path:
 
 
 def loopback_certificate(directory: Path) -> Certificate:
-    """A CA and a server certificate for 127.0.0.1 (valid for a day), written into ``directory``."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test proxy CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
-    leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
-            .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .sign(ca_key, hashes.SHA256()))
-    directory.mkdir(parents=True, exist_ok=True)
-    found = Certificate(directory / "ca.crt", directory / "server.crt", directory / "server.key")
-    found.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    found.cert.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    found.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
-    return found
+    pki = Pki(directory)
+    server = pki.server("proxy")
+    return Certificate(pki.ca().cert_file, server.cert_file, server.key_file)
 
 
 def _replace(text: str, pattern: str, replacement: str, *, flags: int = 0) -> str:
