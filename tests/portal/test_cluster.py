@@ -28,6 +28,8 @@ from tests.portal.conftest import PASSWORD, Account
 from tests.portal.flows import act, connector_keys, publish, request, web_login
 from tests.support.postgres import PostgresServer
 
+# The first test also waits for the cluster to start: four interpreters at once, slow on a busy 2-core machine.
+pytestmark = pytest.mark.timeout(240)
 FREE_ADDRESS_FAILURES = 3
 LIMITS = {"expiry_sweep_seconds": "0.2", "auth_address_free_failures": str(FREE_ADDRESS_FAILURES),
           "auth_address_lockout_failures": "50", "auth_backoff_base_seconds": "60"}
