@@ -138,7 +138,7 @@ def serve(
     typer.echo(f"AAdSys '{settings.org}' on {scheme}://{settings.host}:{settings.port}  (OpenAPI: /docs)")
     GatewayServer(create_app(settings), host=settings.host, port=settings.port, log_level="info",
                   access_log=settings.access_log, ws_per_message_deflate=False, ssl_certfile=settings.tls_cert,
-                  ssl_keyfile=settings.tls_key).run()
+                  ssl_keyfile=settings.tls_key, **settings.proxy_options).run()
 
 
 @keys_app.command("create")

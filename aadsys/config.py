@@ -6,6 +6,7 @@ No other module reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ class Settings(BaseSettings):
                                                            "authorization.credentials_file); default "
                                                            "<data_dir>/metrics-token; without the file /metrics "
                                                            "refuses every request")
+    forwarded_allow_ips: str = Field("", description="Comma-separated addresses or networks of the reverse proxies "
+                                     "whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. "
+                                     "'10.0.0.5,10.0.1.0/24'; default none: the client address is the peer's "
+                                     "(uvicorn alone would believe 127.0.0.1)")
     event_poll_seconds: float = Field(2.0, description="How often event streams look for rows from other processes")
     # Membership of an ABM Portal: with portal_url set, the connector extension runs beside the gateway.
     portal_url: str | None = Field(None, description="The ABM Portal's base URL, e.g. https://portal.example; "
@@ -87,6 +92,18 @@ class Settings(BaseSettings):
             client_context(value)  # a ValueError that names the file, now rather than at the first call
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, v: str) -> str:
+        entries = [part.strip() for part in v.split(",") if part.strip()]
+        for entry in entries:  # uvicorn would take a typo as a host name that never matches
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"'{entry}' is not an IP address or network; list the reverse proxies' "
+                                 "addresses, e.g. 10.0.0.5,10.0.1.0/24") from None
+        return ",".join(entries)
+
     @field_validator("base_iri")
     @classmethod
     def _no_trailing_slash(cls, v: str) -> str:
@@ -108,6 +125,12 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_token_file(self) -> Path:
         return self.metrics_token_file or self.data_dir / "metrics-token"
+
+    @property
+    def proxy_options(self) -> dict[str, Any]:
+        """uvicorn's options for proxy headers: believed from ``forwarded_allow_ips`` only (DESIGN §10)."""
+        trusted = [entry for entry in self.forwarded_allow_ips.split(",") if entry]
+        return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted}
 
     @property
     def files_dir(self) -> Path:

@@ -16,7 +16,7 @@ from abm_portal.config import Settings
 from abm_portal.context import PortalContext
 from abm_portal.db import Database
 from abm_portal.metrics import PortalMetrics
-from abm_portal.services import lifecycle
+from abm_portal.services import lifecycle, session_key
 from abm_portal.web import mount_web
 
 log = logging.getLogger("abm_portal.expiry")
@@ -24,7 +24,11 @@ log = logging.getLogger("abm_portal.expiry")
 
 async def sweep_expiries(database: Database, every_seconds: float, metrics: PortalMetrics) -> None:
     """Record the expiry of real-time subscriptions whose window closed, every ``every_seconds``: reads never
-    write (they show the effective state), so this is where the audit record and the revocation come from."""
+    write (they show the effective state), so this is where the audit record and the revocation come from.
+
+    Every worker of the portal sweeps; each expiry is recorded once all the same: a sweep locks the rows it
+    expires and skips rows another holds (``lifecycle.expire_due``: ``FOR UPDATE SKIP LOCKED``), and a row
+    expired by a sweep that committed first no longer matches when the next one locks it."""
     def sweep() -> int:
         with database.session() as db:
             return lifecycle.expire_due(db)
@@ -66,5 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.portal = PortalContext(settings=settings, database=database, metrics=metrics)
     install_problem_handlers(app)
     app.include_router(api_router)
-    mount_web(app, settings, database.session)
+    with database.session() as db:
+        secret = session_key.session_key(db, settings)
+    mount_web(app, settings, database.session, secret)
     return app

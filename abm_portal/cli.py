@@ -20,10 +20,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlmodel import Session
 
-from abm_portal.config import CONFIG_FILE_NAME, Settings, load_settings
-from abm_portal.db import Database, migrate
+from abm_portal.config import CONFIG_FILE_NAME, Settings, hand_to_workers, load_settings
+from abm_portal.db import Database, exclusive, is_sqlite, migrate
 from abm_portal.errors import Conflict, PortalError
-from abm_portal.services import key_encryption, organisations, personal_tokens, signing_keys, users
+from abm_portal.services import key_encryption, organisations, personal_tokens, session_key, signing_keys, users
 from abm_portal.tls import server_files_problem
 
 app = typer.Typer(help="ABM Portal: the marketplace and trust anchor of AAdSys.", no_args_is_help=True,
@@ -42,7 +42,8 @@ PasswordFile = Annotated[Path | None, typer.Option(help="File whose first line i
 
 
 def prepare(settings: Settings, *, make_kek: bool = False) -> Path | None:
-    """Migrate the schema to head, encrypt plaintext signing keys, make sure a signing key exists: safe to repeat.
+    """Migrate the schema to head, encrypt plaintext signing keys, make sure a signing key and the web session
+    key exist: safe to repeat, and to run on several hosts at once (one after the other, by an advisory lock).
 
     A missing or wrong key-encryption key is ``KeyEncryptionFailed`` before anything changes; with ``make_kek``
     (``init``) a KEK file is made when none is configured, and its path returned.
@@ -52,11 +53,13 @@ def prepare(settings: Settings, *, make_kek: bool = False) -> Path | None:
     if make_kek and not key_encryption.has_kek(settings):
         made = key_encryption.create_kek_file(settings.resolved_kek_file)
     key_encryption.kek_of(settings)
-    migrate(settings.resolved_database_url)
-    with _session(settings) as db:
-        signing_keys.encrypt_plaintext_keys(db, settings)  # a database from before encryption at rest
-        signing_keys.check_kek_opens_keys(db, settings)
-        signing_keys.current_key(db, settings)  # makes the first key when there is none
+    with exclusive(settings.resolved_database_url, "prepare"):
+        migrate(settings.resolved_database_url)
+        with _session(settings) as db:
+            signing_keys.encrypt_plaintext_keys(db, settings)  # a database from before encryption at rest
+            signing_keys.check_kek_opens_keys(db, settings)
+            signing_keys.current_key(db, settings)  # makes the first key when there is none
+            session_key.session_key(db, settings)  # likewise the key of the web session cookies
     return made
 
 
@@ -156,22 +159,32 @@ def serve(
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https with, e.g. from "
                                                        "`aadsys certs` [env ABM_PORTAL_TLS_CERT]")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="its PEM private key [env ABM_PORTAL_TLS_KEY]")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes; more than one needs PostgreSQL "
+                                                     "[default 1]")] = None,
 ) -> None:
-    """Run the portal (migrates the database first): REST API, web UI, OpenAPI at /docs."""
+    """Run the portal (migrates the database first): REST API, web UI, OpenAPI at /docs.
+
+    Any number of workers, here or on other hosts with the same database_url and key-encryption key, serve one
+    portal: put a reverse proxy in front of them (deploy/nginx)."""
     import uvicorn
 
-    from abm_portal.app import create_app
+    from abm_portal.serving import APP_FACTORY, uvicorn_options
 
-    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, workers=workers)
     if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
                                                                                      settings.tls_key)):
         _fail(problem, 2)
+    if settings.workers > 1 and is_sqlite(settings.resolved_database_url):
+        _fail(f"--workers {settings.workers} needs PostgreSQL: an SQLite database serves one process. Set "
+              "database_url (ABM_PORTAL_DATABASE_URL) to postgresql+psycopg://user@host/portal, or run one worker.",
+              2)
     with _refusals():
         prepare(settings)
+    hand_to_workers(settings)
     scheme = "https" if settings.tls_cert else "http"
-    typer.echo(f"ABM Portal on {scheme}://{settings.host}:{settings.port}  (OpenAPI: /docs)")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key)
+    typer.echo(f"ABM Portal on {scheme}://{settings.host}:{settings.port} with {settings.workers} worker(s)  "
+               "(OpenAPI: /docs, liveness /healthz, readiness /readyz)")
+    uvicorn.run(APP_FACTORY, factory=True, host=settings.host, port=settings.port, **uvicorn_options(settings))
 
 
 @org_app.command("create")

@@ -6,6 +6,7 @@ No other module of the portal reads ``os.environ``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,8 @@ ENV_PREFIX = "ABM_PORTAL_"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Holds the SQLite database, portal.toml and the web "
-                                                         "session key")
+    data_dir: Path = Field(DEFAULT_DATA_DIR, description="Holds the SQLite database, portal.toml and the "
+                                                         "key-encryption key file")
     database_url: str | None = Field(None, description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host/portal; "
                                                        "default: the SQLite file <data_dir>/portal.db")
     public_url: str = Field("http://127.0.0.1:8700", description="The portal's external base URL, as connectors "
@@ -50,8 +51,9 @@ class Settings(BaseSettings):
     kek_file: Path | None = Field(None, description="File holding the key-encryption key (made, mode 0600, by "
                                                     "'init' when no KEK is configured); default: "
                                                     "<data_dir>/signing-keys.kek")
-    session_secret: SecretStr | None = Field(None, description="Key that signs web session cookies; default: one "
-                                                               "kept in <data_dir>/web-session.key")
+    session_secret: SecretStr | None = Field(None, description="Key that signs web session cookies (the same on "
+                                                               "every worker); default: one kept in the database, "
+                                                               "sealed with the key-encryption key")
     secure_cookies: bool | None = Field(None, description="Mark cookies Secure; default: when public_url is https")
     operator_email: str | None = Field(None, description="Email of the first portal operator, made by 'init'")
     auth_free_failures: int = Field(3, ge=1, le=100, description="Failed logins of one account (or client "
@@ -79,6 +81,11 @@ class Settings(BaseSettings):
     tls_cert: Path | None = Field(None, description="PEM certificate (chain) 'abm-portal serve' presents; with "
                                                     "tls_key the portal serves https only (deploy/README.md, TLS)")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    workers: int = Field(1, ge=1, le=64, description="Worker processes of 'abm-portal serve' (uvicorn's); more than "
+                                                     "one needs PostgreSQL")
+    forwarded_allow_ips: str = Field("", description="Comma-separated addresses or networks of the reverse proxies "
+                                     "whose X-Forwarded-For and X-Forwarded-Proto are believed, e.g. "
+                                     "'10.0.0.5,10.0.1.0/24'; default none: the client address is the peer's")
 
     @field_validator("public_url")
     @classmethod
@@ -88,6 +95,11 @@ class Settings(BaseSettings):
         if problem := plain_http_problem(value, "public_url"):
             raise ValueError(problem)
         return value.rstrip("/")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        return ",".join(trusted_proxies(value))
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:
@@ -139,6 +151,28 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=_data_dir_hint(init_settings) / CONFIG_FILE_NAME)
         return init_settings, env_settings, toml
+
+
+def trusted_proxies(value: str) -> list[str]:
+    """The addresses and networks of a ``forwarded_allow_ips`` setting; ``ValueError`` names one that is neither.
+
+    uvicorn would take any other word as a literal host name that never matches: a typo would silently trust
+    no proxy, so every client would look like the proxy. ``*`` is refused: it lets every client choose its address.
+    """
+    entries = [part.strip() for part in value.split(",") if part.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False) if "/" in entry else ipaddress.ip_address(entry)
+        except ValueError:
+            raise ValueError(f"'{entry}' is not an IP address or network; list the reverse proxies' addresses, "
+                             "e.g. 10.0.0.5,10.0.1.0/24 (never '*': every client could name its own address)") from None
+    return entries
+
+
+def hand_to_workers(settings: Settings) -> None:
+    """Let worker processes (``uvicorn --workers``, started afresh) load the same settings: they read the
+    environment and the TOML file of the data directory, so the data directory is all they must be told."""
+    os.environ[f"{ENV_PREFIX}DATA_DIR"] = str(settings.data_dir.resolve())
 
 
 def _data_dir_hint(init_settings: PydanticBaseSettingsSource) -> Path:

@@ -114,6 +114,17 @@ class SigningKey(PortalTable, table=True):
     retired_at: datetime | None = _when(default=None)
 
 
+class PortalSecret(PortalTable, table=True):
+    """A secret every worker of the portal shares (the web session key), sealed with the key-encryption key."""
+
+    __tablename__ = "portal_secrets"
+
+    name: str = Field(primary_key=True, max_length=64)
+    sealed_value: str = Field(sa_type=Text, description="Sealed like a signing key (abm_portal.services."
+                                                        "key_encryption), the name as associated data")
+    created_at: datetime = _when(default_factory=utcnow)
+
+
 class Asset(PortalTable, table=True):
     """Published asset-type metadata (DESIGN §3): identity, semantic ids, submodel templates; never values."""
 

@@ -4,6 +4,7 @@
 #   Chromium (Playwright drives /usr/bin/chromium for the web UI tests)
 #   wrk (bench/reads.py and its smoke test drive the read API with /usr/bin/wrk)
 #   Prometheus and promtool (the live scrape test and the alert rule tests of deploy/prometheus)
+#   nginx (tests start their own on loopback ports as the reverse proxy of deploy/nginx; never the system service)
 #   poppler-utils (pdftotext/pdftoppm read the PDF reports in their tests)
 #   Pango, HarfBuzz's subsetter and DejaVu fonts (WeasyPrint renders the PDF reports through them)
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v pg_ctl >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pg_ctl ] ||
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/wrk ] || need+=(wrk)
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
+[ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/pdftotext ] && [ -x /usr/bin/pdftoppm ] || need+=(poppler-utils)
 for lib in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q "ok installed" || need+=("$lib")

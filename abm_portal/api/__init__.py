@@ -18,7 +18,7 @@ OPENAPI_TAGS = [
     {"name": "transfers", "description": "Historical transfer jobs and the connectors' reports"},
     {"name": "revocations", "description": "The feed connectors poll for revoked grants"},
     {"name": "audit", "description": "The organisation's append-only audit trail"},
-    {"name": "health", "description": "Liveness"},
+    {"name": "health", "description": "Liveness, readiness and metrics"},
 ]
 
 __all__ = ["OPENAPI_TAGS", "api_router", "install_problem_handlers"]

@@ -34,7 +34,7 @@ from abm_portal.errors import (
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://aadsys.dev/problems/portal/"
 REALM = "abm-portal"
-API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/healthz", "/metrics")
+API_PREFIXES = ("/api/", "/oauth/", "/.well-known/", "/healthz", "/readyz", "/metrics")
 
 # error type -> (status, problem slug, title); the first match in this order wins
 _STATUS: list[tuple[type[PortalError], int, str, str]] = [

@@ -57,13 +57,15 @@ def is_sealed(stored: str) -> bool:
 
 
 def seal(kek: bytes, kid: str, private_key_pem: str) -> str:
+    """``private_key_pem`` (or any secret text) sealed under the name ``kid``, which must be given to unseal it."""
     nonce = secrets.token_bytes(NONCE_BYTES)
     ciphertext = AESGCM(kek).encrypt(nonce, private_key_pem.encode(), kid.encode())
     return SEALED_PREFIX + base64.urlsafe_b64encode(nonce + ciphertext).decode()
 
 
-def unseal(kek: bytes, kid: str, stored: str) -> str:
-    """The PEM of signing key ``kid``; ``KeyEncryptionFailed`` when this KEK does not open it."""
+def unseal(kek: bytes, kid: str, stored: str, what: str | None = None) -> str:
+    """The PEM of signing key ``kid`` (or the secret ``what`` sealed under the name ``kid``); ``KeyEncryptionFailed``
+    when this KEK does not open it."""
     if not is_sealed(stored):
         raise KeyEncryptionFailed(f"Signing key {kid} is not encrypted yet: run 'abm-portal init' or "
                                   "'abm-portal serve' with the key-encryption key, which encrypt it on start.")
@@ -71,8 +73,8 @@ def unseal(kek: bytes, kid: str, stored: str) -> str:
         raw = base64.urlsafe_b64decode(stored.removeprefix(SEALED_PREFIX))
         return AESGCM(kek).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], kid.encode()).decode()
     except (InvalidTag, binascii.Error, ValueError):
-        raise KeyEncryptionFailed(f"The key-encryption key does not open signing key {kid}: it is not the one "
-                                  f"the keys were encrypted with; {_WHERE}.") from None
+        raise KeyEncryptionFailed(f"The key-encryption key does not open {what or f'signing key {kid}'}: it is "
+                                  f"not the one the keys were encrypted with; {_WHERE}.") from None
 
 
 def _kek_from_file(path: Path, configured: bool) -> bytes:

@@ -24,21 +24,35 @@ from sqlmodel import Session, col, or_, select
 
 from abm_portal.clock import utcnow
 from abm_portal.config import Settings
+from abm_portal.db import one_at_a_time
 from abm_portal.models import SigningKey
 from abm_portal.services import audit, key_encryption
 
 ALGORITHM = "ES256"
 CURVE = "P-256"
+LOCK = "signing-keys"
 
 
 def current_key(db: Session, settings: Settings) -> SigningKey:
-    """The key that signs now; made (and committed) on first use when ``abm-portal init`` has not made one."""
-    key = db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))
-                  .order_by(col(SigningKey.created_at).desc())).first()
+    """The key that signs now; made (and committed) on first use when ``abm-portal init`` has not made one.
+
+    Every worker reads the key from the database, so all sign with the same one. Workers that find none at the
+    same moment queue on one advisory lock and look again: only the first makes a key.
+    """
+    key = _newest_active(db)
     if key is None:
-        key = _new_key(db, settings, audit.SYSTEM_ACTOR, "signing_key.created")
-        db.commit()
+        one_at_a_time(db, LOCK)
+        key = _newest_active(db)
+        if key is None:
+            key = _new_key(db, settings, audit.SYSTEM_ACTOR, "signing_key.created")
+            db.commit()
     return key
+
+
+def _newest_active(db: Session) -> SigningKey | None:
+    return db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))
+                   .order_by(col(SigningKey.created_at).desc())
+                   .execution_options(populate_existing=True)).first()
 
 
 def encrypt_plaintext_keys(db: Session, settings: Settings) -> int:
@@ -64,6 +78,7 @@ def check_kek_opens_keys(db: Session, settings: Settings) -> None:
 
 def rotate(db: Session, settings: Settings, actor: str) -> SigningKey:
     """Retire the current key(s) and sign with a new one from now on."""
+    one_at_a_time(db, LOCK)  # two rotations at once would leave two current keys: one after the other
     now = utcnow()
     for old in db.exec(select(SigningKey).where(col(SigningKey.retired_at).is_(None))).all():
         old.retired_at = now

@@ -4,6 +4,11 @@ Rules of the request (issue 3): ``validTo`` after ``validFrom``; a historical ra
 records that exist already); a real-time range does not lie wholly in the past. Nobody subscribes to their
 own organisation's asset. Only the provider's org admin approves, rejects or revokes; the consumer may cancel.
 Parties see a subscription; anyone else gets ``NotFound``, never a hint that it exists.
+
+A decision repeated (approve an approved or active one, reject a rejected, revoke a revoked, cancel a cancelled)
+changes nothing, records nothing and answers the subscription as it is, so a client or a proxy may send it
+again when the first answer was lost (a worker killed after its commit, DESIGN §10). Any other move the
+transition table does not allow is ``InvalidTransition``.
 """
 
 from __future__ import annotations
@@ -169,6 +174,8 @@ def _decision_by_provider_admin(db: Session, actor: Actor, subscription_id: str,
 def approve(db: Session, actor: Actor, subscription_id: str) -> SubscriptionView:
     """The provider's admin approves: connectors may now fetch the grant; a historical one gets a transfer job."""
     sub = _decision_by_provider_admin(db, actor, subscription_id, "approve")
+    if sub.state in (SubscriptionState.approved, SubscriptionState.active):
+        return _unchanged(db, actor, sub)
     if sub.state == SubscriptionState.requested and sub.mode == "realtime" and sub.valid_to <= utcnow():
         raise InvalidTransition("subscription", sub.state, SubscriptionState.approved,
                                 "The requested window has ended already; reject the request instead.")
@@ -186,6 +193,8 @@ def approve(db: Session, actor: Actor, subscription_id: str) -> SubscriptionView
 def reject(db: Session, actor: Actor, subscription_id: str, *, reason: str) -> SubscriptionView:
     why = _checked_reason(reason, required=True)
     sub = _decision_by_provider_admin(db, actor, subscription_id, "reject")
+    if sub.state == SubscriptionState.rejected:
+        return _unchanged(db, actor, sub)
     lifecycle.move_subscription(db, actor, sub, SubscriptionState.rejected, reason=why)
     sub.decided_by, sub.decided_at = actor.label, utcnow()
     db.commit()
@@ -196,6 +205,8 @@ def revoke(db: Session, actor: Actor, subscription_id: str, *, reason: str | Non
     """The provider's admin ends an approved or active subscription; its grant is refused from now on."""
     reason = _checked_reason(reason, required=False)
     sub = _decision_by_provider_admin(db, actor, subscription_id, "revoke")
+    if sub.state == SubscriptionState.revoked:
+        return _unchanged(db, actor, sub)
     lifecycle.move_subscription(db, actor, sub, SubscriptionState.revoked, reason=reason)
     db.commit()
     return get_subscription(db, actor, sub.id)
@@ -208,7 +219,15 @@ def cancel(db: Session, actor: Actor, subscription_id: str, *, reason: str | Non
     sub = party_subscription(db, actor, subscription_id)
     if actor.org_id != sub.consumer_org_id:
         raise Forbidden("Only the consumer cancels a subscription; as its provider, revoke it instead.")
+    if sub.state == SubscriptionState.cancelled:
+        return _unchanged(db, actor, sub)
     lifecycle.move_subscription(db, actor, sub, SubscriptionState.cancelled, reason=reason)
+    db.commit()
+    return get_subscription(db, actor, sub.id)
+
+
+def _unchanged(db: Session, actor: Actor, sub: Subscription) -> SubscriptionView:
+    """A repeated decision: the subscription as it is (its expiry recorded, if the lock found one due)."""
     db.commit()
     return get_subscription(db, actor, sub.id)
 

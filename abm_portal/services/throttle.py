@@ -8,7 +8,10 @@ it for ``auth_lockout_seconds`` and is recorded in the audit trail. An attempt w
 unchecked, even with the right password, and counts as a failure: hammering only prolongs the wait. A success
 forgets the account's (client's) failures but not the address's; failures older than the lockout are forgotten.
 
-The counts live in the database (``auth_throttles``), so every worker process of one portal sees the same.
+The counts live in the database (``auth_throttles``), so every worker and host of one portal sees the same, and
+concurrent failures never lose a count: a failure locks its rows (``SELECT … FOR UPDATE``, always in the same
+order, so two workers never wait on each other in a cycle) before it adds one; two first failures of one key
+insert the same row at once, and the loser counts again on the row the winner made.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from abm_portal.services import audit
 ACCOUNT, ADDRESS, CLIENT, CLIENT_ADDRESS = "account", "address", "client", "client-address"
 _PER_ADDRESS = (ADDRESS, CLIENT_ADDRESS)
 _MAX_KEY = 320
+_ATTEMPTS = 3  # one key's first row raced (account, then address): each race is lost at most once
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,13 @@ def check(db: Session, settings: Settings, keys: Sequence[Key]) -> None:
 
 def record_failure(db: Session, settings: Settings, keys: Sequence[Key]) -> int:
     """Count one failed attempt against every key (committed); the seconds until all of them may try again."""
-    for attempt in range(2):
+    ordered = sorted(keys, key=lambda k: (k.scope, k.value))
+    for attempt in range(_ATTEMPTS):
         try:
-            return _record_failure(db, settings, keys)
-        except IntegrityError:  # another process made the same key's first row at the same time
+            return _record_failure(db, settings, ordered)
+        except IntegrityError:  # another worker made the same key's first row at the same time
             db.rollback()
-            if attempt:
+            if attempt == _ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
 
@@ -112,7 +117,9 @@ def _rows(db: Session, keys: Sequence[Key], for_update: bool = False) -> Sequenc
         return []
     query = select(AuthThrottle).where(or_(*[(col(AuthThrottle.scope) == k.scope) & (col(AuthThrottle.key) == k.value)
                                              for k in keys]))
-    return db.exec(query.with_for_update() if for_update else query).all()
+    if for_update:  # in the order of the primary key, as every worker locks them
+        query = query.order_by(col(AuthThrottle.scope), col(AuthThrottle.key)).with_for_update()
+    return db.exec(query).all()
 
 
 def _limits(settings: Settings, key: Key) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -72,6 +73,15 @@ def request(api: httpx.Client, asset_id: str, mode: str = "realtime", *, start: 
                                                 "validTo": iso(end)})
     assert r.status_code == expect, r.text
     return dict(r.json())
+
+
+def web_login(browser: httpx.Client, email: str, password: str, next_page: str = "/catalog") -> httpx.Response:
+    """The login form as a browser sends it: its CSRF token from the form page, in the same session."""
+    form = browser.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token, form.text
+    return browser.post("/login", data={"csrf_token": token.group(1), "email": email, "password": password,
+                                        "next": next_page})
 
 
 def act(api: httpx.Client, subscription_id: str, action: str, *, expect: int = 200,

@@ -18,7 +18,7 @@ ENDPOINTS = {("post", "/oauth/token"), ("get", "/.well-known/jwks.json"), ("put"
              ("post", "/api/v1/subscriptions/{subscription_id}/verify"),
              ("post", "/api/v1/subscriptions/{subscription_id}/progress"), ("get", "/api/v1/revocations"),
              ("post", "/api/v1/transfers/{transfer_id}/reports"), ("get", "/api/v1/transfers/{transfer_id}"),
-             ("get", "/api/v1/audit"), ("get", "/healthz")}
+             ("get", "/api/v1/audit"), ("get", "/healthz"), ("get", "/readyz")}
 
 
 def test_every_endpoint_is_documented_with_a_tag_and_a_summary(live_portal: LivePortal) -> None:

@@ -11,7 +11,8 @@ from abm_portal.db import alembic_config, migrate
 from abm_portal.models import PortalTable
 
 TABLES = {"organisations", "users", "client_secrets", "personal_tokens", "signing_keys", "assets", "subscriptions",
-          "transfer_jobs", "subscription_progress", "revocations", "audit_entries", "auth_throttles"}
+          "transfer_jobs", "subscription_progress", "revocations", "audit_entries", "auth_throttles",
+          "portal_secrets"}
 
 
 def test_migrations_build_the_models_schema_from_empty_and_downgrade_removes_it(database_url: str) -> None:

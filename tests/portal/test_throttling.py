@@ -5,7 +5,6 @@ The portal here uses a 2-second lockout so the tests wait out the window instead
 
 from __future__ import annotations
 
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from abm_portal.db import Database
 from abm_portal.services import throttle
 from tests.portal.conftest import PASSWORD, Account, LivePortal, running_portal
+from tests.portal.flows import web_login
 
 LOCKOUT_SECONDS = 2
 LIMITS: dict[str, Any] = {"auth_free_failures": 3, "auth_lockout_failures": 6, "auth_address_free_failures": 8,
@@ -28,14 +28,6 @@ LIMITS: dict[str, Any] = {"auth_free_failures": 3, "auth_lockout_failures": 6, "
 def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LivePortal]:
     with running_portal(request, tmp_path_factory, **LIMITS) as running:
         yield running
-
-
-def _web_login(browser: httpx.Client, email: str, password: str) -> httpx.Response:
-    form = browser.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-    assert token, form.text
-    return browser.post("/login", data={"csrf_token": token.group(1), "email": email, "password": password,
-                                        "next": "/catalog"})
 
 
 def _client_token(client: httpx.Client, account: Account, secret: str) -> httpx.Response:
@@ -56,7 +48,7 @@ def _wait_out_the_lockout() -> None:
 def test_wrong_passwords_are_throttled_then_locked_and_the_login_works_after_the_window(portal: LivePortal) -> None:
     account = portal.register("Throttled")
     with portal.client() as browser:
-        answers = [_web_login(browser, account.admin_email, "not the password") for _ in range(20)]
+        answers = [web_login(browser, account.admin_email, "not the password") for _ in range(20)]
         statuses = [r.status_code for r in answers]
         assert statuses[:3] == [401, 401, 401], statuses  # the free failures
         assert statuses[-10:] == [429] * 10, statuses
@@ -65,19 +57,19 @@ def test_wrong_passwords_are_throttled_then_locked_and_the_login_works_after_the
         assert refused.headers["content-type"].startswith("text/html")
         assert "Too many failed logins" in refused.text and "Wait " in refused.text
 
-        during_lock = _web_login(browser, account.admin_email, PASSWORD)
+        during_lock = web_login(browser, account.admin_email, PASSWORD)
         assert during_lock.status_code == 429, "the right password must not get in during a lockout"
         assert "Retry-After" in during_lock.headers
 
         _wait_out_the_lockout()
-        after = _web_login(browser, account.admin_email, PASSWORD)
+        after = web_login(browser, account.admin_email, PASSWORD)
         assert after.status_code == 303 and after.headers["location"] == "/catalog", after.text
     assert ("auth.locked", f"account {account.admin_email}") in _audit_actions(portal, account)
 
 
 def test_failures_from_one_address_are_throttled_across_accounts(portal: LivePortal) -> None:
     with portal.client() as browser:
-        statuses = [_web_login(browser, f"nobody-{uuid.uuid4().hex[:8]}@guess.example", "guess").status_code
+        statuses = [web_login(browser, f"nobody-{uuid.uuid4().hex[:8]}@guess.example", "guess").status_code
                     for _ in range(14)]
     assert statuses[:8] == [401] * 8 and statuses[-2:] == [429, 429], statuses  # 8 free per address here
     _wait_out_the_lockout()
@@ -110,5 +102,5 @@ def test_the_counts_are_shared_by_every_process_through_the_database(portal: Liv
     finally:
         other_process.dispose()
     with portal.client() as browser:
-        assert _web_login(browser, account.admin_email, PASSWORD).status_code == 429
+        assert web_login(browser, account.admin_email, PASSWORD).status_code == 429
     _wait_out_the_lockout()

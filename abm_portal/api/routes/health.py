@@ -1,4 +1,8 @@
-"""Liveness with a database round trip, and the Prometheus exposition for the metrics bearer token."""
+"""Liveness (``/healthz``), readiness (``/readyz``), and the Prometheus exposition for the metrics bearer token.
+
+A load balancer or an orchestrator restarts a worker whose ``/healthz`` fails and sends no traffic to one whose
+``/readyz`` fails (``abm_portal.readiness``); a worker waiting for its database is alive but not ready.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +10,33 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from abm_portal.api.deps import Context, DbSession
-from abm_portal.api.problems import PROBLEM_JSON, problem
+from abm_portal.api.deps import Context
+from abm_portal.api.problems import PROBLEM_JSON, PROBLEM_SCHEMA, problem
 from abm_portal.api.schemas import Health
 from abm_portal.metrics import Access, bearer_access
+from abm_portal.readiness import readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="The portal and its database answer")
-def healthz(db: DbSession) -> Health:
-    db.exec(text("SELECT 1"))  # type: ignore[call-overload]
+@router.get("/healthz", summary="The process answers (liveness; the database is /readyz's)")
+def healthz() -> Health:
     return Health(status="ok")
+
+
+@router.get("/readyz", summary="The database answers and its schema is current (readiness)",
+            response_description="Ready: every check passed",
+            responses={503: {"description": "Not ready: the database does not answer, or its schema is not at "
+                                            "the revision this portal needs; the detail says what to fix",
+                             "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}}}})
+def readyz(request: Request, ctx: Context) -> Response:
+    found = readiness(ctx.database)
+    if not found.ready:
+        return problem(request, 503, "not-ready", "Not ready", " ".join(found.problems), {"Cache-Control": "no-store"},
+                       checks=found.checks)
+    return JSONResponse({"status": "ready", "checks": found.checks}, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/metrics", summary="Prometheus metrics (the metrics bearer token)", response_class=Response,
