@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aadsys.config import Settings
+from aadsys.core.aas_registry import SqlAasRegistry
 from aadsys.core.aas_repository import SqlAasRepository
 from aadsys.core.api_keys import ApiKeyCache
 from aadsys.core.db import Database
@@ -25,6 +26,7 @@ class AadsysContext:
     files: FileStore
     aas: SqlAasRepository  # as stored: files named by digest
     aas_served: LinkedRepository  # as the Part 2 API serves it: files as download links
+    registry: SqlAasRegistry  # descriptors and asset links of what ``aas`` holds
     inbox: Inbox
     keys: ApiKeyCache
 
@@ -36,4 +38,4 @@ class AadsysContext:
         files = FileStore(db, settings.files_dir)
         aas = SqlAasRepository(db, files)
         return cls(settings, db, events, InstanceService(db, owner, events), files, aas, LinkedRepository(aas),
-                   Inbox(db, events), ApiKeyCache(db))
+                   SqlAasRegistry(db, aas), Inbox(db, events), ApiKeyCache(db))

@@ -12,12 +12,19 @@ from typing import Any
 import uvicorn
 
 
-@contextmanager
-def live_server(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:40123``."""
+def reserve_port(host: str = "127.0.0.1") -> socket.socket:
+    """A socket bound to an ephemeral loopback port: for an app that must know its own URL before it serves."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
+    return sock
+
+
+@contextmanager
+def live_server(app: Any, host: str = "127.0.0.1", sock: socket.socket | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends (on ``sock`` if given, from ``reserve_port``); yields its base URL, e.g.
+    ``http://127.0.0.1:40123``."""
+    sock = sock or reserve_port(host)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False)
     server = uvicorn.Server(config)
