@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from aadsys.gateway.part2.identifiers import AasIdentifier, EncodedId, SubmodelIdentifier, decode_id, encode_id
 from aadsys.gateway.part2.paging import Cursor, Limit, page_size, paged, slice_page
@@ -57,7 +57,18 @@ class Key(BaseModel):
     value: _Text
 
 
-class Reference(BaseModel):
+class _Optional(BaseModel):
+    """Optional members of the metamodel may be left out, but are never null (the JSON schema says so)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(value is None for value in data.values()):
+            raise ValueError(f"{', '.join(k for k, v in data.items() if v is None)} must be left out, not null")
+        return data
+
+
+class Reference(_Optional):
     """IDTA AAS Part 1 v3.0 Reference."""
 
     type: Literal["ExternalReference", "ModelReference"]
@@ -65,7 +76,7 @@ class Reference(BaseModel):
     referredSemanticId: "Reference | None" = None  # noqa: N815 (the spec's name)
 
 
-class SpecificAssetId(BaseModel):
+class SpecificAssetId(_Optional):
     """IDTA AAS Part 1 v3.0 SpecificAssetId: what discovery finds a shell by."""
 
     model_config = ConfigDict(extra="ignore")
@@ -147,9 +158,11 @@ def add_registry_routes(router: APIRouter, registry_dep: Callable[..., Awaitable
             raise not_implemented(what)
 
         refuse.__signature__ = _signature(extra)  # type: ignore[attr-defined] # FastAPI reads the parameters here
+        # A body without Content-Type is read as JSON too (the IDTA engine 0.6.0 sends its bodies so): the answer
+        # is 501 either way once the input is valid.
         router.add_api_route(path, refuse, methods=[method], operation_id=operation, tags=[tag],
                              summary=f"{what}: not implemented (501)", responses=NOT_IMPLEMENTED,
-                             status_code=501)
+                             status_code=501, strict_content_type=False)
 
     # -- AAS Registry --------------------------------------------------------------------------------
     @get("/shell-descriptors", "GetAllAssetAdministrationShellDescriptors", SHELL_REGISTRY,
