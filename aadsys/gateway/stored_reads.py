@@ -1,26 +1,33 @@
-"""``StoredReads``: the three most polled Part 2 reads, answered before FastAPI's routing.
+"""``StoredReads``: the most polled Part 2 reads, answered before FastAPI's routing.
 
 ``GET /api/v3.0/shells/{id}``, ``/submodels/{id}`` and ``/submodels/{id}/$value`` with no query are a key check and
-one indexed lookup that hands back stored bytes. Measured on this 2-core machine, FastAPI's routing and dependency
+one indexed lookup that hands back stored bytes; ``/submodels/{id}/submodel-elements/{idShortPath}`` and its
+``$value`` parse that one submodel's stored bytes and cut the element out with the very functions the routes use
+(``element_at``, ``element_value_at``). Measured on this 2-core machine, FastAPI's routing and dependency
 resolution around them cost four times the read itself (docs/architecture.md, "The read path"). This ASGI
 middleware answers exactly those requests when they succeed, with the bytes and headers the routes would send, and
 passes every other request, and every one that would fail (no key, unknown key, missing scope, bad identifier,
-not found, a submodel holding a Blob), to the app unchanged: the routes stay the one place that decides errors,
-modifiers and the OpenAPI document. A test holds the two answers byte-equal.
+not found, no such element, a submodel holding a Blob), to the app unchanged: the routes stay the one place that
+decides errors, modifiers and the OpenAPI document. A test holds the two answers byte-equal.
 """
 
 from __future__ import annotations
 
 import re
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aadsys.gateway.context import AadsysContext
+from aadsys.gateway.part2.elements import element_at, element_value_at
 from aadsys.gateway.part2.identifiers import decode_id
+from aadsys.gateway.part2.patterns import ELEMENT_PATH
 from aadsys.gateway.part2.repository import Found
 from aadsys.gateway.part2.results import AasApiError
 
-_READ = re.compile(r"/api/v3\.0/(shells|submodels)/([A-Za-z0-9_-]+)(/\$value)?")
+# shells|submodels, the id, the idShortPath of an element (submodels only), $value
+_READ = re.compile(rf"/api/v3\.0/(shells|submodels)/([A-Za-z0-9_-]+)(?:/submodel-elements/({ELEMENT_PATH}))?"
+                   r"(/\$value)?")
 _KEY_HEADER = b"x-api-key"
 
 
@@ -47,7 +54,7 @@ class StoredReads:
         path: str = scope["path"]
         root: str = scope.get("root_path", "")
         match = _READ.fullmatch(path[len(root):] if root and path.startswith(root) else path)
-        if match is None or (match[1] == "shells" and match[3]) or not await self._may_read(scope):
+        if match is None or (match[1] == "shells" and (match[3] or match[4])) or not await self._may_read(scope):
             return None
         try:
             identifier = decode_id(match[2], "identifier")
@@ -56,11 +63,15 @@ class StoredReads:
         repo = self.ctx.aas_served
         if match[1] == "shells":
             return await repo.get_shell(identifier)
-        if match[3]:
+        if match[4] and not match[3]:
             return await repo.get_submodel_value(identifier)
         submodel = await repo.get_submodel(identifier)
+        if submodel is None:
+            return None
+        if match[3]:
+            return _element(Found(identifier, submodel), match[3], value=bool(match[4]))
         # a Blob's value leaves only with extent=withBlobValue: the route removes it
-        return None if submodel is None or Found(identifier, submodel).may_hold_blobs else submodel
+        return None if Found(identifier, submodel).may_hold_blobs else submodel
 
     async def _may_read(self, scope: Scope) -> bool:
         key = next((value for name, value in scope["headers"] if name == _KEY_HEADER), None)
@@ -69,3 +80,10 @@ class StoredReads:
         scopes = await self.ctx.keys.scopes(key.decode("latin-1"))
         return scopes is not None and "read" in scopes
 
+
+def _element(submodel: Found, path: str, *, value: bool) -> bytes | None:
+    """The element at ``path`` (or its ValueOnly form) as the route writes it; None when there is none."""
+    try:
+        return orjson.dumps(element_value_at(submodel.json, path) if value else element_at(submodel.json, path))
+    except AasApiError:
+        return None  # the route answers 404 (or 400)
