@@ -96,7 +96,7 @@ def test_a_tiny_run_measures_every_read_without_errors(tmp_path: Path) -> None:
                     "(make test and make bench do it through scripts/ensure-system-packages.sh)")
     report_path = tmp_path / "out" / "reads.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--count", "200", "--seconds", "1", "--connections", "8",
-                           "--scale", "200,400", "--scale-seconds", "1", "--json", str(report_path),
+                           "--scale", "200,400", "--scale-seconds", "1", "--scale-connections", "8", "--json", str(report_path),
                            "--keep-dir", str(tmp_path / "data")],
                           capture_output=True, text=True, timeout=100, check=False)
 
@@ -104,8 +104,9 @@ def test_a_tiny_run_measures_every_read_without_errors(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
     assert [(r["read"], r["connections"]) for r in report["reads"]] == [(name, 8) for name, _ in reads.READS]
     assert [(r["size"], r["read"], r["page"], r["connections"]) for r in report["scale"]] == [
-        (size, name, page, clients) for size in (200, 400) for name in reads.LISTS for page in ("first", "middle")
-        for clients in (1, 8)]
+        (size, name, page, clients) for size in (200, 400)
+        for name, page in [*((n, p) for n in reads.LISTS for p in ("first", "middle")), (reads.LOOKUP, "one")]
+        for clients in (8,)]
     for r in report["reads"] + report["scale"]:
         assert r["rps"] > 0 and r["requests"] > 0, r
         assert (r["non_2xx"], r["socket_errors"], r["problem"]) == (0, {}, None), r
