@@ -13,8 +13,8 @@ A descriptor has no endpoints here: where a shell is served is the gateway's to 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, false, func, select, tuple_
@@ -34,12 +34,21 @@ from aas_models.serialization import Json, semantic_id_of
 _I = table_of(InstanceRow)
 _S = table_of(SubmodelRow)
 _HEAD = (_I.c.id, _I.c.shell_id, _I.c.shell_id_short, _I.c.global_asset_id, _I.c.asset_type, _I.c.instance_key)
+_SUBMODEL_HEAD = (_S.c.submodel_id, _S.c.id_short.label("submodel_id_short"), _S.c.semantic_id)
+_LATEST = _I.c.is_latest.is_(True)
+
+
+def _with_submodels(heads: Select[Any]) -> Select[Any]:
+    """The instance rows ``heads`` selects, each joined to its submodels in their order: one statement a page."""
+    page = heads.subquery()
+    return (select(*page.c, *_SUBMODEL_HEAD).select_from(page.outerjoin(_S, _S.c.shell_id == page.c.shell_id))
+            .order_by(page.c.id, _S.c.position))
+
+
 # Built once: a read binds parameters only. Every list pages by keyset on an index ending in the id.
-_SHELL_PAGE = (select(*_HEAD).where(_I.c.is_latest.is_(True), _I.c.id >= bindparam("after"))
-               .order_by(_I.c.id).limit(bindparam("n")))
-_SHELL = select(*_HEAD).where(_I.c.shell_id == bindparam("id"), _I.c.is_latest.is_(True)).limit(1)
-_SUBMODELS_OF = (select(_S.c.shell_id, _S.c.submodel_id, _S.c.id_short, _S.c.semantic_id)
-                 .where(_S.c.shell_id.in_(bindparam("shells", expanding=True))).order_by(_S.c.shell_id, _S.c.position))
+_SHELL_PAGE = select(*_HEAD).where(_LATEST, _I.c.id >= bindparam("after")).order_by(_I.c.id).limit(bindparam("n"))
+_DESCRIPTOR_PAGE = _with_submodels(_SHELL_PAGE)
+_DESCRIPTOR = _with_submodels(select(*_HEAD).where(_I.c.shell_id == bindparam("id"), _LATEST).limit(1))
 _SUBMODEL = select(_S.c.submodel_id, _S.c.id_short, _S.c.semantic_id).where(_S.c.submodel_id == bindparam("id"))
 _SUBMODEL_PAGE = (select(_S.c.first_seen, _S.c.submodel_id, _S.c.id_short, _S.c.semantic_id)
                   .where(tuple_(_S.c.first_seen, _S.c.submodel_id) >= tuple_(bindparam("after"), bindparam("tie")))
@@ -55,8 +64,14 @@ def submodel_descriptor(submodel_id: str, id_short: str | None, semantic_id: str
     if id_short:
         out["idShort"] = id_short
     if semantic_id:
-        out["semanticId"] = {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic_id}]}
+        out["semanticId"] = _semantic_reference(semantic_id)
     return out
+
+
+@lru_cache(maxsize=256)
+def _semantic_reference(semantic_id: str) -> Json:
+    """One object per semantic id (a page repeats a few of them), shared by the descriptors and never changed."""
+    return {"type": "ExternalReference", "keys": [{"type": "GlobalReference", "value": semantic_id}]}
 
 
 def shell_descriptor(shell_id: str, id_short: str | None, asset_kind: str, asset_type: str | None,
@@ -64,10 +79,10 @@ def shell_descriptor(shell_id: str, id_short: str | None, asset_kind: str, asset
     """An AssetAdministrationShellDescriptor without endpoints: what both the type level and instances are."""
     out: Json = {"id": shell_id}
     for name, value in (("idShort", id_short), ("assetKind", asset_kind), ("assetType", asset_type),
-                        ("globalAssetId", global_asset_id), ("specificAssetIds", asset_ids),
-                        ("submodelDescriptors", submodels)):
+                        ("globalAssetId", global_asset_id), ("specificAssetIds", asset_ids)):
         if value:
             out[name] = value
+    out["submodelDescriptors"] = submodels  # a page fills it from its rows after this
     return out
 
 
@@ -101,30 +116,19 @@ class SqlAasRegistry:
             after = 0
         if asset_kind not in (None, "Instance"):
             return out, None
-        query = _SHELL_PAGE.where(_of_asset_type(asset_type)) if asset_type is not None else _SHELL_PAGE
+        query = _DESCRIPTOR_PAGE if asset_type is None else _with_submodels(
+            _SHELL_PAGE.where(_of_asset_type(asset_type)))
         room = limit - len(out)
-        rows = self.db.fetch_all(query, {"after": after, "n": room + 1})
-        out += self._instance_descriptors(rows[:room])
-        return out, page_cursor("i", rows[room].id) if len(rows) > room else None
+        found = _descriptors(self.db.fetch_all(query, {"after": after, "n": room + 1}))
+        out += [descriptor for _, descriptor in found[:room]]
+        return out, page_cursor("i", found[room][0]) if len(found) > room else None
 
     def _get_shell_descriptor(self, aas_id: str) -> Json | None:
         for descriptor in self._type_level()[0]:
             if descriptor["id"] == aas_id:
                 return descriptor
-        row = self.db.fetch_one(_SHELL, {"id": aas_id})
-        return self._instance_descriptors([row])[0] if row is not None else None
-
-    def _instance_descriptors(self, rows: Sequence[Any]) -> list[Json]:
-        """Descriptors of instance rows (``_HEAD``), their submodels read in one statement for the page."""
-        if not rows:
-            return []
-        submodels: dict[str, list[Json]] = defaultdict(list)
-        for sm in self.db.fetch_all(_SUBMODELS_OF, {"shells": sorted({row.shell_id for row in rows})}):
-            submodels[sm.shell_id].append(submodel_descriptor(sm.submodel_id, sm.id_short, sm.semantic_id))
-        return [shell_descriptor(row.shell_id, row.shell_id_short, "Instance",
-                                 type_shell_of_instance(row.shell_id, row.asset_type, row.instance_key),
-                                 row.global_asset_id, specific_asset_ids(row.asset_type, row.instance_key),
-                                 submodels[row.shell_id]) for row in rows]
+        found = _descriptors(self.db.fetch_all(_DESCRIPTOR, {"id": aas_id}))
+        return found[0][1] if found else None
 
     # -- submodel descriptors ---------------------------------------------------------------------------
     async def list_submodel_descriptors(self, *, cursor: str | None, limit: int) -> tuple[list[Json], str | None]:
@@ -197,6 +201,21 @@ class SqlAasRegistry:
             by_id = {t.json["id"]: _template_descriptor(t) for t in templates}
             self._types = ([_type_descriptor(shell, by_id) for shell in shells], list(by_id.values()))
         return self._types
+
+
+def _descriptors(rows: Sequence[Any]) -> list[tuple[int, Json]]:
+    """(instance id, descriptor) of each instance in rows of ``_with_submodels``: one row per submodel, in order.
+    Rows are unpacked by position, the cheapest way through a page of a hundred (profiled)."""
+    out: list[tuple[int, Json]] = []
+    last, submodels = None, list[Json]()
+    for seq, shell, id_short, global_asset_id, slug, key, submodel, submodel_id_short, semantic_id in rows:
+        if seq != last:
+            last, submodels = seq, []
+            out.append((seq, shell_descriptor(shell, id_short, "Instance", type_shell_of_instance(shell, slug, key),
+                                              global_asset_id, specific_asset_ids(slug, key), submodels)))
+        if submodel is not None:
+            submodels.append(submodel_descriptor(submodel, submodel_id_short, semantic_id))
+    return out
 
 
 def _template_descriptor(template: Kept) -> Json:

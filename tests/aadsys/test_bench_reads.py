@@ -96,8 +96,8 @@ def test_a_tiny_run_measures_every_read_without_errors(tmp_path: Path) -> None:
                     "(make test and make bench do it through scripts/ensure-system-packages.sh)")
     report_path = tmp_path / "out" / "reads.json"
     done = subprocess.run([sys.executable, str(SCRIPT), "--count", "200", "--seconds", "1", "--connections", "8",
-                           "--scale", "200,400", "--scale-seconds", "1", "--scale-connections", "8", "--json", str(report_path),
-                           "--keep-dir", str(tmp_path / "data")],
+                           "--scale", "200,400", "--scale-seconds", "1", "--scale-connections", "8",
+                           "--json", str(report_path), "--keep-dir", str(tmp_path / "data")],
                           capture_output=True, text=True, timeout=100, check=False)
 
     assert done.returncode == 0, done.stdout + done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aadsys.gateway.part2.identifiers import encode_id
 from tests.aadsys.conftest import Gateway, stock
@@ -40,6 +41,7 @@ def _page(api: httpx.Client, path: str) -> list[dict]:
     return list(response.json()["result"])
 
 
+@pytest.mark.timeout(300)  # ~70 operations: on a loaded 2-core machine the run can pass the suite's 120 s
 def test_schemathesis_finds_no_failure_in_the_gateway_api(gateway: Gateway, tmp_path: Path) -> None:
     known = _held(gateway)
     report = run_schemathesis(f"{gateway.url}/openapi.json", {"X-API-Key": gateway.write_key}, config=CONFIG,

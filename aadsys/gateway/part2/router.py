@@ -64,6 +64,12 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
     route_class = result_route(translate) if translate else ResultRoute
     router = APIRouter(route_class=route_class, dependencies=[Depends(reader_dep)], responses=ERRORS)
     Repository = Annotated[AasRepository, Depends(repository_dep)]
+    profiles = list(PROFILES)
+    if registry is not None:
+        # First: a request is matched against the routes in order, at a few microseconds each, and the repository's
+        # most polled reads never reach them (``StoredReads``), while every registry read does.
+        add_registry_routes(router, *registry)
+        profiles += REGISTRY_PROFILES
 
     # Every dependency and route is async: a read is one indexed lookup (``AasRepository``), cheaper than the hop to
     # a worker thread that FastAPI makes for each plain ``def``.
@@ -225,10 +231,6 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
         return paged(out, encode_position(at, 0, 0))
 
     add_submodel_routes(router, "/submodels/{submodelIdentifier}", resolve_submodel, repository_dep, SUBMODELS, "")
-    profiles = list(PROFILES)
-    if registry is not None:
-        add_registry_routes(router, *registry)
-        profiles += REGISTRY_PROFILES
 
     @router.get("/description", operation_id="GetDescription", tags=["Description"],
                 summary="The service profiles this server implements")
