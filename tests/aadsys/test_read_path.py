@@ -76,9 +76,10 @@ def test_a_new_instance_and_a_new_revision_are_visible_to_the_next_read(gateway:
         assert api.post(STATUS, json=status).status_code == 201
         status_sm = _b64("https://pec.example/ids/sm/sales-order-status/SO-4242/SalesOrderStatus")
         value = f"/api/v3.0/submodels/{status_sm}/$value"
-        assert api.get(value).json()["status"] == "received"
+        element = f"/api/v3.0/submodels/{status_sm}/submodel-elements/status/$value"  # kept parsed by StoredReads
+        assert api.get(value).json()["status"] == "received" == api.get(element).json()
         assert api.post(STATUS, json={**status, "status": "scheduled"}).status_code == 201
-        assert api.get(value).json()["status"] == "scheduled"
+        assert api.get(value).json()["status"] == "scheduled" == api.get(element).json()
         latest = api.get(f"{STATUS}/SO-4242", params={"format": "aas"}).content
         assert api.get(value).json() == value_only(orjson.loads(latest)["submodels"][0])
         assert api.get(f"/api/v3.0/submodels/{status_sm}").json() == orjson.loads(latest)["submodels"][0]
