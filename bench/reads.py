@@ -18,7 +18,7 @@ past. Any non-2xx answer or socket error counted by wrk makes the script exit 1 
 
     .venv/bin/python bench/reads.py [--count 1000] [--seconds 10] [--connections 8,32]
                                     [--scale 1000,100000,1000000] [--scale-seconds 5]
-                                    [--scale-connections 1,8] [--json FILE] [--keep-dir DIR]
+                                    [--scale-connections 1,8] [--rounds 1] [--json FILE] [--keep-dir DIR]
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -89,6 +89,9 @@ READS = (
 SHELLS, SUBMODELS, BUSINESS, DESCRIPTORS, LOOKUP = READS[3][0], READS[4][0], READS[6][0], READS[9][0], READS[10][0]
 LISTS = (SHELLS, SUBMODELS, BUSINESS, DESCRIPTORS)
 LEGEND = f"paths under /api/v3.0 (AAS API, Part 2); v1: {V1} (business API)"
+
+
+Case = tuple[str, str, str, int]  # a read, its page (scale part), its path, wrk's connections
 
 
 class BenchFailure(SystemExit):
@@ -339,7 +342,23 @@ def serving(data_dir: Path, key: str, console: Console) -> Iterator[Member]:
 
 
 # -- the two parts ---------------------------------------------------------------------------------------------------
-def part1(root: Path, count: int, seconds: int, connections: list[int], wrk: str,
+def interleaved(cases: list[Case], measure: Callable[[Case], dict[str, Any]], rounds: int) -> list[dict[str, Any]]:
+    """``measure`` of each case, ``rounds`` times over, the cases interleaved in each round (this machine's speed
+    drifts, so reads compared must share the same minutes). Per case: the figures of the round with the median
+    rate, every round's rate (``rounds``), and every problem met in any round."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+    for _ in range(rounds):
+        for index, case in enumerate(cases):
+            runs[index].append(measure(case))
+    out = []
+    for figures in runs:
+        median = sorted(figures, key=lambda f: f["rps"])[len(figures) // 2]
+        found = "; ".join(dict.fromkeys(p for p in map(problem, figures) if p)) or None
+        out.append({**median, "rounds": [f["rps"] for f in figures], "problem": found})
+    return out
+
+
+def part1(root: Path, count: int, seconds: int, connections: list[int], rounds: int, wrk: str,
           console: Console) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     console.rule(f"reads of one of {count:,} Sales Orders and of first pages")
     data_dir = root / "reads"
@@ -350,15 +369,19 @@ def part1(root: Path, count: int, seconds: int, connections: list[int], wrk: str
     with serving(data_dir, key, console) as server, server.api() as api:
         for read, path in paths:
             check(api, read, path)
-        for c in connections:
-            for read, path in paths:
-                with console.status(f"wrk -c{c} -d{seconds}s {read} …"):
-                    figures = run_wrk(wrk, server.url + path, key, c, seconds)
-                out.append({"read": read, "path": path, "connections": c, **figures, "problem": problem(figures)})
+        cases = [(read, "", path, c) for c in connections for read, path in paths]
+
+        def measure(case: Case) -> dict[str, Any]:
+            read, _, path, c = case
+            with console.status(f"wrk -c{c} -d{seconds}s {read} …"):
+                return run_wrk(wrk, server.url + path, key, c, seconds)
+
+        for (read, _, path, c), figures in zip(cases, interleaved(cases, measure, rounds), strict=True):
+            out.append({"read": read, "path": path, "connections": c, **figures})
     return out, load
 
 
-def scale(root: Path, sizes: list[int], seconds: int, clients: list[int], wrk: str,
+def scale(root: Path, sizes: list[int], seconds: int, clients: list[int], rounds: int, wrk: str,
           console: Console) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     data_dir = root / "scale"
     key = initialise(data_dir)
@@ -373,12 +396,15 @@ def scale(root: Path, sizes: list[int], seconds: int, clients: list[int], wrk: s
         with serving(data_dir, key, console) as server, server.api() as api:
             for read, page, path, first_id in paths:
                 check(api, f"{read} ({page}, {size:,})", path, first_id)
-            for read, page, path, _ in paths:
-                for connections in clients:
-                    with console.status(f"wrk -c{connections} -d{seconds}s {read} {page} page at {size:,} …"):
-                        figures = run_wrk(wrk, server.url + path, key, connections, seconds)
-                    out.append({"size": size, "read": read, "page": page, "path": path,
-                                "connections": connections, **figures, "problem": problem(figures)})
+            cases = [(read, page, path, c) for read, page, path, _ in paths for c in clients]
+
+            def measure(case: Case, size: int = size, server: Member = server) -> dict[str, Any]:
+                read, page, path, c = case
+                with console.status(f"wrk -c{c} -d{seconds}s {read} {page} page at {size:,} …"):
+                    return run_wrk(wrk, server.url + path, key, c, seconds)
+
+            for (read, page, path, c), figures in zip(cases, interleaved(cases, measure, rounds), strict=True):
+                out.append({"size": size, "read": read, "page": page, "path": path, "connections": c, **figures})
     return out, loads
 
 
@@ -422,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale-seconds", type=int, default=5, help="wrk duration of each page read (default 5)")
     parser.add_argument("--scale-connections", default=SCALE_CONNECTIONS,
                         help=f"wrk connections of each page read (default {SCALE_CONNECTIONS})")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every read this many times, interleaved; report the median round (default 1)")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--keep-dir", type=Path, help="put the data dirs here and keep them (default: a temp dir)")
     args = parser.parse_args(argv)
@@ -431,9 +459,10 @@ def main(argv: list[str] | None = None) -> int:
         sizes = [] if args.scale.strip().lower() in ("", "none") else sorted(set(parse_sizes(args.scale)))
     except ValueError as exc:
         parser.error(str(exc))
-    if args.count < 1 or args.seconds < 1 or args.scale_seconds < 1 or not connections or min(connections) < 1 \
-            or not scale_clients or min(scale_clients) < 1:
-        parser.error("--count, --seconds, --scale-seconds, --connections and --scale-connections must be at least 1")
+    numbers = [args.count, args.seconds, args.scale_seconds, args.rounds, *connections, *scale_clients]
+    if not connections or not scale_clients or min(numbers) < 1:
+        parser.error("--count, --seconds, --scale-seconds, --rounds, --connections and --scale-connections must be "
+                     "at least 1")
     wrk = wrk_path()
     console = Console()
     began = time.perf_counter()
@@ -443,8 +472,9 @@ def main(argv: list[str] | None = None) -> int:
             if (root / part).exists():
                 parser.error(f"{root / part} exists: give --keep-dir an empty or new directory")
     try:
-        reads, load = part1(root, args.count, args.seconds, connections, wrk, console)
-        scaled, loads = scale(root, sizes, args.scale_seconds, scale_clients, wrk, console) if sizes else ([], [])
+        reads, load = part1(root, args.count, args.seconds, connections, args.rounds, wrk, console)
+        scaled, loads = scale(root, sizes, args.scale_seconds, scale_clients, args.rounds, wrk, console) \
+            if sizes else ([], [])
     finally:
         if args.keep_dir is None:
             shutil.rmtree(root, ignore_errors=True)
