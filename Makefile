@@ -8,6 +8,9 @@ UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
+# The IDTA test engines 0.6.0 (registry and discovery suites) in an environment of their own: the project pins 1.0.3.
+IDTA06 := tests/aadsys/part2/idta06
+IDTA06_VENV := $(CURDIR)/.venv-idta06
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
@@ -21,10 +24,15 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --all-extras --python $(PYTHON) --quiet
 	touch $@
 
-install: $(VENV)/.synced
+$(IDTA06_VENV)/.synced: $(IDTA06)/pyproject.toml $(IDTA06)/uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(IDTA06_VENV) $(UV) sync --frozen --project $(IDTA06) --python $(PYTHON) --quiet
+	touch $@
+
+install: $(VENV)/.synced $(IDTA06_VENV)/.synced
 
 lock: | $(UV)
 	$(UV) lock --python $(PYTHON)
+	$(UV) lock --project $(IDTA06) --python $(PYTHON)
 
 # Debian packages for the real servers the suite uses; root in CI, so apt works as is.
 services:
@@ -42,7 +50,7 @@ bench: install services
 	$(PY) -m aadsys bench history --json bench/results/history.json
 	$(PY) -m aadsys bench ingest --json bench/results/ingest.json
 	$(PY) -m aadsys bench render --json bench/results/render.json
-	$(PY) bench/reads.py --json bench/results/reads.json
+	$(PY) -m aadsys bench reads --json bench/results/reads.json
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -50,4 +58,4 @@ lint: install
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(IDTA06_VENV) .tools .pytest_cache .mypy_cache .ruff_cache

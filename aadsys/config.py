@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -64,6 +66,21 @@ class Settings(BaseSettings):
                                                        "clients trust (the connector towards the portal and "
                                                        "partners, the 'aadsys connector' commands) instead of "
                                                        "the system's trust store; only for a private CA")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Browser origins allowed to read the API across origins (CORS), e.g. "
+                                          "http://localhost:3000 for an AAS Web UI served there; comma-separated in "
+                                          "the environment; none by default")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, v: object) -> object:
+        """Comma-separated in ``AADSYS_CORS_ORIGINS``, a list in aadsys.toml; each ``scheme://host[:port]``, no path."""
+        values = [part.strip() for part in v.split(",") if part.strip()] if isinstance(v, str) else v
+        for origin in values if isinstance(values, list) else []:
+            if not isinstance(origin, str) or not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"'{origin}' is not a browser origin; write scheme://host[:port] with no path or "
+                                 "trailing slash, e.g. http://localhost:3000")
+        return values
 
     @field_validator("portal_url", "public_url")
     @classmethod

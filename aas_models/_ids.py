@@ -51,6 +51,21 @@ def base_iri_of_type_shell(type_shell: str, slug: str) -> str:
     return type_shell[: -len(suffix)]
 
 
+def type_shell_of_instance(shell: str, slug: str, key: str) -> str | None:
+    """The assetType of an instance shell, its owner's type shell id, read back from the shell's id; None when the
+    id is not of the form ``<base>/ids/aas/<slug>/<key>``."""
+    suffix = f"/ids/aas/{slug}/{key}"
+    if not shell.endswith(suffix) or len(shell) == len(suffix):
+        return None
+    return f"{shell[: -len(suffix)]}/ids/aas/type/{slug}"
+
+
+def instance_shell_prefix(type_shell: str, slug: str) -> str:
+    """What the ids of a type shell's instance shells begin with; ``ValueError`` if it is no type shell id of
+    ``slug``."""
+    return f"{base_iri_of_type_shell(type_shell, slug)}/ids/aas/{slug}/"
+
+
 def file_reference(sha256: str) -> str:
     """The value of a File element that names the stored file with this (lower-case hex) sha256."""
     return FILE_REFERENCE_PREFIX + sha256

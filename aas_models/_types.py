@@ -23,6 +23,9 @@ class AssetTypeSpec:
     record_model: type[Record]
     shell_prefix: str  # idShort of instance shells: <prefix>_<key>
     submodels: tuple[t.SubmodelDef, ...] = field(repr=False)
+    # The SpecificAssetId (IDTA AAS Part 1 §5.3.4) that names an instance's asset to registries and discovery: its
+    # name here, its value the instance key. One name per business id, so a lookup finds every record about it.
+    asset_id: str
 
     @cached_property
     def key_attribute(self) -> str:
@@ -37,14 +40,27 @@ ASSET_TYPES: dict[str, AssetTypeSpec] = {
     spec.slug: spec
     for spec in (
         AssetTypeSpec("sales-order", "Sales Order", "A PEC customer's order of individually mixed juices",
-                      "orderId", False, SalesOrder, "SalesOrder", t.SALES_ORDER),
+                      "orderId", False, SalesOrder, "SalesOrder", t.SALES_ORDER,
+                      asset_id="orderId"),  # the order number
         AssetTypeSpec("sales-order-status", "Sales Order Status",
                       "OMIS production status of one sales order; each update is a new revision",
-                      "orderId", True, SalesOrderStatus, "SalesOrderStatus", t.SALES_ORDER_STATUS),
+                      "orderId", True, SalesOrderStatus, "SalesOrderStatus", t.SALES_ORDER_STATUS,
+                      asset_id="orderId"),  # the order number of the order it reports on
         AssetTypeSpec("juice-product", "Juice product", "A juice with its ingredients, nutrition and seasonal prices",
-                      "productId", False, JuiceProduct, "JuiceProduct", t.JUICE_PRODUCT),
+                      "productId", False, JuiceProduct, "JuiceProduct", t.JUICE_PRODUCT,
+                      asset_id="productId"),  # the product code
     )
 }
+
+
+def specific_asset_ids(slug: str, key: str) -> list[dict[str, str]]:
+    """The SpecificAssetIds of the instance ``key`` of asset type ``slug``."""
+    return [{"name": asset_type(slug).asset_id, "value": key}]
+
+
+def asset_types_named_by(asset_id: str) -> list[str]:
+    """The asset types whose instances carry a SpecificAssetId of this name (none for an unknown name)."""
+    return [spec.slug for spec in ASSET_TYPES.values() if spec.asset_id == asset_id]
 
 
 def asset_type(slug: str) -> AssetTypeSpec:

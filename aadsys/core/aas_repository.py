@@ -46,7 +46,7 @@ _TYPES = select(_T.c.type_environment).order_by(_T.c.slug)
 
 
 @dataclass(frozen=True, slots=True)
-class _Kept:
+class Kept:
     """A type shell or template: its bytes, and the object for the filters."""
 
     raw: bytes
@@ -57,7 +57,7 @@ class SqlAasRepository:
     def __init__(self, db: Database, files: FileStore) -> None:
         self.db = db
         self.files = files
-        self._types: tuple[list[_Kept], list[_Kept], dict[str, bytes]] | None = None
+        self._types: tuple[list[Kept], list[Kept], dict[str, bytes]] | None = None
 
     # -- shells -----------------------------------------------------------------------------------
     async def list_shells(self, *, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
@@ -69,16 +69,16 @@ class SqlAasRepository:
 
     def _list_shells(self, id_short: str | None, asset_ids: list[dict[str, Any]] | None, cursor: str | None,
                      limit: int) -> tuple[list[bytes], str | None]:
-        kind, after, _ = _decode(cursor)
+        kind, after, _ = read_cursor(cursor)
         global_ids = [a.get("value") for a in asset_ids or [] if a.get("name") == "globalAssetId"]
         if asset_ids and len(global_ids) != len(asset_ids):
             return [], None  # only globalAssetId is indexed here; other specific asset ids match nothing
         out: list[bytes] = []
         if kind == "t":
-            for index, shell in enumerate(self._type_level()[0]):
+            for index, shell in enumerate(self.type_level()[0]):
                 if index >= after and _matches(shell.json, id_short, global_ids):
                     if len(out) == limit:
-                        return out, _encode("t", index)
+                        return out, page_cursor("t", index)
                     out.append(shell.raw)
             after = 0
         query: Select[Any] = _SHELL_PAGE
@@ -88,12 +88,12 @@ class SqlAasRepository:
             query = query.where(_I.c.global_asset_id.in_(global_ids))
         for row in self.db.fetch_all(query, {"after": after, "n": limit - len(out) + 1}):
             if len(out) == limit:
-                return out, _encode("i", row.id)
+                return out, page_cursor("i", row.id)
             out.append(shell_bytes(row.aas_json, row.spans))
         return out, None
 
     def _get_shell(self, aas_id: str) -> bytes | None:
-        for shell in self._type_level()[0]:
+        for shell in self.type_level()[0]:
             if shell.json["id"] == aas_id:
                 return shell.raw
         row = self.db.lookup(_SHELL, {"id": aas_id})
@@ -112,14 +112,14 @@ class SqlAasRepository:
 
     def _list_submodels(self, semantic_id: str | None, id_short: str | None, cursor: str | None, limit: int
                         ) -> tuple[list[bytes], str | None]:
-        kind, after, tie = _decode(cursor)
+        kind, after, tie = read_cursor(cursor)
         out: list[bytes] = []
         if kind == "t":
-            for index, sm in enumerate(self._type_level()[1]):
+            for index, sm in enumerate(self.type_level()[1]):
                 wanted = semantic_id is None or semantic_id_of(sm.json) == semantic_id
                 if index >= after and wanted and (id_short is None or sm.json.get("idShort") == id_short):
                     if len(out) == limit:
-                        return out, _encode("t", index)
+                        return out, page_cursor("t", index)
                     out.append(sm.raw)
             after, tie = 0, ""
         query: Select[Any] = _SUBMODEL_PAGE
@@ -129,21 +129,21 @@ class SqlAasRepository:
             query = query.where(_S.c.id_short == id_short)
         for row in self.db.fetch_all(query, {"after": after, "tie": tie, "n": limit - len(out) + 1}):
             if len(out) == limit:
-                return out, _encode("i", row.first_seen, row.submodel_id)
+                return out, page_cursor("i", row.first_seen, row.submodel_id)
             found = submodel_bytes(row.aas_json, row.spans, row.position)
             if found is not None:
                 out.append(found)
         return out, None
 
     def _get_submodel(self, submodel_id: str) -> bytes | None:
-        for sm in self._type_level()[1]:
+        for sm in self.type_level()[1]:
             if sm.json["id"] == submodel_id:
                 return sm.raw
         row = self.db.lookup(_SUBMODEL, {"id": submodel_id})
         return submodel_bytes(*row) if row else None
 
     def _get_submodel_value(self, submodel_id: str) -> bytes | None:
-        template = self._type_level()[2].get(submodel_id)
+        template = self.type_level()[2].get(submodel_id)
         if template is not None:
             return template
         row = self.db.lookup(_VALUE, {"id": submodel_id})
@@ -162,11 +162,11 @@ class SqlAasRepository:
     async def may_hold_blobs(self) -> bool:
         """An instance holds the element kinds of its templates and no others (own records are rendered from them,
         received ones are checked against them), so a Blob can be stored only where a template names one."""
-        templates = (self._types if self._types is not None else await self.db.read(self._type_level))[1]
+        templates = (self._types if self._types is not None else await self.db.read(self.type_level))[1]
         return any(b'"Blob"' in template.raw for template in templates)
 
     # -- type level -------------------------------------------------------------------------------
-    def _type_level(self) -> tuple[list[_Kept], list[_Kept], dict[str, bytes]]:
+    def type_level(self) -> tuple[list[Kept], list[Kept], dict[str, bytes]]:
         """Type shells, templates and the templates' ValueOnly forms, read once: the asset types are registered
         before the gateway serves (``aadsys serve`` runs ``prepare`` first) and fixed while it runs."""
         if self._types is None:
@@ -178,8 +178,8 @@ class SqlAasRepository:
         return self._types
 
 
-def _kept(element: Json) -> _Kept:
-    return _Kept(orjson.dumps(element), element)
+def _kept(element: Json) -> Kept:
+    return Kept(orjson.dumps(element), element)
 
 
 def _matches(shell: Json, id_short: str | None, global_ids: list[str | None]) -> bool:
@@ -188,12 +188,12 @@ def _matches(shell: Json, id_short: str | None, global_ids: list[str | None]) ->
     return not global_ids or shell.get("assetInformation", {}).get("globalAssetId") in global_ids
 
 
-def _encode(kind: str, value: int, tie: str = "") -> str:
+def page_cursor(kind: str, value: int, tie: str = "") -> str:
     """Cursor = where the next page starts: a position in the type list, or an instance id plus a tie-breaker."""
     return base64url.encode_text(f"{kind}{value}:{tie}")
 
 
-def _decode(cursor: str | None) -> tuple[str, int, str]:
+def read_cursor(cursor: str | None) -> tuple[str, int, str]:
     if not cursor:
         return ("t", 0, "")
     try:

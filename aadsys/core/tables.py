@@ -47,6 +47,8 @@ class InstanceRow(SQLModel, table=True):
         Index("ix_instances_type_origin_id", "asset_type", "origin", "id"),  # the commit follower's "after id"
         Index("ix_instances_type_id", "asset_type", "id"),  # the event stream's "after seq"
         Index("ix_instances_shell_latest", "shell_id", "is_latest"),
+        Index("ix_instances_key_id", "instance_key", "id"),  # discovery by SpecificAssetId (the key)
+        Index("ix_instances_global_asset_id_id", "global_asset_id", "id"),  # discovery by globalAssetId
     )
 
     id: int | None = Field(default=None, primary_key=True)

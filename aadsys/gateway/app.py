@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from aadsys import __version__
 from aadsys.config import Settings, load_settings
@@ -17,6 +18,8 @@ from aadsys.gateway.routes import asset_types, events, files, health, instances,
 from aadsys.gateway.stored_reads import StoredReads
 from aadsys.gateway.typed_openapi import install_typed_openapi
 from aadsys.metrics import RequestMetrics
+
+AAS_API = "/api/v3.0"
 
 
 def create_app(settings: Settings | None = None, context: AadsysContext | None = None, *,
@@ -62,20 +65,24 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
         title=f"AAdSys gateway ({ctx.settings.org})",
         version=__version__,
         description="Business API for ERP and e-shop systems, and the IDTA AAS Part 2 API v3.0 read profiles "
-                    "(AAS Repository SSP-002, Submodel Repository SSP-002).",
+                    "(AAS Repository SSP-002, Submodel Repository SSP-002, AAS Registry SSP-002, Submodel Registry "
+                    "SSP-002, Discovery SSP-001).",
         lifespan=lifespan,
     )
     app.state.aadsys = ctx
     app.state.begin_shutdown = begin_shutdown
     install_problem_handlers(app)
     app.add_middleware(StoredReads, context=ctx)
-    app.add_middleware(RequestMetrics, metrics=ctx.metrics)  # outermost: it also counts what StoredReads answers
+    app.add_middleware(RequestMetrics, metrics=ctx.metrics)  # it also counts what StoredReads answers
+    if ctx.settings.cors_origins:  # added last, so outermost: the stored reads' answers get its headers too
+        app.add_middleware(CORSMiddleware, allow_origins=ctx.settings.cors_origins, allow_methods=["GET"],
+                           allow_headers=["X-API-Key", "Accept", "Content-Type"], max_age=600)
     for module in (asset_types, instances, files, events):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(health.router)
     app.include_router(metrics.router)
-    app.include_router(serialization.router, prefix="/api/v3.0")
-    _mount_aas_api(app)
+    app.include_router(serialization.router, prefix=AAS_API)
+    _mount_aas_api(app, ctx.settings)
     install_typed_openapi(app)
     for extension in discover() if extensions is None else extensions:
         attached = extension.attach(app, ctx)
@@ -84,9 +91,12 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     return app
 
 
-def _mount_aas_api(app: FastAPI) -> None:
-    from aadsys.gateway.deps import AasReader, get_aas_repository
+def _mount_aas_api(app: FastAPI, settings: Settings) -> None:
+    from aadsys.gateway.deps import AasReader, get_aas_registry, get_aas_repository
     from aadsys.gateway.part2 import aas_api_router
     from aadsys.gateway.problems import as_aas_api_error
 
-    app.include_router(aas_api_router(get_aas_repository, AasReader, translate=as_aas_api_error), prefix="/api/v3.0")
+    # Descriptors point at this AAdSys's own Part 2 API, at the URL it is reached at (public_url or host:port).
+    registry = (get_aas_registry, f"{settings.advertised_url}{AAS_API}")
+    app.include_router(aas_api_router(get_aas_repository, AasReader, translate=as_aas_api_error, registry=registry),
+                       prefix=AAS_API)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aadsys.config import Settings
+from aadsys.core.aas_registry import SqlAasRegistry
 from aadsys.core.aas_repository import SqlAasRepository
 from aadsys.core.api_keys import ApiKeyCache
 from aadsys.core.db import Database
@@ -27,6 +28,7 @@ class AadsysContext:
     files: FileStore
     aas: SqlAasRepository  # as stored: files named by digest
     aas_served: LinkedRepository  # as the Part 2 API serves it: files as download links
+    registry: SqlAasRegistry  # descriptors and asset links of what ``aas`` holds
     inbox: Inbox
     keys: ApiKeyCache
     metrics: Metrics  # what /metrics shows; extensions add their figures here
@@ -48,5 +50,5 @@ class AadsysContext:
         metrics = Metrics()
         metrics.readiness.add_check("database", db.reachable)
         instances = InstanceService(db, owner, events, on_created=metrics.instance_created)
-        return cls(settings, db, events, instances, files, aas, LinkedRepository(aas), Inbox(db, events),
-                   ApiKeyCache(db), metrics, notifications)
+        return cls(settings, db, events, instances, files, aas, LinkedRepository(aas), SqlAasRegistry(db, aas),
+                   Inbox(db, events), ApiKeyCache(db), metrics, notifications)

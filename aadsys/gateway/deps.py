@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from aadsys.config import Settings
+from aadsys.core.aas_registry import SqlAasRegistry
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService
 from aadsys.gateway.context import AadsysContext
@@ -39,6 +40,10 @@ async def get_files(ctx: ContextDep) -> FileStore:
 
 async def get_aas_repository(ctx: ContextDep) -> LinkedRepository:
     return ctx.aas_served
+
+
+async def get_aas_registry(ctx: ContextDep) -> SqlAasRegistry:
+    return ctx.registry
 
 
 def require_scope(scope: str, *, anonymous: Callable[[Settings], bool] | None = None

@@ -1,5 +1,6 @@
-"""``bench/reads.py``: wrk's output read right, the cursors of the middle pages, and one tiny run of the whole script
-against a real ``aadsys serve`` with the real wrk. The figures themselves are for ``make bench``, never asserted here.
+"""``aadsys bench reads``: wrk's output read right, the cursors of the middle pages, and one tiny run of the whole
+command against a real ``aadsys serve`` with the real wrk. The figures themselves are for ``make bench``, never
+asserted here.
 
 wrk is a Debian package (``scripts/ensure-system-packages.sh`` installs it for ``make test`` and ``make bench``);
 without it the run fails, naming it, rather than being skipped."""
@@ -7,29 +8,17 @@ without it the run fails, naming it, rather than being skipped."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "reads.py"
+from aadsys.benchmark import reads
+
 WRK = Path("/usr/bin/wrk")
 
-
-def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_reads", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is made
-    spec.loader.exec_module(module)
-    return module
-
-
-reads = _script()
 
 GOOD = """Running 2s test @ http://127.0.0.1:18099/api/v3.0/shells?limit=100
   1 threads and 8 connections
@@ -95,17 +84,18 @@ def test_a_tiny_run_measures_every_read_without_errors(tmp_path: Path) -> None:
         pytest.fail("wrk is missing (/usr/bin/wrk): install the Debian package 'wrk' "
                     "(make test and make bench do it through scripts/ensure-system-packages.sh)")
     report_path = tmp_path / "out" / "reads.json"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--count", "200", "--seconds", "1", "--connections", "8",
-                           "--scale", "200,400", "--scale-seconds", "1", "--json", str(report_path),
-                           "--keep-dir", str(tmp_path / "data")],
-                          capture_output=True, text=True, timeout=100, check=False)
+    done = subprocess.run([sys.executable, "-m", "aadsys", "bench", "reads", "--count", "200", "--seconds", "1",
+                           "--connections", "8", "--scale", "200,400", "--scale-seconds", "1", "--scale-connections",
+                           "8", "--json", str(report_path), "--keep", str(tmp_path / "data")],
+                          capture_output=True, text=True, timeout=150, check=False)
 
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(report_path.read_text())
     assert [(r["read"], r["connections"]) for r in report["reads"]] == [(name, 8) for name, _ in reads.READS]
     assert [(r["size"], r["read"], r["page"], r["connections"]) for r in report["scale"]] == [
-        (size, name, page, clients) for size in (200, 400) for name in reads.LISTS for page in ("first", "middle")
-        for clients in (1, 8)]
+        (size, name, page, clients) for size in (200, 400)
+        for name, page in [*((n, p) for n in reads.LISTS for p in ("first", "middle")), (reads.LOOKUP, "one")]
+        for clients in (8,)]
     for r in report["reads"] + report["scale"]:
         assert r["rps"] > 0 and r["requests"] > 0, r
         assert (r["non_2xx"], r["socket_errors"], r["problem"]) == (0, {}, None), r

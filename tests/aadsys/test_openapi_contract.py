@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aadsys.gateway.part2.identifiers import encode_id
 from tests.aadsys.conftest import Gateway, stock
@@ -40,6 +41,7 @@ def _page(api: httpx.Client, path: str) -> list[dict]:
     return list(response.json()["result"])
 
 
+@pytest.mark.timeout(300)  # ~70 operations: on a loaded 2-core machine the run can pass the suite's 120 s
 def test_schemathesis_finds_no_failure_in_the_gateway_api(gateway: Gateway, tmp_path: Path) -> None:
     known = _held(gateway)
     report = run_schemathesis(f"{gateway.url}/openapi.json", {"X-API-Key": gateway.write_key}, config=CONFIG,
@@ -47,4 +49,4 @@ def test_schemathesis_finds_no_failure_in_the_gateway_api(gateway: Gateway, tmp_
     print(report.summary())
     assert report.failures == [] and report.errors == [], report.summary() + "\n" + report.output
     assert report.generated >= 1000, report.summary()
-    assert report.operations >= 50, report.summary()
+    assert report.operations >= 50 + 22, report.summary()  # with the 8 registry and discovery reads, 14 writes

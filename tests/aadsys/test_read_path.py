@@ -14,7 +14,7 @@ from aadsys.config import Settings
 from aadsys.gateway.stored_reads import StoredReads
 from aas_models import business_json
 from aas_models.serialization import value_only
-from tests.aadsys.conftest import Gateway, order
+from tests.aadsys.conftest import Gateway, order, stock
 
 BASE = "/api/v1/asset-types/sales-order/instances"
 STATUS = "/api/v1/asset-types/sales-order-status/instances"
@@ -76,9 +76,10 @@ def test_a_new_instance_and_a_new_revision_are_visible_to_the_next_read(gateway:
         assert api.post(STATUS, json=status).status_code == 201
         status_sm = _b64("https://pec.example/ids/sm/sales-order-status/SO-4242/SalesOrderStatus")
         value = f"/api/v3.0/submodels/{status_sm}/$value"
-        assert api.get(value).json()["status"] == "received"
+        element = f"/api/v3.0/submodels/{status_sm}/submodel-elements/status/$value"  # kept parsed by StoredReads
+        assert api.get(value).json()["status"] == "received" == api.get(element).json()
         assert api.post(STATUS, json={**status, "status": "scheduled"}).status_code == 201
-        assert api.get(value).json()["status"] == "scheduled"
+        assert api.get(value).json()["status"] == "scheduled" == api.get(element).json()
         latest = api.get(f"{STATUS}/SO-4242", params={"format": "aas"}).content
         assert api.get(value).json() == value_only(orjson.loads(latest)["submodels"][0])
         assert api.get(f"/api/v3.0/submodels/{status_sm}").json() == orjson.loads(latest)["submodels"][0]
@@ -146,9 +147,31 @@ def test_stored_reads_answer_byte_for_byte_as_the_routes_do(gateway: Gateway) ->
     assert fast == routed
 
 
+def test_element_reads_from_stored_bytes_equal_the_routes_byte_for_byte(gateway: Gateway) -> None:
+    """Every element of every submodel of all three asset types (a File linking its stored label image, a revised
+    status, the templates), by idShortPath and as $value: StoredReads answers each, the routes the same request
+    with a query added, and the two answers are equal, headers included."""
+    stock(gateway)
+    with gateway.client("read") as api:
+        submodels = [s["id"] for s in api.get("/api/v3.0/submodels", params={"limit": 100}).json()["result"]]
+        paths = [f"/api/v3.0/submodels/{_b64(s)}/submodel-elements/{p}{tail}" for s in submodels
+                 for p in api.get(f"/api/v3.0/submodels/{_b64(s)}/$path").json() for tail in ("", "/$value")]
+    assert any("labelImage" in p for p in paths) and len(paths) > 200
+    lane = _stored_reads(gateway)
+    with gateway.client("read") as reader:
+        before = lane.served
+        fast = [_answer(reader.get(path)) for path in paths]
+        assert lane.served - before == len(paths)
+        routed = [_answer(reader.get(path, params={"via": "routes"})) for path in paths]
+    assert all(status == 200 for status, *_ in fast)
+    assert fast == routed
+    assert any(b"/api/v1/files/" in body for *_, body in fast)  # the File's digest served as its link
+
+
 def test_reads_that_fail_are_left_to_the_routes(gateway: Gateway, settings: Settings) -> None:
     """Errors come from the routes alone, as Part 2 Result bodies: StoredReads answers none of them."""
     shell = _b64("https://pec.example/ids/aas/sales-order/SO-4245")
+    submodel = f"/api/v3.0/submodels/{_b64('https://pec.example/ids/sm/sales-order/SO-4245/SalesOrder')}"
     with gateway.client("write") as api:
         api.post(BASE, json=order("SO-4245"))
     lane = _stored_reads(gateway)
@@ -157,7 +180,12 @@ def test_reads_that_fail_are_left_to_the_routes(gateway: Gateway, settings: Sett
              ("write", f"/api/v3.0/shells/{_b64('urn:nothing:here')}", 404),
              ("write", f"/api/v3.0/submodels/{_b64('urn:nothing:here')}/$value", 404),
              ("write", "/api/v3.0/shells/_w", 404),  # base64url of a byte that is not UTF-8: names nothing
-             ("write", "/api/v3.0/shells/a", 400)]  # not base64url: no decoder takes one character
+             ("write", "/api/v3.0/shells/a", 400),  # not base64url: no decoder takes one character
+             ("write", f"{submodel}/submodel-elements/nothing", 404),
+             ("write", f"{submodel}/submodel-elements/items[7]/$value", 404),
+             ("write", f"{submodel}/submodel-elements/total.cents", 404),
+             ("write", f"{submodel}/submodel-elements/items[0]..x", 400),
+             (None, f"{submodel}/submodel-elements/total", 401)]
     for key, path, status in cases:
         with gateway.client(key) as client:
             answer = client.get(path)

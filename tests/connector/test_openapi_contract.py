@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from aadsys.cli import prepare
 from aadsys.config import Settings
 from aadsys.core import api_keys
@@ -22,6 +24,7 @@ from tests.support.live_server import live_server
 CONFIG = Path(__file__).parents[1] / "aadsys" / "schemathesis.toml"
 
 
+@pytest.mark.timeout(300)  # the whole gateway's ~90 operations: on a loaded 2-core machine past the suite's 120 s
 def test_schemathesis_finds_no_failure_with_the_connector_attached(tmp_path: Path) -> None:
     """SQLite only: the gateway's own run covers both databases; this one adds the connector's routes."""
     database_url = f"sqlite:///{tmp_path / 'pec.db'}"

@@ -13,15 +13,22 @@ from typing import Any
 import uvicorn
 
 
-@contextmanager
-def live_server(app: Any, host: str = "127.0.0.1", *, port: int = 0, tls_cert: Path | None = None,
-                tls_key: Path | None = None) -> Iterator[str]:
-    """Serve ``app`` until the block ends; yields its base URL, e.g. ``http://127.0.0.1:40123``, or ``https://…``
-    with ``tls_cert`` and ``tls_key`` (uvicorn's ssl_certfile and ssl_keyfile, as ``serve --tls-cert`` passes them).
-    ``port`` 0 takes a free one; give one when the app must know its own URL before it serves."""
+def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A socket bound to a loopback port (``port`` 0: a free one): for an app that must know its own URL before it
+    serves."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    return sock
+
+
+@contextmanager
+def live_server(app: Any, host: str = "127.0.0.1", sock: socket.socket | None = None, *, port: int = 0,
+                tls_cert: Path | None = None, tls_key: Path | None = None) -> Iterator[str]:
+    """Serve ``app`` until the block ends (on ``sock`` if given, from ``reserve_port``, else on ``port``, 0 for a free
+    one); yields its base URL, e.g. ``http://127.0.0.1:40123``, or ``https://…`` with ``tls_cert`` and ``tls_key``
+    (uvicorn's ssl_certfile and ssl_keyfile, as ``serve --tls-cert`` passes them)."""
+    sock = sock or reserve_port(host, port)
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_per_message_deflate=False,
                             ssl_certfile=tls_cert, ssl_keyfile=tls_key)

@@ -9,7 +9,7 @@ from fastapi import Path
 
 from aadsys.gateway.part2.patterns import ID_SHORT, ID_SHORT_PATH
 from aadsys.gateway.part2.results import AasApiError
-from aas_models.serialization import Json, children
+from aas_models.serialization import Extent, Json, Level, children, shaped, value_only
 
 _PATH = re.compile(ID_SHORT_PATH)
 _STEP = re.compile(rf"({ID_SHORT})|\[([0-9]+)\]")
@@ -44,6 +44,20 @@ def find_element(submodel: Json, path: str) -> tuple[Json, list[Json]]:
             current = found
         chain.append(current)
     return current, chain
+
+
+def element_at(submodel: Json, path: str, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+               ) -> Json:
+    """GetSubmodelElementByPath: the element at ``path`` with the modifiers applied."""
+    return shaped(find_element(submodel, path)[0], level, extent)
+
+
+def element_value_at(submodel: Json, path: str, level: Level = Level.deep, extent: Extent = Extent.withoutBlobValue
+                     ) -> Any:
+    """GetSubmodelElementByPath-ValueOnly: its ValueOnly form; ``{}`` for an element without a value (e.g. a
+    template Property), still a JSON object."""
+    value = value_only(find_element(submodel, path)[0], level, extent)
+    return {} if value is None else value
 
 
 def element_reference(submodel_id: str, chain: list[Json], path: str) -> Json:

@@ -5,7 +5,8 @@ from __future__ import annotations
 # The strings a base64url decoder takes (RFC 4648 §5, padding optional): groups of four, then two or three more.
 BASE64URL = r"^(?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2}(?:==)?|[A-Za-z0-9_-]{3}=?)?$"
 ID_SHORT = r"[A-Za-z][A-Za-z0-9_-]*"
-ID_SHORT_PATH = rf"^{ID_SHORT}(?:\.{ID_SHORT}|\[[0-9]+\])*$"
+ELEMENT_PATH = rf"{ID_SHORT}(?:\.{ID_SHORT}|\[[0-9]+\])*"  # an idShortPath, unanchored
+ID_SHORT_PATH = rf"^{ELEMENT_PATH}$"
 
 HINTS = {
     BASE64URL: "is not base64url-encoded; encode the identifier with base64url (RFC 4648 §5): '-' and '_', not "

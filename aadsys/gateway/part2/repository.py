@@ -56,3 +56,27 @@ class Found:
     def may_hold_blobs(self) -> bool:
         """False when no Blob element can be inside: then extent withoutBlobValue changes nothing."""
         return b'"Blob"' in self.raw
+
+
+class AasRegistry(Protocol):
+    """What the registry and discovery routes need from a store: descriptors without endpoints (the routes add
+    where this server serves each shell and submodel) and the asset ids that find a shell."""
+
+    async def list_shell_descriptors(self, *, asset_kind: str | None, asset_type: str | None, cursor: str | None,
+                                     limit: int) -> tuple[list[Json], str | None]: ...
+
+    async def get_shell_descriptor(self, aas_id: str) -> Json | None: ...
+
+    async def list_submodel_descriptors(self, *, cursor: str | None, limit: int) -> tuple[list[Json], str | None]: ...
+
+    async def get_submodel_descriptor(self, submodel_id: str) -> Json | None: ...
+
+    async def lookup_shells(self, *, asset_ids: list[dict[str, str]], cursor: str | None, limit: int
+                            ) -> tuple[list[str], str | None]:
+        """Ids of the shells that carry every one of ``asset_ids`` (``{"name", "value"}``; the name
+        ``globalAssetId`` for the globalAssetId), paged."""
+        ...
+
+    async def get_asset_links(self, aas_id: str) -> list[dict[str, str]] | None:
+        """The asset ids that find the shell, or None when it is not here."""
+        ...

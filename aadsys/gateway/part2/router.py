@@ -30,7 +30,9 @@ from aadsys.gateway.part2.paging import (
     slice_page,
 )
 from aadsys.gateway.part2.patterns import BASE64URL, ID_SHORT
-from aadsys.gateway.part2.repository import AasRepository, Found
+from aadsys.gateway.part2.registry import PROFILES as REGISTRY_PROFILES
+from aadsys.gateway.part2.registry import add_registry_routes
+from aadsys.gateway.part2.repository import AasRegistry, AasRepository, Found
 from aadsys.gateway.part2.responses import ERRORS, content, not_found, ok, ok_raw
 from aadsys.gateway.part2.results import AasApiError, ResultRoute, Translate, result_route
 from aadsys.gateway.part2.submodel_routes import add_submodel_routes, submodel_reference
@@ -52,12 +54,22 @@ def _text_without_nul(value: Any) -> bool:
 
 
 def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], reader_dep: Callable[..., Any], *,
-                   translate: Translate | None = None) -> APIRouter:
+                   translate: Translate | None = None,
+                   registry: tuple[Callable[..., Awaitable[AasRegistry]], str] | None = None) -> APIRouter:
     """Every route depends on ``reader_dep`` (authorization); every error leaves as a Part 2 Result body, the owner's
-    own errors (those of ``reader_dep`` and the repository) through ``translate``."""
+    own errors (those of ``reader_dep`` and the repository) through ``translate``.
+
+    With ``registry`` (its dependency, and the full URL this API is reached at) the router serves the registry and
+    discovery profiles too (``aadsys.gateway.part2.registry``), and ``/description`` lists them."""
     route_class = result_route(translate) if translate else ResultRoute
     router = APIRouter(route_class=route_class, dependencies=[Depends(reader_dep)], responses=ERRORS)
     Repository = Annotated[AasRepository, Depends(repository_dep)]
+    profiles = list(PROFILES)
+    if registry is not None:
+        # First: a request is matched against the routes in order, at a few microseconds each, and the repository's
+        # most polled reads never reach them (``StoredReads``), while every registry read does.
+        add_registry_routes(router, *registry)
+        profiles += REGISTRY_PROFILES
 
     # Every dependency and route is async: a read is one indexed lookup (``AasRepository``), cheaper than the hop to
     # a worker thread that FastAPI makes for each plain ``def``.
@@ -223,6 +235,6 @@ def aas_api_router(repository_dep: Callable[..., Awaitable[AasRepository]], read
     @router.get("/description", operation_id="GetDescription", tags=["Description"],
                 summary="The service profiles this server implements")
     async def get_description() -> Response:
-        return ok({"profiles": PROFILES})
+        return ok({"profiles": profiles})
 
     return router

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from aadsys.gateway.part2.elements import IdShortPath, element_reference, find_element
+from aadsys.gateway.part2.elements import IdShortPath, element_at, element_reference, element_value_at, find_element
 from aadsys.gateway.part2.paging import Cursor, Limit, paged, slice_page
 from aadsys.gateway.part2.repository import AasRepository, Found
 from aadsys.gateway.part2.responses import content, ok, ok_raw
@@ -104,7 +104,7 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
     @get(f"{elements}/{{idShortPath}}", "GetSubmodelElementByPath", "One element by its idShortPath")
     async def get_element(submodel: Submodel, idShortPath: IdShortPath, level: Level = Level.deep,  # noqa: N803 (spec name)
                     extent: Extent = Extent.withoutBlobValue) -> Response:
-        return ok(shaped(find_element(submodel.json, idShortPath)[0], level, extent))
+        return ok(element_at(submodel.json, idShortPath, level, extent))
 
     @get(f"{elements}/{{idShortPath}}/$metadata", "GetSubmodelElementByPath-Metadata", "One element, no values")
     async def get_element_metadata(submodel: Submodel, idShortPath: IdShortPath) -> Response:  # noqa: N803
@@ -113,8 +113,7 @@ def add_submodel_routes(router: APIRouter, prefix: str, resolve: Callable[..., A
     @get(f"{elements}/{{idShortPath}}/$value", "GetSubmodelElementByPath-ValueOnly", "One element's value")
     async def get_element_value(submodel: Submodel, idShortPath: IdShortPath, level: Level = Level.deep,  # noqa: N803
                           extent: Extent = Extent.withoutBlobValue) -> Response:
-        value = value_only(find_element(submodel.json, idShortPath)[0], level, extent)
-        return ok({} if value is None else value)  # no value (e.g. a template Property): still a JSON object
+        return ok(element_value_at(submodel.json, idShortPath, level, extent))
 
     @get(f"{elements}/{{idShortPath}}/$reference", "GetSubmodelElementByPath-Reference", "A reference to it")
     async def get_element_reference(submodel: Submodel, idShortPath: IdShortPath) -> Response:  # noqa: N803

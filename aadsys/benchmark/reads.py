@@ -1,40 +1,42 @@
-"""Read benchmark (issue 10): requests per second and latency of the read API of one AAdSys, measured with wrk.
+"""``aadsys bench reads``: requests per second and latency of the read API of one AAdSys, measured with wrk.
 
 Part 1: N stored Sales Orders (default 1,000) in a fresh data dir; a real ``aadsys serve`` (uvicorn, separate
 process, SQLite WAL) on a free loopback port; wrk (one thread, ``--latency``, a read key in ``X-API-Key``) at 8
 and at 32 connections drives each read of the AAS API (Part 2) and of the business API for ``--seconds``: one
-shell, one submodel, its ``$value``, one business record (each the instance in the middle of the set), and the
-first page (limit 100) of each list.
+shell, one submodel, its ``$value``, one element by idShortPath and its ``$value``, one business record (each of
+the instance in the middle of the set), the first page (limit 100) of each list, of the shell descriptors
+(registry), and a discovery lookup by order number.
 
-Scale: the first page and a middle page of the three lists at several database sizes (``--scale``), each measured
-with wrk for ``--scale-seconds`` at 1 connection (the latency of one read) and at 8 (under load). One data dir is
-filled to each size in turn (the next size only adds what is missing), rendering in worker processes and storing
-in this one, then the server is restarted.
+Scale: the first page and a middle page of the lists, and the lookup, at several database sizes (``--scale``),
+each measured with wrk for ``--scale-seconds`` at 1 connection (the latency of one read) and at 8 (under load).
+One data dir is filled to each size in turn (the next size only adds what is missing), rendering in worker
+processes and storing in this one, then the server is restarted.
 
 Records are stored as ``aadsys.benchmark.preload`` stores them (``render_instance``, then ``insert_instance`` after
 ``take_ingest_lock``, a thousand to a transaction, keys ``HI-<tag>-<n>``), with createdAt one second apart in the
 past. Any non-2xx answer or socket error counted by wrk makes the script exit 1 at the end.
 
-    .venv/bin/python bench/reads.py [--count 1000] [--seconds 10] [--connections 8,32]
-                                    [--scale 1000,100000,1000000] [--scale-seconds 5] [--json FILE] [--keep-dir DIR]
+    aadsys bench reads [--count 1000] [--seconds 10] [--connections 8,32] [--scale 1000,100000,1000000]
+                       [--scale-seconds 5] [--scale-connections 1,8] [--rounds 1] [--json FILE] [--keep-dir DIR]
+
+It needs wrk (the Debian package ``wrk``) on the PATH or at /usr/bin/wrk.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import dataclasses
 import functools
+import json
 import multiprocessing
 import random
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,16 +48,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from aadsys.benchmark._figures import machine, write_json  # noqa: E402
-from aadsys.benchmark.history import parse_sizes  # noqa: E402
-from aadsys.benchmark.records import order  # noqa: E402
-from aadsys.config import load_settings  # noqa: E402
-from aadsys.core.db import Database  # noqa: E402
-from aadsys.core.instances import insert_instance, take_ingest_lock  # noqa: E402
-from aadsys.processes import AadsysProcess, ProcessError  # noqa: E402
-from aas_models import Owner, RenderedInstance, render_instance  # noqa: E402
+from aadsys.benchmark._figures import machine, write_json
+from aadsys.benchmark._processes import BenchError
+from aadsys.benchmark.records import order
+from aadsys.config import load_settings
+from aadsys.core.db import Database
+from aadsys.core.instances import insert_instance, take_ingest_lock
+from aadsys.processes import AadsysProcess, ProcessError
+from aas_models import Owner, RenderedInstance, render_instance
 
 ORG, BASE_IRI = "pec", "https://pec.example"
 ASSET_TYPE = "sales-order"
@@ -64,7 +64,7 @@ BATCH = 1000  # records per transaction, as preload stores them
 WORKERS = 2  # render processes while this one stores
 AHEAD = 2 * WORKERS  # rendered batches waiting at most (bounds the memory the workers can fill)
 PAGE = 100
-SCALE_CONNECTIONS = (1, 8)  # one client: the latency of a read; eight: under load
+SCALE_CONNECTIONS = "1,8"  # one client: the latency of a read; eight: under load
 WRK_TIMEOUT = "30s"  # a slow answer counts as a latency, not as a socket timeout
 V1 = f"/api/v1/asset-types/{ASSET_TYPE}/instances"
 
@@ -78,10 +78,17 @@ READS = (
     (f"/submodels?limit={PAGE}", f"/api/v3.0/submodels?limit={PAGE}"),
     ("v1 /instances/{key}", V1 + "/{key}"),
     (f"v1 /instances?limit={PAGE}", f"{V1}?limit={PAGE}"),
+    ("/submodels/{id}/submodel-elements/total", "/api/v3.0/submodels/{submodel}/submodel-elements/total"),
+    ("/submodels/{id}/submodel-elements/total/$value", "/api/v3.0/submodels/{submodel}/submodel-elements/total/$value"),
+    (f"/shell-descriptors?limit={PAGE}", f"/api/v3.0/shell-descriptors?limit={PAGE}"),
+    ("/lookup/shells?assetIds={orderId}", "/api/v3.0/lookup/shells?assetIds={asset_id}"),
 )
-SHELLS, SUBMODELS, BUSINESS = READS[3][0], READS[4][0], READS[6][0]
-LISTS = (SHELLS, SUBMODELS, BUSINESS)
+SHELLS, SUBMODELS, BUSINESS, DESCRIPTORS, LOOKUP = READS[3][0], READS[4][0], READS[6][0], READS[9][0], READS[10][0]
+LISTS = (SHELLS, SUBMODELS, BUSINESS, DESCRIPTORS)
 LEGEND = f"paths under /api/v3.0 (AAS API, Part 2); v1: {V1} (business API)"
+
+
+Case = tuple[str, str, str, int]  # a read, its page (scale part), its path, wrk's connections
 
 
 class BenchFailure(SystemExit):
@@ -103,6 +110,11 @@ def submodel_id(key: str) -> str:
 
 def b64(text: str) -> str:
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def order_asset_id(key: str) -> str:
+    """The discovery query value that finds the Sales Order ``key``: its SpecificAssetId, base64url JSON."""
+    return b64(json.dumps({"name": "orderId", "value": key}))
 
 
 def iso_z(moment: datetime) -> str:
@@ -181,7 +193,7 @@ def _computed(instance: RenderedInstance) -> RenderedInstance:
     once those are computed, and which takes longer to unpickle than all the rest."""
     computed = {name: getattr(instance, name) for name, attribute in vars(type(instance)).items()
                 if isinstance(attribute, functools.cached_property)}
-    light = dataclasses.replace(instance, model=None)
+    light = dataclasses.replace(instance, model=None)  # type: ignore[arg-type]  # its fields, computed above, stand in
     light.__dict__.update(computed)
     return light
 
@@ -202,12 +214,14 @@ def middle_cursor(kind: str, m: int) -> str:
 
 
 def part1_paths(middle_key: str) -> list[tuple[str, str]]:
-    ids = {"shell": b64(shell_id(middle_key)), "submodel": b64(submodel_id(middle_key)), "key": middle_key}
+    ids = {"shell": b64(shell_id(middle_key)), "submodel": b64(submodel_id(middle_key)), "key": middle_key,
+           "asset_id": order_asset_id(middle_key)}
     return [(name, template.format(**ids)) for name, template in READS]
 
 
 def scale_paths(store: Store, size: int) -> list[tuple[str, str, str, str]]:
-    """(read, page, path, first result id) of the first and the middle page of each list at ``size``."""
+    """(read, page, path, first result id) of the first and the middle page of each list at ``size``, and of the
+    lookup of the middle instance's order number (which finds that one shell)."""
     n = size // 2  # the middle instance, row id n + 1
     middle_from = quote(iso_z(store.created_at(n)))
     key = key_of(n)
@@ -219,11 +233,16 @@ def scale_paths(store: Store, size: int) -> list[tuple[str, str, str, str]]:
          submodel_id(key)),
         (BUSINESS, "first", f"{V1}?limit={PAGE}", ""),
         (BUSINESS, "middle", f"{V1}?limit={PAGE}&from={middle_from}", key),
+        (DESCRIPTORS, "first", f"/api/v3.0/shell-descriptors?limit={PAGE}", ""),
+        (DESCRIPTORS, "middle", f"/api/v3.0/shell-descriptors?limit={PAGE}&cursor={middle_cursor('shells', n + 1)}",
+         shell_id(key)),
+        (LOOKUP, "one", f"/api/v3.0/lookup/shells?assetIds={order_asset_id(key)}", shell_id(key)),
     ]
 
 
 def check(api: httpx.Client, read: str, path: str, first_id: str = "") -> None:
-    """One GET must answer 200; a middle page must hold a full page starting where it was aimed."""
+    """One GET must answer 200; a middle page must hold a full page starting where it was aimed, a lookup the one
+    shell it aims at."""
     answer = api.get(path)
     if answer.status_code != 200:
         raise BenchFailure(f"{read}: GET {path} answered {answer.status_code}, not 200: {answer.text[:300]}")
@@ -231,10 +250,11 @@ def check(api: httpx.Client, read: str, path: str, first_id: str = "") -> None:
         return
     body = answer.json()
     results, field = (body["items"], "key") if "items" in body else (body["result"], "id")  # v1 or Part 2
-    got = results[0].get(field) if results else None
-    if len(results) != PAGE or got != first_id:
-        raise BenchFailure(f"{read}: GET {path} gave {len(results)} results starting at {got}, not {PAGE} starting "
-                           f"at {first_id}: the cursor or from= no longer finds the middle of the set")
+    got = (results[0] if isinstance(results[0], str) else results[0].get(field)) if results else None
+    wanted = 1 if read.startswith(LOOKUP) else PAGE
+    if len(results) != wanted or got != first_id:
+        raise BenchFailure(f"{read}: GET {path} gave {len(results)} results starting at {got}, not {wanted} starting "
+                           f"at {first_id}: the cursor, from= or asset id no longer finds its instance")
 
 
 # -- wrk -----------------------------------------------------------------------------------------------------------
@@ -320,7 +340,23 @@ def serving(data_dir: Path, key: str, console: Console) -> Iterator[AadsysProces
 
 
 # -- the two parts ---------------------------------------------------------------------------------------------------
-def part1(root: Path, count: int, seconds: int, connections: list[int], wrk: str,
+def interleaved(cases: list[Case], measure: Callable[[Case], dict[str, Any]], rounds: int) -> list[dict[str, Any]]:
+    """``measure`` of each case, ``rounds`` times over, the cases interleaved in each round (this machine's speed
+    drifts, so reads compared must share the same minutes). Per case: the figures of the round with the median
+    rate, every round's rate (``rounds``), and every problem met in any round."""
+    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+    for _ in range(rounds):
+        for index, case in enumerate(cases):
+            runs[index].append(measure(case))
+    out = []
+    for figures in runs:
+        median = sorted(figures, key=lambda f: f["rps"])[len(figures) // 2]
+        found = "; ".join(dict.fromkeys(p for p in map(problem, figures) if p)) or None
+        out.append({**median, "rounds": [f["rps"] for f in figures], "problem": found})
+    return out
+
+
+def part1(root: Path, count: int, seconds: int, connections: list[int], rounds: int, wrk: str,
           console: Console) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     console.rule(f"reads of one of {count:,} Sales Orders and of first pages")
     data_dir = root / "reads"
@@ -331,15 +367,19 @@ def part1(root: Path, count: int, seconds: int, connections: list[int], wrk: str
     with serving(data_dir, key, console) as server, server.api() as api:
         for read, path in paths:
             check(api, read, path)
-        for c in connections:
-            for read, path in paths:
-                with console.status(f"wrk -c{c} -d{seconds}s {read} …"):
-                    figures = run_wrk(wrk, server.url + path, key, c, seconds)
-                out.append({"read": read, "path": path, "connections": c, **figures, "problem": problem(figures)})
+        cases = [(read, "", path, c) for c in connections for read, path in paths]
+
+        def measure(case: Case) -> dict[str, Any]:
+            read, _, path, c = case
+            with console.status(f"wrk -c{c} -d{seconds}s {read} …"):
+                return run_wrk(wrk, server.url + path, key, c, seconds)
+
+        for (read, _, path, c), figures in zip(cases, interleaved(cases, measure, rounds), strict=True):
+            out.append({"read": read, "path": path, "connections": c, **figures})
     return out, load
 
 
-def scale(root: Path, sizes: list[int], seconds: int, wrk: str,
+def scale(root: Path, sizes: list[int], seconds: int, clients: list[int], rounds: int, wrk: str,
           console: Console) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     data_dir = root / "scale"
     key = initialise(data_dir)
@@ -354,12 +394,15 @@ def scale(root: Path, sizes: list[int], seconds: int, wrk: str,
         with serving(data_dir, key, console) as server, server.api() as api:
             for read, page, path, first_id in paths:
                 check(api, f"{read} ({page}, {size:,})", path, first_id)
-            for read, page, path, _ in paths:
-                for connections in SCALE_CONNECTIONS:
-                    with console.status(f"wrk -c{connections} -d{seconds}s {read} {page} page at {size:,} …"):
-                        figures = run_wrk(wrk, server.url + path, key, connections, seconds)
-                    out.append({"size": size, "read": read, "page": page, "path": path,
-                                "connections": connections, **figures, "problem": problem(figures)})
+            cases = [(read, page, path, c) for read, page, path, _ in paths for c in clients]
+
+            def measure(case: Case, size: int = size, server: AadsysProcess = server) -> dict[str, Any]:
+                read, page, path, c = case
+                with console.status(f"wrk -c{c} -d{seconds}s {read} {page} page at {size:,} …"):
+                    return run_wrk(wrk, server.url + path, key, c, seconds)
+
+            for (read, page, path, c), figures in zip(cases, interleaved(cases, measure, rounds), strict=True):
+                out.append({"size": size, "read": read, "page": page, "path": path, "connections": c, **figures})
     return out, loads
 
 
@@ -392,48 +435,33 @@ def scale_table(report: dict[str, Any]) -> Table:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=1000, help="Sales Orders stored for part 1 (default 1000)")
-    parser.add_argument("--seconds", type=int, default=10, help="wrk duration of each part 1 read (default 10)")
-    parser.add_argument("--connections", default="8,32", help="wrk connections of part 1 (default 8,32)")
-    parser.add_argument("--scale", default="1000,100000,1000000",
-                        help="database sizes of the page reads, ascending (default 1000,100000,1000000; "
-                             "10k works; 'none' skips)")
-    parser.add_argument("--scale-seconds", type=int, default=5, help="wrk duration of each page read (default 5)")
-    parser.add_argument("--json", type=Path, help="write the figures here")
-    parser.add_argument("--keep-dir", type=Path, help="put the data dirs here and keep them (default: a temp dir)")
-    args = parser.parse_args(argv)
-    try:
-        connections = [int(c) for c in args.connections.split(",") if c.strip()]
-        sizes = [] if args.scale.strip().lower() in ("", "none") else sorted(set(parse_sizes(args.scale)))
-    except ValueError as exc:
-        parser.error(str(exc))
-    if args.count < 1 or args.seconds < 1 or args.scale_seconds < 1 or not connections or min(connections) < 1:
-        parser.error("--count, --seconds, --scale-seconds and --connections must be at least 1")
-    wrk = wrk_path()
-    console = Console()
-    began = time.perf_counter()
-    root = args.keep_dir or Path(tempfile.mkdtemp(prefix="aadsys-bench-reads-"))
-    if args.keep_dir:
+def run(*, count: int, seconds: int, connections: list[int], sizes: list[int], scale_seconds: int,
+        scale_connections: list[int], rounds: int, json_path: Path | None, keep_dir: Path | None,
+        console: Console) -> int:
+    """The whole benchmark; 1 when any read answered other than 2xx or wrk counted socket errors."""
+    if keep_dir:
         for part in ("reads", "scale"):
-            if (root / part).exists():
-                parser.error(f"{root / part} exists: give --keep-dir an empty or new directory")
+            if (keep_dir / part).exists():
+                raise BenchError(f"{keep_dir / part} exists: give --keep-dir an empty or new directory")
+    wrk = wrk_path()
+    began = time.perf_counter()
+    root = keep_dir or Path(tempfile.mkdtemp(prefix="aadsys-bench-reads-"))
     try:
-        reads, load = part1(root, args.count, args.seconds, connections, wrk, console)
-        scaled, loads = scale(root, sizes, args.scale_seconds, wrk, console) if sizes else ([], [])
+        reads, load = part1(root, count, seconds, connections, rounds, wrk, console)
+        scaled, loads = scale(root, sizes, scale_seconds, scale_connections, rounds, wrk, console) \
+            if sizes else ([], [])
     finally:
-        if args.keep_dir is None:
+        if keep_dir is None:
             shutil.rmtree(root, ignore_errors=True)
-    report = {"settings": {"count": args.count, "seconds": args.seconds, "connections": connections,
-                           "scale": sizes, "scale_seconds": args.scale_seconds, "page": PAGE},
+    report = {"settings": {"count": count, "seconds": seconds, "connections": connections,
+                           "scale": sizes, "scale_seconds": scale_seconds, "page": PAGE},
               "reads": reads, "scale": scaled, "loads": ([load] if load else []) + loads,
               "machine": {**machine([None]), "wrk": wrk_version(wrk)},
               "seconds": round(time.perf_counter() - began, 1)}
     console.print(reads_table(report))
     if scaled:
         console.print(scale_table(report))
-    write_json(report, args.json, console)
+    write_json(report, json_path, console)
     failed = [r for r in reads + scaled if r["problem"]]
     for r in failed:
         where = f"at {r['size']:,}, {r['page']} page" if "size" in r else f"at {r['connections']} connections"
@@ -441,6 +469,3 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"whole run {report['seconds']:.0f} s")
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
