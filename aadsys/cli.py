@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gc
-import logging
+import copy
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -95,11 +94,14 @@ def init(
     typer.echo(f"initialised AAdSys '{settings.org}' in {settings.data_dir} (config {path})")
 
 
-def _log_to_console(names: list[str]) -> None:
-    """Our own loggers at INFO beside uvicorn's; libraries stay at WARNING (httpx logs every request at INFO)."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)-9s %(name)s: %(message)s")
-    for name in names:
-        logging.getLogger(name).setLevel(logging.INFO)
+def _log_config(names: list[str]) -> dict[str, Any]:
+    """uvicorn's logging, plus our own loggers at INFO (libraries stay at WARNING: httpx logs every request at INFO);
+    every worker process configures itself from it."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"].update({name: {"handlers": ["default"], "level": "INFO", "propagate": False} for name in names})
+    return config
 
 
 def _keep_secret(source: Path, target: Path) -> Path:
@@ -123,29 +125,32 @@ def serve(
     port: Annotated[int | None, typer.Option(help="listen port [default 8080]")] = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="worker processes; more than one needs "
+                                                                    "PostgreSQL [default 1]")] = None,
 ) -> None:
-    """Run gateway, core and connector in one process (migrates the database first)."""
-    from aadsys.gateway.app import create_app
-    from aadsys.gateway.server import GatewayServer
+    """Run gateway, core and connector (migrates the database first); with --workers, that many processes, which
+    share the work through the database."""
+    from aadsys.gateway.server import serve as run_server
 
-    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key)
+    settings = _settings(data_dir, host=host, port=port, tls_cert=tls_cert, tls_key=tls_key, workers=workers)
     if settings.tls_cert and settings.tls_key and (problem := server_files_problem(settings.tls_cert,
                                                                                      settings.tls_key)):
         err.print(f"[red]{problem}[/red]", highlight=False)
         raise typer.Exit(2)
+    if settings.workers > 1 and not settings.resolved_database_url.startswith("postgresql"):
+        err.print(f"[red]--workers {settings.workers} needs PostgreSQL: an SQLite database serves one process. Set "
+                  "database_url (AADSYS_DATABASE_URL) to a PostgreSQL database, or serve one worker.[/red]",
+                  highlight=False)
+        raise typer.Exit(2)
     prepare(settings)
-    _log_to_console(["aadsys", *(extension.name for extension in discover())])
+    settings.hand_to_workers()
     scheme = "https" if settings.tls_cert else "http"
-    typer.echo(f"AAdSys '{settings.org}' on {scheme}://{settings.host}:{settings.port}  (OpenAPI: /docs)")
-    served = create_app(settings)
-    # What exists now lives as long as the process (modules, routes, models, table metadata): kept out of the
-    # collector's full passes, each of which walked all of it (~150,000 objects, 50-150 ms: the p99 of a page of
-    # descriptors, which makes many small objects; measured with and without).
-    gc.collect()
-    gc.freeze()
-    GatewayServer(served, host=settings.host, port=settings.port, log_level="info", access_log=settings.access_log,
-                  ws_per_message_deflate=False, ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
-                  **settings.proxy_options).run()
+    typer.echo(f"AAdSys '{settings.org}' on {scheme}://{settings.host}:{settings.port} with {settings.workers} "
+               "worker(s)  (OpenAPI: /docs)")
+    run_server(host=settings.host, port=settings.port, workers=settings.workers, access_log=settings.access_log,
+               ws_per_message_deflate=False, ssl_certfile=settings.tls_cert, ssl_keyfile=settings.tls_key,
+               log_config=_log_config(["aadsys", *(extension.name for extension in discover())]),
+               **settings.proxy_options)
 
 
 @keys_app.command("create")

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest instance body accepted (HTTP 413 above)")
     max_file_bytes: int = Field(50 * 1024 * 1024, description="Largest file upload accepted (HTTP 413 above)")
     aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
+    workers: int = Field(1, ge=1, le=64, description="worker processes of 'serve'; more than one needs PostgreSQL "
+                                                     "(workers share the database and lease the connector's work)")
     access_log: bool = Field(False, description="Log every HTTP request (uvicorn's access log); off by default: at "
                                                 "thousands of reads a second it costs a quarter of a read's CPU")
     metrics_token_file: Path | None = Field(None, description="File whose first line is the bearer token that "
@@ -142,6 +144,16 @@ class Settings(BaseSettings):
     @property
     def resolved_metrics_token_file(self) -> Path:
         return self.metrics_token_file or self.data_dir / "metrics-token"
+
+    def hand_to_workers(self) -> None:
+        """Let worker processes (started afresh by ``serve --workers``) load these same settings: they read the
+        environment and the data directory's file, so the data directory and what the command line chose is all
+        they must be told."""
+        os.environ["AADSYS_DATA_DIR"] = str(self.data_dir.resolve())
+        for name in ("host", "port", "tls_cert", "tls_key"):
+            value = getattr(self, name)
+            if value is not None:
+                os.environ[f"AADSYS_{name.upper()}"] = str(value)
 
     @property
     def proxy_options(self) -> dict[str, Any]:

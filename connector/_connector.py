@@ -115,6 +115,12 @@ class Connector:
         self.control.drive(self.provider, self.consumer)
         self.keeper.serve(CONTROL, taken=_nothing, lost=_nothing)
         self.keeper.want(CONTROL, {CONTROL})
+        self.housekept_at: float | None = None
+        readiness = context.metrics.readiness
+        readiness.add_check("connector leases", self.keeper.keeping)
+        readiness.add_check("connector rounds", self.control.making_rounds)
+        readiness.add_check("connector housekeeping", lambda: self.housekept_at is not None
+                            and self.clock.monotonic() - self.housekept_at < 30)
         self._main: asyncio.Task[None] | None = None
 
     def mount(self, app: FastAPI) -> None:
@@ -161,6 +167,7 @@ class Connector:
                     expired = await anyio.to_thread.run_sync(self.outbox.expire_due)
                     for subscription_id, count in expired.items():
                         log.warning("subscription %s: %d deliveries expired unstored", subscription_id, count)
+                self.housekept_at = self.clock.monotonic()
             except Exception:
                 log.exception("connector housekeeping failed")
 

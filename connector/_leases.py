@@ -226,6 +226,11 @@ class LeaseKeeper:
     def fence(self, subject: str, role: str) -> Fence | None:
         return self.held.get((subject, role))
 
+    def keeping(self) -> bool:
+        """Readiness: the last renewal reached the database lately (an idle worker renews too)."""
+        return self.renewed_at is not None and \
+            self.clock.monotonic() - self.renewed_at < 2 * self.renew_every + 1
+
     async def acquire(self, subject: str, role: str, wait: float) -> Fence | None:
         """The lease now, for work that cannot wait for the next round (a consumer's channel reached this worker):
         taken if free, else asked of its holder, who hands it over; None if it does not come within ``wait``."""
@@ -287,6 +292,10 @@ class LeaseKeeper:
             still = await anyio.to_thread.run_sync(self.leases.renew)
         except Exception as exc:  # the database is away: what we hold runs out; the fence stops any late write
             log.warning("could not renew this worker's leases: %s", exc)
+            since = self.renewed_at
+            if since is not None and self.clock.monotonic() - since > self.leases.ttl.total_seconds():
+                for key in list(self.held):  # run out by now: others may run them; stop ours until we are back
+                    await self._lose(key)
             return
         self.renewed_at = self.clock.monotonic()
         for key, fence in list(self.held.items()):

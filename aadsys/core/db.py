@@ -6,6 +6,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -75,6 +76,25 @@ def migrate(url: str, revision: str = "heads", branches: Sequence[Path] = ()) ->
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url, branches), revision)
+
+
+@lru_cache(maxsize=8)
+def schema_heads(branches: tuple[Path, ...] = ()) -> frozenset[str]:
+    """The revisions a database migrated by this code is at: the heads of the core's and the branches' migrations."""
+    from alembic.script import ScriptDirectory  # a second of imports, paid once
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://", branches)).get_heads())
+
+
+def schema_current(db: Database, branches: tuple[Path, ...] = ()) -> bool:
+    """Whether the database's schema is where this code expects it (readiness: not behind, not ahead)."""
+    from sqlalchemy import inspect
+
+    with db.engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        found = frozenset(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    return found == schema_heads(branches)
 
 
 class Database:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import signal
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
+from types import FrameType
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from aadsys import __version__
 from aadsys.config import Settings, load_settings
+from aadsys.core.db import schema_current
 from aadsys.extensions import Extension, Running, discover
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
@@ -48,6 +54,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        _hear_exit(begin_shutdown)
         ctx.events.bind(asyncio.get_running_loop())
         ctx.notifications.start(asyncio.get_running_loop())
         for part in running:
@@ -84,11 +91,36 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     app.include_router(serialization.router, prefix=AAS_API)
     _mount_aas_api(app, ctx.settings)
     install_typed_openapi(app)
-    for extension in discover() if extensions is None else extensions:
+    installed = discover() if extensions is None else tuple(extensions)
+    branches = tuple(ext.migrations for ext in installed if ext.migrations is not None)
+    ctx.metrics.readiness.add_check("schema", partial(schema_current, ctx.db, branches))
+    for extension in installed:
         attached = extension.attach(app, ctx)
         if attached is not None:
             running.append(attached)
     return app
+
+
+def _hear_exit(begin_shutdown: Callable[[], Awaitable[None]]) -> None:
+    """On SIGTERM or SIGINT, begin the shutdown at once, then let the server's own handler go on.
+
+    uvicorn's graceful shutdown first waits for open connections to end and only then runs the lifespan's
+    shutdown; an AAdSys always has some open (event streams the shop and the line follow, the connector's
+    websocket channels), which end only when the app ends them. So the app hears the signal itself: the streams
+    end and the channels close, and the server's wait that follows is short. Signals reach the main thread only
+    (a server in a test's thread hears none)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(number: int, frame: FrameType | None, previous: Any = previous) -> None:
+            loop.call_soon_threadsafe(lambda: asyncio.ensure_future(begin_shutdown()))
+            if callable(previous):
+                previous(number, frame)
+
+        signal.signal(signum, handler)
 
 
 def _mount_aas_api(app: FastAPI, settings: Settings) -> None:

@@ -95,6 +95,7 @@ class ControlPlane:
         self.in_charge = in_charge  # this worker holds the control lease: it, and only it, talks to the portal
         self.flows: list[DataFlows] = []
         self._live_ids: set[str] = set()
+        self.round_at: float | None = None  # monotonic time the last round ended (readiness)
         self.status = PortalStatus()
         self.admission = Admission(trust=trust, ledger=ledger, portal=portal, held_types=asset_types,
                                    refresh_trust=self._refresh_own_trust, clock=clock,
@@ -129,6 +130,12 @@ class ControlPlane:
                 await self._report()
             except PortalError as exc:
                 self.status.last_error = str(exc)
+        self.round_at = self.clock.monotonic()
+
+    def making_rounds(self) -> bool:
+        """Readiness: a round ended lately (the loop did not stop after an error)."""
+        return self.round_at is not None and \
+            self.clock.monotonic() - self.round_at < 3 * self.settings.poll_seconds + 30
 
     async def _settle(self) -> None:
         try:

@@ -210,11 +210,20 @@ class Flow:
 
     async def _make_realtime(self) -> None:
         """Make a delivery for every record of the type committed inside the window, as it commits, whether or
-        not the consumer is connected (so its TTL runs from when the record was owed)."""
+        not the consumer is connected (so its TTL runs from when the record was owed). A failure (the database
+        away) is tried again a second later: the maker never stops while its flow runs."""
         events = self.plane.events
         while self.clock.now() < self.terms.valid_to:
             seen = events.own_commits[self.terms.asset_type]
-            if await anyio.to_thread.run_sync(self._make_realtime_now):
+            try:
+                made = await anyio.to_thread.run_sync(self._make_realtime_now)
+            except LeaseLost:
+                raise
+            except Exception as exc:
+                log.warning("subscription %s: making deliveries failed (%s); trying again", self.id, exc)
+                await self.clock.sleep(1.0)
+                continue
+            if made:
                 self.wake.set()
                 continue
             await events.wait_own(self.terms.asset_type, seen, self.plane.settings.poll_seconds)
