@@ -47,6 +47,7 @@ FINAL_TRANSFER = ("completed", "failed")  # the portal's transfer states that en
 CONNECTOR_STATES = {"running": "running", "finished": "finished, not yet reported",
                     "reported": "reported to the portal", "failed": "failed"}  # a history job's, for people
 NONE = "–"
+HELD_TYPES = "SELECT slug FROM asset_types"  # what `aadsys init` registered (aadsys.core.asset_types)
 
 
 @dataclass
@@ -309,20 +310,14 @@ def _time(value: str | None, option: str) -> datetime | None:
 # -- publish ----------------------------------------------------------------------------------------------------
 
 def publish(asset_type: list[str] | None, data_dir: Path | None, as_json: bool) -> None:
-    from aadsys.core.db import Database
-    from aadsys.core.instances import InstanceService
     from aas_models import Owner
     from connector._settings import load_connector_settings
-    from connector.control._plane import publish_asset_types
+    from connector.control._publishing import publish_asset_types
 
     with _member(data_dir) as member:
         s = member.settings
         tuning = load_connector_settings(s.data_dir)
-        db = Database(s.resolved_database_url)
-        try:
-            held = InstanceService(db, Owner(s.org, s.base_iri)).registered_slugs()
-        finally:
-            db.dispose()
+        held = frozenset(slug for (slug,) in member.rows().all(HELD_TYPES))
         slugs = frozenset(asset_type or tuning.publish or held)
         unknown = sorted(slugs - held)
         if unknown:
