@@ -31,7 +31,7 @@ from connector._rows import MissingTable, SqliteRows, open_rows
 from connector._status import collect_status, history_jobs, iso, subscription_views
 from connector.data import _figures
 from connector.errors import ConnectorError, PortalRefused, PortalUnavailable
-from connector.spi import Role
+from connector.spi import Role, SubscriptionView
 
 if TYPE_CHECKING:
     from connector._rows import EngineRows
@@ -221,7 +221,7 @@ def subscriptions(data_dir: Path | None, as_json: bool) -> None:
     _show(table, "subscriptions: none (ask for one with `aadsys connector request`)")
 
 
-def _local(view: Any, peer: str, reason: str | None) -> dict[str, Any]:
+def _local(view: SubscriptionView, peer: str, reason: str | None) -> dict[str, Any]:
     provider, consumer = (peer, "us") if view.role is Role.CONSUMER else ("us", peer)
     return {"id": view.id, "assetType": view.asset_type, "providerName": provider, "consumerName": consumer,
             "mode": view.mode.value, "state": view.state.value, "validFrom": iso(view.valid_from),

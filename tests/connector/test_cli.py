@@ -178,6 +178,19 @@ def test_subscriptions_show_whole_ids_the_portal_states_and_the_rejection_reason
     assert listed[chain.rejected]["reason"] == REASON
 
 
+def test_with_the_portal_down_subscriptions_show_what_the_connector_last_saw(chain: Chain) -> None:
+    down = {"AADSYS_PORTAL_URL": "http://127.0.0.1:9"}  # nothing listens on the discard port
+    listed = runner.invoke(app, ["connector", "subscriptions", "--data-dir", str(chain.omis.data_dir)], env=down)
+    assert listed.exit_code == 0 and "the portal is unreachable" in listed.stderr, listed.output
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines() if UUID.match(line)}
+    assert set(rows) == {chain.realtime, chain.historical, chain.rejected} and REASON in rows[chain.rejected]
+    (job,) = json.loads(runner.invoke(app, ["connector", "transfers", "--json", "--data-dir",
+                                            str(chain.omis.data_dir)], env=down).stdout)
+    assert (job["state"], job["connectorState"]) == (None, "reported")  # unknown at the portal, not made up
+    status = runner.invoke(app, ["connector", "status", "--data-dir", str(chain.omis.data_dir)], env=down).stdout
+    assert "portal http://127.0.0.1:9 unreachable" in status
+
+
 def test_transfers_show_the_portal_state_beside_the_connectors_own(chain: Chain) -> None:
     shown = cli("connector", "transfers", "--data-dir", str(chain.omis.data_dir)).stdout
     assert re.search(rf"^{chain.historical} +consumer +completed +reported to the portal +0/2 ", shown, re.M), shown
