@@ -52,6 +52,7 @@ bench: install services
 	$(PY) bench/ingest.py
 	$(PY) bench/render.py
 	$(PY) bench/reads.py --json bench/results/reads.json
+	$(PY) bench/cli.py --json bench/results/cli.json
 
 lint: install
 	$(VENV)/bin/ruff check .
