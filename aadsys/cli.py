@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from aadsys.config import Settings, load_settings, write_config_file
+from aadsys.config import Settings, absent, load_settings, write_config_file
 from aadsys.extensions import discover, migration_branches
 from aadsys.tls import server_files_problem
 
@@ -26,13 +26,13 @@ keys_app = typer.Typer(help="API keys for internal clients (ERP, e-shop, scripts
 app.add_typer(keys_app, name="keys")
 bench_app = typer.Typer(help="Benchmarks of whole AAdSys processes on loopback.", no_args_is_help=True)
 app.add_typer(bench_app, name="bench")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-command: the terminal wraps them
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, files and aadsys.toml "
-                                              "[env AADSYS_DATA_DIR; default ./data/aadsys]")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the database, files and aadsys.toml; env "
+                                              "AADSYS_DATA_DIR", show_default="./data/aadsys")]
 TlsCert = Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https/wss with, e.g. from "
-                                              "`aadsys certs` [env AADSYS_TLS_CERT]")]
-TlsKey = Annotated[Path | None, typer.Option(help="its PEM private key [env AADSYS_TLS_KEY]")]
+                                              "`aadsys certs`; env AADSYS_TLS_CERT")]
+TlsKey = Annotated[Path | None, typer.Option(help="its PEM private key; env AADSYS_TLS_KEY")]
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
@@ -41,6 +41,16 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
     except ValueError as exc:
         err.print(f"[red]invalid settings:[/red] {escape(str(exc))}", highlight=False)
         raise typer.Exit(2) from None
+
+
+def _existing(data_dir: Path | None) -> Settings:
+    """The settings of an AAdSys that ``aadsys init`` made; exit 2 naming the data directory otherwise."""
+    settings = _settings(data_dir)
+    problem = absent(settings)
+    if problem:
+        err.print(f"[red]error:[/red] {problem}", highlight=False)
+        raise typer.Exit(2)
+    return settings
 
 
 def prepare(settings: Settings) -> None:
@@ -71,8 +81,8 @@ def init(
     client_secret_file: Annotated[Path | None, typer.Option(
         help="file whose first line is the connector's client secret ('-': stdin); copied into the data dir "
              "with mode 0600")] = None,
-    public_url: Annotated[str | None, typer.Option(help="where partners' connectors reach this AAdSys "
-                                                        "[default http(s)://<host>:<port>]")] = None,
+    public_url: Annotated[str | None, typer.Option(help="where partners' connectors reach this AAdSys",
+                                                   show_default="http(s)://<host>:<port>")] = None,
     tls_ca_file: Annotated[Path | None, typer.Option(help="PEM file of the CAs the connector and the CLI trust "
                                                           "instead of the system's store (a private CA only, "
                                                           "e.g. the ca.pem of `aadsys certs`)")] = None,
@@ -121,12 +131,12 @@ def _keep_secret(source: Path, target: Path) -> Path:
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port [default 8080]")] = None,
+    host: Annotated[str | None, typer.Option(help="listen address", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port", show_default="8080")] = None,
     tls_cert: TlsCert = None,
     tls_key: TlsKey = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="worker processes; more than one needs "
-                                                                    "PostgreSQL [default 1]")] = None,
+                                                                    "PostgreSQL", show_default="1")] = None,
 ) -> None:
     """Run gateway, core and connector (migrates the database first); with --workers, that many processes, which
     share the work through the database."""
@@ -163,7 +173,7 @@ def keys_create(
     from aadsys.core import api_keys
     from aadsys.core.db import Database
 
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
     db = Database(settings.resolved_database_url)
     try:
         key = api_keys.create_key(db, name, scope)
@@ -182,7 +192,7 @@ def keys_list(data_dir: DataDir = None) -> None:
     from aadsys.core import api_keys
     from aadsys.core.db import Database
 
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
     db = Database(settings.resolved_database_url)
     table = Table("name", "id", "scopes", "created", "revoked")
     for row in api_keys.list_keys(db):
@@ -198,7 +208,7 @@ def keys_revoke(name: Annotated[str, typer.Option(help="the key's name")], data_
     from aadsys.core import api_keys
     from aadsys.core.db import Database
 
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
     db = Database(settings.resolved_database_url)
     try:
         api_keys.revoke_key(db, name)
@@ -222,7 +232,7 @@ def export(
     """Write the records of one asset type created in a date range as an AASX package, their files included."""
     from aadsys.export import ExportError, export_instances, parse_moment
 
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
     try:
         count = export_instances(settings, asset_type, parse_moment(start, "--from"),
                                  parse_moment(end, "--to", end_of_day=True), out, err)
@@ -280,8 +290,8 @@ def certs(
 
 # What every ``aadsys bench`` command takes
 JsonOut = Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON here")]
-PecDatabase = Annotated[str | None, typer.Option(help="PEC's database [default: SQLite in its data dir]")]
-OmisDatabase = Annotated[str | None, typer.Option(help="OMIS's database [default: SQLite]")]
+PecDatabase = Annotated[str | None, typer.Option(help="PEC's database", show_default="SQLite in its data dir")]
+OmisDatabase = Annotated[str | None, typer.Option(help="OMIS's database", show_default="SQLite in its data dir")]
 KeepDir = Annotated[Path | None, typer.Option(help="Keep the processes' data dirs and logs here")]
 
 

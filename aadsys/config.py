@@ -204,6 +204,21 @@ def load_settings(**overrides: Any) -> Settings:
             for e in exc.errors())) from None
 
 
+def absent(settings: Settings) -> str | None:
+    """Why ``settings`` name no AAdSys that ``aadsys init`` made, in words that say what to fix; None if they do.
+
+    Commands that work on an AAdSys check this first, so that a mistyped ``--data-dir`` is named as such (and
+    no empty database is made in a folder that held none)."""
+    where = settings.data_dir
+    if not where.is_dir():
+        return (f"the data directory {where} does not exist: give the --data-dir that `aadsys init` made "
+                f"(default {DEFAULT_DATA_DIR}, or set AADSYS_DATA_DIR)")
+    if settings.database_url is None and not (where / "aadsys.db").is_file():
+        return (f"{where} holds no AAdSys (no database): give the --data-dir that `aadsys init` made, or make one "
+                f"with `aadsys init --data-dir {where} --org ORG --base-iri IRI`")
+    return None
+
+
 PERSISTED = ("org", "base_iri", "database_url", "portal_url", "client_id", "client_secret_file", "public_url",
              "tls_ca_file")
 

@@ -13,18 +13,20 @@ import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
-from sqlmodel import Session
 
 from abm_portal.config import CONFIG_FILE_NAME, Settings, hand_to_workers, load_settings
 from abm_portal.db import Database, exclusive, is_sqlite, migrate
 from abm_portal.errors import Conflict, PortalError
 from abm_portal.services import key_encryption, organisations, personal_tokens, session_key, signing_keys, users
 from abm_portal.tls import server_files_problem
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
 
 app = typer.Typer(help="ABM Portal: the marketplace and trust anchor of AAdSys.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -34,10 +36,10 @@ keys_app = typer.Typer(help="The portal's token signing keys.", no_args_is_help=
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
 app.add_typer(keys_app, name="keys")
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-command: the terminal wraps them
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the SQLite database and portal.toml "
-                                              "[env ABM_PORTAL_DATA_DIR; default ./portal-data]")]
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Holds the SQLite database and portal.toml; env "
+                                              "ABM_PORTAL_DATA_DIR", show_default="./portal-data")]
 PasswordFile = Annotated[Path | None, typer.Option(help="File whose first line is the password ('-': stdin)")]
 
 
@@ -48,6 +50,8 @@ def prepare(settings: Settings, *, make_kek: bool = False) -> Path | None:
     A missing or wrong key-encryption key is ``KeyEncryptionFailed`` before anything changes; with ``make_kek``
     (``init``) a KEK file is made when none is configured, and its path returned.
     """
+    from abm_portal.services import signing_keys
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     made = None
     if make_kek and not key_encryption.has_kek(settings):
@@ -64,6 +68,8 @@ def prepare(settings: Settings, *, make_kek: bool = False) -> Path | None:
 
 
 def _settings(data_dir: Path | None, **overrides: object) -> Settings:
+    from pydantic import ValidationError
+
     try:
         return load_settings(data_dir=data_dir, **overrides)
     except ValidationError as exc:
@@ -72,8 +78,21 @@ def _settings(data_dir: Path | None, **overrides: object) -> Settings:
         _fail(f"invalid settings: {problems}", 2)
 
 
+def _existing(data_dir: Path | None) -> Settings:
+    """The settings of a portal that ``abm-portal init`` made; exit 2 naming the data directory otherwise."""
+    settings = _settings(data_dir)
+    if not settings.data_dir.is_dir():
+        _fail(f"the data directory {settings.data_dir} does not exist: give the --data-dir that `abm-portal init` "
+              "made (default ./portal-data, or set ABM_PORTAL_DATA_DIR)", 2)
+    if settings.database_url is None and not (settings.data_dir / "portal.db").is_file():
+        _fail(f"{settings.data_dir} holds no portal (no database): give the --data-dir that `abm-portal init` made, "
+              f"or make one with `abm-portal init --data-dir {settings.data_dir}`", 2)
+    return settings
+
+
 @contextmanager
 def _session(settings: Settings) -> Iterator[Session]:
+
     database = Database(settings.resolved_database_url)
     try:
         with database.session() as session:
@@ -131,6 +150,8 @@ def init(
 ) -> None:
     """Make the data directory, the key-encryption key (unless one is configured), run the migrations, make a
     signing key and the first operator."""
+    from abm_portal.services import users
+
     settings = _settings(data_dir, database_url=database_url, public_url=public_url, operator_email=operator_email)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _write_config(settings, database_url=database_url, public_url=public_url)
@@ -154,13 +175,13 @@ def init(
 @app.command()
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="listen address [default 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="listen port [default 8700]")] = None,
+    host: Annotated[str | None, typer.Option(help="listen address", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port", show_default="8700")] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate (chain) to serve https with, e.g. from "
-                                                       "`aadsys certs` [env ABM_PORTAL_TLS_CERT]")] = None,
-    tls_key: Annotated[Path | None, typer.Option(help="its PEM private key [env ABM_PORTAL_TLS_KEY]")] = None,
-    workers: Annotated[int | None, typer.Option(help="worker processes; more than one needs PostgreSQL "
-                                                     "[default 1]")] = None,
+                                                       "`aadsys certs`; env ABM_PORTAL_TLS_CERT")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="its PEM private key; env ABM_PORTAL_TLS_KEY")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes; more than one needs PostgreSQL",
+                                                show_default="1")] = None,
 ) -> None:
     """Run the portal (migrates the database first): REST API, web UI, OpenAPI at /docs.
 
@@ -196,7 +217,8 @@ def org_create(
     data_dir: DataDir = None,
 ) -> None:
     """Register an organisation with its first admin. The last line is JSON: org_id, client_id, client_secret."""
-    settings = _settings(data_dir)
+
+    settings = _existing(data_dir)
     password = _read_password(admin_password_file, "--admin-password-file")
     with _session(settings) as db, _refusals():
         org, admin, secret = organisations.register_organisation(db, name=name, description=description,
@@ -213,7 +235,8 @@ def token_create(
     data_dir: DataDir = None,
 ) -> None:
     """Make a personal access token; it is printed once, as the last line."""
-    settings = _settings(data_dir)
+
+    settings = _existing(data_dir)
     with _session(settings) as db, _refusals():
         account = users.find_user(db, user)
         value = personal_tokens.create_personal_token(db, users.actor_for_user(db, account), name)
@@ -224,13 +247,13 @@ def token_create(
 @app.command()
 def report(
     org: Annotated[str, typer.Option(help="The organisation: its name or id")],
-    start: Annotated[str | None, typer.Option("--from", help="First day or moment, ISO 8601 (UTC), e.g. 2026-11-01 "
-                                                             "[default 7 days before --to]")] = None,
-    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive) or moment, e.g. 2026-11-07 "
-                                                         "[default now]")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First day or moment, ISO 8601 (UTC), e.g. 2026-11-01",
+                                              show_default="7 days before --to")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last day (inclusive) or moment, e.g. 2026-11-07",
+                                            show_default="now")] = None,
     output_format: Annotated[str, typer.Option("--format", help="html or pdf")] = "html",
-    out: Annotated[Path | None, typer.Option("--out", help="File to write [default "
-                                                           "portal-report-<from>-<to>.<format>]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to write",
+                                             show_default="portal-report-<from>-<to>.<format>")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """An organisation's report of a time frame: subscriptions, transfers, refusals, grants, audit events."""
@@ -245,7 +268,7 @@ def report(
         frame = reports.parse_range(start, end)
     except reports.RangeInvalid as exc:
         _fail(f"--{exc.field}: {exc.message}", 2)
-    settings = _settings(data_dir)
+    settings = _existing(data_dir)
     with _session(settings) as db:
         found = db.exec(select(Organisation).where(or_(Organisation.name == org, Organisation.id == org))).first()
         if found is None:
@@ -263,7 +286,8 @@ def report(
 @keys_app.command("rotate")
 def keys_rotate(data_dir: DataDir = None) -> None:
     """Sign with a new key from now on; the old one stays in the JWKS until its tokens have expired."""
-    settings = _settings(data_dir)
+
+    settings = _existing(data_dir)
     with _session(settings) as db, _refusals():
         key = signing_keys.rotate(db, settings, "operator (abm-portal keys rotate)")
     typer.echo(f"new signing key {key.kid}; retired keys stay published for "

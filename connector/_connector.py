@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -35,9 +34,11 @@ from aadsys.gateway.problems import PROBLEM_BASE, PROBLEM_JSON, problem_response
 from aadsys.tls import client_context
 from aas_models import Owner
 from connector._clock import Clock, SystemClock
+from connector._home import connector_dir, read_secret
 from connector._identity import load_or_create
 from connector._leases import CONTROL, LeaseKeeper, Leases
 from connector._refusals import Refusals
+from connector._rows import EngineRows
 from connector._settings import ConnectorSettings, load_connector_settings
 from connector._status import collect_status
 from connector._tasks import cancel_and_wait, guarded, restarting
@@ -60,20 +61,6 @@ from connector.errors import ConfigurationError, GrantRefused, LinkRefused
 log = logging.getLogger("connector")
 EXPIRY_SWEEP_SECONDS = 10.0
 HOUSEKEEPING_SECONDS = 1.0
-
-
-def connector_dir(data_dir: Path) -> Path:
-    return data_dir / "connector"
-
-
-def read_secret(path: Path | None) -> str:
-    if path is None or not path.exists():
-        raise ConfigurationError(f"the client secret file {path} is missing; give it with `aadsys init "
-                                 "--client-secret-file` (from `abm-portal org create`)")
-    secret = path.read_text().strip()
-    if not secret:
-        raise ConfigurationError(f"the client secret file {path} is empty")
-    return secret
 
 
 NONCE: dict[str, Any] = {"type": "object", "required": ["nonce", "expiresIn"], "properties": {
@@ -217,7 +204,7 @@ class Connector:
 
     def status(self) -> dict[str, Any]:
         channels = {**self.consumer.channels(), **self.provider.channels()}
-        return collect_status(self.context.settings, self.ledger, self.jobs, self.refusals, self.trust,
+        return collect_status(self.context.settings, EngineRows(self.context.db.engine), self.trust.trust,
                               self.identity, portal_reachable=self.control.status.reachable, channels=channels)
 
 

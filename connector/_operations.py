@@ -1,5 +1,11 @@
 """What ``aadsys connector …`` does (``connector.cli`` holds only the command line's shape, so that typing a
-command does not first import the whole connector)."""
+command does not first import the whole connector).
+
+Output that can be used as it is: full ids and times (ISO 8601, UTC, to the second) that tables never cut, the
+portal's own state names, "none" when there is nothing, and the reason beside a rejection or a failure. Reads
+of the AAdSys's database are plain SQL (``connector._rows``), and what only some commands need (the ORM, AAS
+rendering, progress bars) is imported by those commands: each answers in well under a second.
+"""
 
 from __future__ import annotations
 
@@ -8,56 +14,72 @@ import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.measure import Measurement
 from rich.table import Column, Table
 
-from aadsys.config import Settings, load_settings
-from aadsys.core.db import Database
-from aadsys.core.instances import InstanceService
+from aadsys.config import Settings, absent, load_settings
 from aadsys.tls import client_context
-from aas_models import Owner
-from connector._connector import connector_dir, read_secret
-from connector._identity import load_or_create
-from connector._refusals import Refusals
-from connector._settings import load_connector_settings
-from connector._status import collect_status
-from connector.control._ledger import Ledger
-from connector.control._plane import publish_asset_types
-from connector.control._portal import PortalClient
-from connector.control._trust import TrustStore
-from connector.data import _received
-from connector.data._history import HistoryJobs
-from connector.data._outbox import provider_figures
-from connector.data._states import HistoryState
-from connector.errors import ConnectorError, PortalUnavailable
-from connector.spi import Role
+from connector._home import connector_dir, read_secret
+from connector._rows import MissingTable, SqliteRows, open_rows
+from connector._status import collect_status, history_jobs, iso, subscription_views
+from connector.data import _figures
+from connector.errors import ConnectorError, PortalRefused, PortalUnavailable
+from connector.spi import Role, SubscriptionView
 
-out = Console(width=max(Console().width, 132))  # tables stay readable in logs and pipes
-err = Console(stderr=True)
+if TYPE_CHECKING:
+    from connector._rows import EngineRows
+    from connector.control._portal import PortalClient
+
+out = Console(width=max(Console().width, 132))
+err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-command: the terminal wraps them
 T = TypeVar("T")
 
-FINAL_HISTORY = (HistoryState.FINISHED.value, HistoryState.REPORTED.value, HistoryState.FAILED.value)
+DEFAULT_DAYS = 30  # a request's window when --from or --to is left out
+HISTORICAL_SKEW = timedelta(minutes=2)  # the portal's leeway for a historical range's end (clocks differ)
+FINAL_TRANSFER = ("completed", "failed")  # the portal's transfer states that end a transfer
+CONNECTOR_STATES = {"running": "running", "finished": "finished, not yet reported",
+                    "reported": "reported to the portal", "failed": "failed"}  # a history job's, for people
+NONE = "–"
+HELD_TYPES = "SELECT slug FROM asset_types"  # what `aadsys init` registered (aadsys.core.asset_types)
 
 
 @dataclass
 class _Member:
     settings: Settings
-    db: Database
+    _rows: SqliteRows | EngineRows | None = field(default=None, repr=False)
 
     def portal(self) -> PortalClient:
+        from connector._settings import load_connector_settings
+        from connector.control._portal import PortalClient
+
         s = self.settings
         assert s.portal_url and s.client_id
         tuning = load_connector_settings(s.data_dir)
         return PortalClient(s.portal_url, s.client_id, read_secret(s.client_secret_file),
                             timeout=tuning.portal_timeout_seconds, tls=client_context(s.tls_ca_file))
+
+    def rows(self) -> SqliteRows | EngineRows:
+        """Reads of the AAdSys's database, opened on first use."""
+        if self._rows is None:
+            url = self.settings.resolved_database_url
+            try:
+                self._rows = open_rows(url)
+            except FileNotFoundError as exc:
+                _fail(f"there is no database at {exc.args[0]}: make it with `aadsys init --data-dir "
+                      f"{self.settings.data_dir} …`", 2)
+        return self._rows
+
+    def close(self) -> None:
+        if self._rows is not None:
+            self._rows.close()
 
 
 @contextmanager
@@ -67,16 +89,23 @@ def _member(data_dir: Path | None) -> Iterator[_Member]:
         settings = load_settings(data_dir=data_dir)
     except ValueError as exc:
         _fail(f"invalid settings: {exc}", 2)
+    where = settings.data_dir
+    problem = absent(settings)
+    if problem:
+        _fail(problem, 2)
     if not settings.portal_url or not settings.client_id:
-        _fail(f"the AAdSys in {settings.data_dir} is not a portal member: run `aadsys init --portal-url URL "
+        _fail(f"the AAdSys in {where} is not a portal member: run `aadsys init --data-dir {where} --portal-url URL "
               "--client-id ID --client-secret-file F` first", 2)
-    db = Database(settings.resolved_database_url)
+    member = _Member(settings)
     try:
-        yield _Member(settings, db)
+        yield member
     except ConnectorError as exc:
         _fail(str(exc), 1)
+    except MissingTable as exc:
+        _fail(f"the database of {where} lacks the connector's tables ({exc}): run `aadsys init --data-dir {where}` "
+              "with the connector installed, or `aadsys serve` once", 2)
     finally:
-        db.dispose()
+        member.close()
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -95,6 +124,178 @@ def _with_portal(member: _Member, work: Callable[[PortalClient], Awaitable[T]]) 
     return asyncio.run(run())
 
 
+def _json(value: object) -> None:
+    typer.echo(json.dumps(value))
+
+
+def _table(*columns: str | Column, title: str | None = None) -> Table:
+    """A table whose cells are never cut: ids and times stay whole, to be copied (see ``_show``)."""
+    return Table(*(Column(c, no_wrap=True) if isinstance(c, str) else c for c in columns), title=title,
+                 title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                 collapse_padding=True)
+
+
+def _reason_column() -> Column:
+    return Column("reason", max_width=60, overflow="fold")  # prose may wrap; nothing else does
+
+
+def _show(table: Table, empty: str) -> None:
+    """``table`` as wide as it needs (a terminal narrower than that wraps lines, never cuts a cell); ``empty``
+    instead when it has no rows."""
+    if not table.rows:
+        out.print(empty, highlight=False)
+        return
+    width, out.width = out.width, Measurement.get(out, out.options.update_width(10_000), table).maximum
+    try:
+        out.print(table, crop=False)
+    finally:
+        out.width = width
+
+
+def _when(value: str | None) -> str:
+    """An ISO 8601 time as this CLI shows every time: UTC, to the second, ``2026-11-22T14:00:00Z``."""
+    if not value:
+        return NONE
+    return _second(datetime.fromisoformat(value.replace("Z", "+00:00")))
+
+
+def _second(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _number(value: object) -> str:
+    return NONE if value is None else str(value)
+
+
+# -- status -----------------------------------------------------------------------------------------------------
+
+def status(data_dir: Path | None, as_json: bool) -> None:
+    from connector._identity import load_or_create
+    from connector.control._trust import TrustStore
+
+    with _member(data_dir) as member:
+        s = member.settings
+        identity = load_or_create(connector_dir(s.data_dir))
+        reachable = _with_portal(member, lambda portal: portal.reachable())
+        report = collect_status(s, member.rows(), TrustStore(connector_dir(s.data_dir) / "trust.json").trust,
+                                identity, portal_reachable=reachable)
+    if as_json:
+        _json(report)
+        return
+    portal = report["portal"]
+    out.print(f"[bold]{report['org']}[/bold] at {report['publicUrl']} · portal {portal['url']} "
+              + ("[green]reachable[/green]" if portal["reachable"] else "[red]unreachable[/red]"), highlight=False)
+    table = _table("subscription", "role", "peer", "asset type", "mode", "state", "window", "grant until", "sent",
+                   "stored", "lag", "expired", _reason_column(), title="subscriptions")
+    for sub in report["subscriptions"]:
+        history = sub.get("history") or {}
+        reasons = [sub["reason"], history.get("reason") and f"transfer {history['state']}: {history['reason']}"]
+        table.add_row(sub["id"], sub["role"], sub["peer"], sub["assetType"], sub["mode"], sub["state"],
+                      f"{_when(sub['validFrom'])}\n{_when(sub['validTo'])}", _when(sub["grantExpiresAt"]),
+                      _number(sub.get("lastSeqSent")), _number(sub["lastSeqStored"]), _number(sub.get("lag")),
+                      _number(sub.get("expired")), "; ".join(r for r in reasons if r) or NONE)
+    _show(table, "subscriptions: none")
+    refused = report["refused"]
+    out.print("refused: " + (", ".join(f"{code} {n}" for code, n in sorted(refused.items())) or "none"),
+              highlight=False)
+
+
+# -- subscriptions ----------------------------------------------------------------------------------------------
+
+def subscriptions(data_dir: Path | None, as_json: bool) -> None:
+    with _member(data_dir) as member:
+        try:
+            items = _with_portal(member, lambda portal: portal.subscriptions())
+        except PortalUnavailable as exc:
+            err.print(f"[yellow]{exc}; showing what this connector last saw[/yellow]", highlight=False)
+            items = [_local(view, peer, reason) for view, peer, reason in subscription_views(member.rows())]
+    if as_json:
+        _json(items)
+        return
+    table = _table("id", "asset type", "provider", "consumer", "mode", "state", "valid from", "valid to", "transfer",
+                   _reason_column())
+    for item in items:
+        transfer = item.get("transfer") or {}
+        table.add_row(item["id"], item["assetType"], item.get("providerName", ""), item.get("consumerName", ""),
+                      item["mode"], item["state"], _when(item["validFrom"]), _when(item["validTo"]),
+                      transfer.get("state") or NONE, item.get("reason") or transfer.get("reason") or NONE)
+    _show(table, "subscriptions: none (ask for one with `aadsys connector request`)")
+
+
+def _local(view: SubscriptionView, peer: str, reason: str | None) -> dict[str, Any]:
+    provider, consumer = (peer, "us") if view.role is Role.CONSUMER else ("us", peer)
+    return {"id": view.id, "assetType": view.asset_type, "providerName": provider, "consumerName": consumer,
+            "mode": view.mode.value, "state": view.state.value, "validFrom": iso(view.valid_from),
+            "validTo": iso(view.valid_to), "reason": reason}
+
+
+# -- catalog ----------------------------------------------------------------------------------------------------
+
+def catalog(query: str | None, data_dir: Path | None, as_json: bool) -> None:
+    with _member(data_dir) as member:
+        items = _with_portal(member, lambda portal: portal.assets(q=query))
+    if as_json:
+        _json(items)
+        return
+    table = _table("asset id", "publisher", "asset type", "name")
+    for item in items:
+        table.add_row(item["id"], item["orgName"], item["assetType"], item["name"])
+    _show(table, f"catalog: none matches '{query}'" if query else "catalog: none (nothing is published yet)")
+
+
+# -- request ----------------------------------------------------------------------------------------------------
+
+def request(asset: str, mode: str, from_: str | None, to: str | None, data_dir: Path | None, as_json: bool) -> None:
+    start, end, defaults = request_window(mode, _time(from_, "--from"), _time(to, "--to"), datetime.now(UTC))
+    with _member(data_dir) as member:
+        try:
+            made = _with_portal(member, lambda portal: portal.request_subscription(asset, mode, start, end))
+        except PortalRefused as exc:
+            if exc.status == 404:
+                _fail(f"the portal has no asset {asset}; find its id with `aadsys connector catalog`", 1)
+            raise
+    err.print(f"requested a {mode} subscription to {made['assetName']} from {made['providerName']}, "
+              f"{_when(made['validFrom'])} to {_when(made['validTo'])}{defaults}: {made['state']}", highlight=False)
+    if as_json:
+        _json(made)
+    else:
+        typer.echo(made["id"])
+
+
+def request_window(mode: str, start: datetime | None, end: datetime | None, now: datetime
+                   ) -> tuple[datetime, datetime, str]:
+    """The window asked for: what was given, the rest by default (realtime: from now for 30 days; historical: the
+    30 days up to now), and a note of the defaults taken. A window the portal would refuse exits 2 here, in the
+    words of the flags."""
+    now = now.replace(microsecond=0)
+    taken = []
+    if mode == "realtime":
+        if start is None:
+            start = now
+            taken.append("--from now")
+        if end is None:
+            end = start + timedelta(days=DEFAULT_DAYS)
+            taken.append(f"--to {DEFAULT_DAYS} days after --from")
+    else:
+        if end is None:
+            end = now
+            taken.append("--to now")
+        if start is None:
+            start = end - timedelta(days=DEFAULT_DAYS)
+            taken.append(f"--from {DEFAULT_DAYS} days before --to")
+    given = f" (by default {' and '.join(taken)})" if taken else ""
+    if mode == "realtime" and end <= now:
+        _fail(f"--to {_second(end)} lies in the past: a real-time subscription is for records still to come; give "
+              "a later --to, or --mode historical for past records", 2)
+    if mode == "historical" and end > now + HISTORICAL_SKEW:
+        _fail(f"--to {_second(end)} lies in the future: a historical subscription covers past records; give --to "
+              "now or earlier, or --mode realtime for records still to come", 2)
+    if end <= start:
+        relation = "is after" if start > end else "is the same time as"
+        _fail(f"--from {_second(start)} {relation} --to {_second(end)}{given}: give a --from earlier than --to", 2)
+    return start, end, given
+
+
 def _time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
@@ -107,91 +308,17 @@ def _time(value: str | None, option: str) -> datetime | None:
     return moment.astimezone(UTC)
 
 
-def _minute(moment: str | None) -> str:
-    return moment[:16].replace("T", " ") if moment else "–"
+# -- publish ----------------------------------------------------------------------------------------------------
 
+def publish(asset_type: list[str] | None, data_dir: Path | None, as_json: bool) -> None:
+    from aas_models import Owner
+    from connector._settings import load_connector_settings
+    from connector.control._publishing import publish_asset_types
 
-def status(data_dir: Path | None, as_json: bool) -> None:
-    with _member(data_dir) as member:
-        s = member.settings
-        identity = load_or_create(connector_dir(s.data_dir))
-        reachable = _with_portal(member, lambda portal: portal.reachable())
-        report = collect_status(s, Ledger(member.db), HistoryJobs(member.db), Refusals(member.db),
-                                TrustStore(connector_dir(s.data_dir) / "trust.json"), identity,
-                                portal_reachable=reachable)
-    if as_json:
-        typer.echo(json.dumps(report))
-        return
-    portal = report["portal"]
-    out.print(f"[bold]{report['org']}[/bold] at {report['publicUrl']} · portal {portal['url']} "
-              + ("[green]reachable[/green]" if portal["reachable"] else "[red]unreachable[/red]"))
-    table = Table(*(Column(name, no_wrap=True) for name in (
-        "id", "role", "peer", "asset type", "mode", "state", "window (UTC)", "grant until", "sent", "stored", "lag",
-        "expired")), title="subscriptions", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
-    for sub in report["subscriptions"]:
-        table.add_row(sub["id"][:8], sub["role"], sub["peer"], sub["assetType"], sub["mode"], sub["state"],
-                      f"{_minute(sub['validFrom'])}\n{_minute(sub['validTo'])}",
-                      _minute(sub["grantExpiresAt"]).replace(" ", "\n"), str(sub.get("lastSeqSent", "–")),
-                      str(sub["lastSeqStored"]), str(sub.get("lag", "–")), str(sub.get("expired", "–")))
-    out.print(table)
-    refused = report["refused"]
-    out.print("refused: " + (", ".join(f"{code} {n}" for code, n in sorted(refused.items())) or "none"))
-
-
-def subscriptions(data_dir: Path | None, as_json: bool) -> None:
-    with _member(data_dir) as member:
-        try:
-            items = _with_portal(member, lambda portal: portal.subscriptions())
-        except PortalUnavailable as exc:
-            err.print(f"[yellow]{exc}; showing what this connector last saw[/yellow]")
-            items = [_local(row) for row in Ledger(member.db).rows()]
-    if as_json:
-        typer.echo(json.dumps(items))
-        return
-    table = Table("id", "asset type", "provider", "consumer", "mode", "state", "valid from", "valid to")
-    for item in items:
-        table.add_row(item["id"], item["assetType"], item.get("providerName", ""), item.get("consumerName", ""),
-                      item["mode"], item["state"], item["validFrom"][:19], item["validTo"][:19])
-    out.print(table)
-
-
-def _local(row: Any) -> dict[str, Any]:
-    provider, consumer = (row.peer_name, "us") if row.role == Role.CONSUMER else ("us", row.peer_name)
-    return {"id": row.id, "assetType": row.asset_type, "providerName": provider, "consumerName": consumer,
-            "mode": row.mode, "state": row.state, "validFrom": row.valid_from.isoformat(),
-            "validTo": row.valid_to.isoformat()}
-
-
-def catalog(query: str | None, data_dir: Path | None, as_json: bool) -> None:
-    with _member(data_dir) as member:
-        items = _with_portal(member, lambda portal: portal.assets(q=query))
-    if as_json:
-        typer.echo(json.dumps(items))
-        return
-    table = Table("asset id", "publisher", "asset type", "name")
-    for item in items:
-        table.add_row(item["id"], item["orgName"], item["assetType"], item["name"])
-    out.print(table)
-
-
-def request(asset: str, mode: str, from_: str | None, to: str | None, data_dir: Path | None) -> None:
-    if mode not in ("realtime", "historical"):
-        _fail("--mode is realtime or historical", 2)
-    now = datetime.now(UTC).replace(microsecond=0)
-    start = _time(from_, "--from") or (now if mode == "realtime" else now - timedelta(days=30))
-    end = _time(to, "--to") or (now + timedelta(days=30) if mode == "realtime" else now)
-    with _member(data_dir) as member:
-        made = _with_portal(member, lambda portal: portal.request_subscription(asset, mode, start, end))
-    err.print(f"requested a {mode} subscription to {made['assetName']} from {made['providerName']}, "
-              f"{made['validFrom']} to {made['validTo']}: {made['state']}")
-    typer.echo(made["id"])
-
-
-def publish(asset_type: list[str] | None, data_dir: Path | None) -> None:
     with _member(data_dir) as member:
         s = member.settings
         tuning = load_connector_settings(s.data_dir)
-        held = InstanceService(member.db, Owner(s.org, s.base_iri)).registered_slugs()
+        held = frozenset(slug for (slug,) in member.rows().all(HELD_TYPES))
         slugs = frozenset(asset_type or tuning.publish or held)
         unknown = sorted(slugs - held)
         if unknown:
@@ -201,49 +328,90 @@ def publish(asset_type: list[str] | None, data_dir: Path | None) -> None:
             return await publish_asset_types(portal, Owner(s.org, s.base_iri), await portal.own_org_id(), slugs)
 
         ids = _with_portal(member, work)
+    if as_json:
+        _json(ids)
+        return
     for slug, asset_id in ids.items():
         typer.echo(f"{slug} {asset_id}")
 
 
+# -- transfers --------------------------------------------------------------------------------------------------
+
 def transfers(data_dir: Path | None, watch: bool, timeout: float, as_json: bool) -> None:
     with _member(data_dir) as member:
-        jobs = HistoryJobs(member.db)
-
-        def snapshot() -> list[dict[str, Any]]:
-            rows = []
-            for job in jobs.all():
-                done = (_received.figures(member.db, job.subscription_id).stored if job.role == Role.CONSUMER
-                        else provider_figures(member.db, job.subscription_id).stored)
-                rows.append({"subscription": job.subscription_id, "role": job.role, "state": job.state,
-                             "done": done, "total": job.total, "count": job.count, "digest": job.digest,
-                             "reason": job.reason})
-            return rows
-
         if as_json or not watch or not out.is_terminal:
-            rows = snapshot()
+            rows = _transfers(member, _with_portal(member, _portal_transfers))
             if as_json:
-                typer.echo(json.dumps(rows))
-            else:
-                for row in rows:
-                    typer.echo(f"{row['subscription']} {row['role']} {row['state']} {row['done']}/"
-                               f"{row['total'] if row['total'] is not None else '?'}")
+                _json(rows)
+                return
+            table = _table("subscription", "role", "state", "this connector", "done", _reason_column())
+            for row in rows:
+                table.add_row(row["subscription"], row["role"], row["state"] or "unknown",
+                              CONNECTOR_STATES.get(row["connectorState"], row["connectorState"]), _progress(row),
+                              row["reason"] or NONE)
+            _show(table, "transfers: none (a historical subscription makes one once approved)")
             return
-        _follow(snapshot, timeout)
+        asyncio.run(_follow(member, timeout))
 
 
-def _follow(snapshot: Callable[[], list[dict[str, Any]]], timeout: float) -> None:
+async def _portal_transfers(portal: PortalClient) -> dict[str, dict[str, Any]] | None:
+    """The portal's transfer job of each historical subscription of ours; None while the portal is unreachable."""
+    try:
+        return {s["id"]: s["transfer"] for s in await portal.subscriptions() if s.get("transfer")}
+    except PortalUnavailable as exc:
+        err.print(f"[yellow]{exc}; the transfers' state at the portal is unknown[/yellow]", highlight=False)
+        return None
+
+
+def _transfers(member: _Member, at_portal: dict[str, dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Each historical transfer: the portal's state (``state``, as the portal shows it; None when unknown) and this
+    connector's (``connectorState``), with what is done of the total: stored (consumer) or confirmed (provider)."""
+    rows = member.rows()
+    found = []
+    for sub_id, job in history_jobs(rows).items():
+        done = (_figures.consumer(rows, sub_id).stored if job["role"] == Role.CONSUMER
+                else _figures.provider(rows, sub_id).stored)
+        transfer = (at_portal or {}).get(sub_id) or {}
+        found.append({"subscription": sub_id, "role": job["role"], "state": transfer.get("state"),
+                      "connectorState": job["state"], "done": done, "total": job["total"], "count": job["count"],
+                      "digest": job["digest"], "reason": transfer.get("reason") or job["reason"],
+                      "transfer": transfer.get("id")})
+    return found
+
+
+def _progress(row: dict[str, Any]) -> str:
+    return f"{row['done']}/{_number(row['total'])}"
+
+
+def _ended(row: dict[str, Any]) -> bool:
+    if row["state"] is not None:
+        return row["state"] in FINAL_TRANSFER
+    return row["connectorState"] in ("reported", "failed")
+
+
+async def _follow(member: _Member, timeout: float) -> None:
+    """Progress bars until every transfer ended at the portal (or ``timeout``); the portal asked every second."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[state]}"),
                TimeElapsedColumn())
     deadline = time.monotonic() + timeout
-    with Progress(*columns, console=out) as progress:
-        tasks: dict[str, Any] = {}
-        while True:
-            rows = snapshot()
-            for row in rows:
-                key = row["subscription"]
-                if key not in tasks:
-                    tasks[key] = progress.add_task(f"{key[:8]} {row['role']}", total=row["total"], state=row["state"])
-                progress.update(tasks[key], completed=row["done"], total=row["total"], state=row["state"])
-            if all(row["state"] in FINAL_HISTORY for row in rows) or time.monotonic() > deadline:
-                return
-            time.sleep(0.5)
+    portal = member.portal()
+    try:
+        with Progress(*columns, console=out) as progress:
+            tasks: dict[str, Any] = {}
+            while True:
+                rows = _transfers(member, await _portal_transfers(portal))
+                if not rows:
+                    out.print("transfers: none (a historical subscription makes one once approved)")
+                for row in rows:
+                    key = row["subscription"]
+                    state = f"{row['state'] or 'unknown'} ({CONNECTOR_STATES.get(row['connectorState'], '')})"
+                    if key not in tasks:
+                        tasks[key] = progress.add_task(f"{key} {row['role']}", total=row["total"], state=state)
+                    progress.update(tasks[key], completed=row["done"], total=row["total"], state=state)
+                if all(_ended(row) for row in rows) or time.monotonic() > deadline:
+                    return
+                await asyncio.sleep(1)
+    finally:
+        await portal.aclose()

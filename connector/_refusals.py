@@ -8,17 +8,16 @@ Each refusal is one row in the AAdSys's append-only audit trail (action ``connec
 from __future__ import annotations
 
 import logging
-from collections import Counter as Tally
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import select
 
 from aadsys.core.audit import record
 from aadsys.core.db import Database
-from aadsys.core.tables import AuditRow
+from connector._rows import EngineRows
+from connector._status import refusal_counts
+from connector.codes import REFUSAL_ACTION as ACTION
 
-ACTION = "connector.refused"
 log = logging.getLogger("connector")
 _REFUSALS = Counter("aadsys_connector_refusals_total", "Refused channel attempts, messages and link uses", ["code"])
 
@@ -40,8 +39,6 @@ class Refusals:
 
     def counts(self) -> dict[str, int]:
         """Refusals so far, by code, from the audit trail (so they survive restarts)."""
-        with self.db.session() as session:
-            rows = session.execute(select(AuditRow.detail).where(AuditRow.action == ACTION)).scalars().all()  # type: ignore[call-overload]
-        return dict(Tally(str(detail.get("code")) for detail in rows))
+        return refusal_counts(EngineRows(self.db.engine))
 
 

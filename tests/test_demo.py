@@ -15,8 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aadsys.demo_processes import Organisation
 
 from tests.support.postgres import free_port
+from valuechain.scenario import Ports, build, examples, goodbye
 
 
 def _processes_using(data_dir: Path) -> list[int]:
@@ -55,6 +57,7 @@ def test_a_second_run_starts_clean_and_sigterm_stops_the_whole_chain_not_only_th
         demo.terminate()
         out, _ = demo.communicate(timeout=60)
         assert demo.returncode == 0, out[-4000:]
+        assert out.strip().splitlines()[-1].endswith("Goodbye."), out[-4000:]  # the last word, once all stopped
         give_up = time.monotonic() + 10  # a one-shot CLI the interrupt killed may take a moment to be gone
         while (left := _processes_using(data_dir)) and time.monotonic() < give_up:
             time.sleep(0.2)
@@ -83,3 +86,20 @@ def _zombie(proc: Path) -> bool:
         return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return True
+
+
+def test_the_closing_summary_gives_the_readmes_examples_for_this_chain_with_data_dirs_and_credentials(
+        tmp_path: Path) -> None:
+    root = tmp_path / "demo-data"
+    chain = build(root, Ports(8700, 8080, 8081, 8090, 8091))
+    pec = Organisation("PEC", "o-1", "abmc_pec", "s3cr3t-not-shown", "admin@pec.example", "token")
+    lines = examples(chain, {"PEC": pec, "OMIS": pec})
+    commands = [line for line in lines if not line.startswith("#")]
+    assert f".venv/bin/aadsys keys create --data-dir {root}/pec --name readme --scope read" in commands[0]
+    assert f".venv/bin/aadsys connector status --data-dir {root}/omis" in commands
+    assert f"CLIENT_ID=abmc_pec CLIENT_SECRET=$(cat {root}/pec/client-secret)" in commands
+    assert any("http://127.0.0.1:8700/oauth/token" in line for line in commands)
+    assert any(f"client id in {root}/pec/aadsys.toml, secret in {root}/pec/client-secret" in line for line in lines)
+    assert "s3cr3t-not-shown" not in " ".join(lines)  # where the secret is, not the secret
+    farewell = goodbye(root)
+    assert farewell.endswith("Goodbye.") and str(root) in farewell

@@ -106,8 +106,8 @@ def bootstrap(chain: Chain) -> dict[str, Organisation]:
     chain.portal.decide(to_omis, orgs["PEC"])
     to_pec = request(chain.pec, find_asset(chain.pec, "sales-order-status", "OMIS")["id"])
     chain.portal.decide(to_pec, orgs["OMIS"])
-    console.print(f"   OMIS → PEC's Sales Orders, real time ({to_omis[:8]}…): approved by PEC's admin")
-    console.print(f"   PEC → OMIS's Sales Order Status, real time ({to_pec[:8]}…): approved by OMIS's admin")
+    console.print(f"   OMIS → PEC's Sales Orders, real time (subscription {to_omis}): approved by PEC's admin")
+    console.print(f"   PEC → OMIS's Sales Order Status, real time (subscription {to_pec}): approved by OMIS's admin")
 
     console.rule("[bold]3. PEC's shop and OMIS's line, each talking only to its own AAdSys")
     chain.shop.init(chain.pec.url, _write_key(chain.pec, "e-shop"), partner="omis")
@@ -243,7 +243,7 @@ def summary(outcomes: list[Outcome]) -> Table:
     return table
 
 
-def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
+def closing(chain: Chain, orgs: dict[str, Organisation], outcomes: list[Outcome], interactive: bool) -> None:
     since = min((o.shop["placedAt"] for o in outcomes), default=None)
     oee = chain.line.oee(since)
     console.print(f"   the line since the first order: OEE {oee['oee']:.0%} (availability {oee['availability']:.0%}, "
@@ -254,25 +254,58 @@ def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
         f"  {chain.line.url}/                    OMIS's line: user 'operator', password '{PASSWORD}'\n"
         f"  {chain.portal.url}/                    ABM Portal: admin@pec.example or admin@omis.example,\n"
         f"                                             password '{PASSWORD}'\n"
-        f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (keys: `aadsys keys create`)\n"
+        f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (an API key: see below)\n"
         f"  logs and data: {chain.portal.data_dir.parent}/"
         + (f"\n  TLS: let your browser trust {chain.portal.tls.ca_file} to open the pages without a warning"
            if chain.portal.tls else ""),
         title="shop ↔ PEC AAdSys ↔ ABM Portal ↔ OMIS AAdSys ↔ line are running" if interactive
         else "value chain demo complete"))
+    console.print("The README's examples, for this chain (run them in this folder, while it runs):")
+    for line in examples(chain, orgs):
+        console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)  # whole lines, to copy
+
+
+def examples(chain: Chain, orgs: dict[str, Organisation]) -> list[str]:
+    """The README's examples as commands for this chain: its URLs, each company's data dir, and where PEC's
+    connector credentials are for the portal's REST API (the client id in aadsys.toml, the secret in the file
+    ``aadsys init`` keeps beside it)."""
+    pec, omis, portal = chain.pec, chain.omis, chain.portal
+    aadsys, secret = ".venv/bin/aadsys", pec.data_dir / "client-secret"
+    return [
+        "# an API key of PEC's AAdSys (printed once, as the last line), and reads with it",
+        f"KEY=$({aadsys} keys create --data-dir {pec.data_dir} --name readme --scope read | tail -n1)",
+        f'curl -s -H "X-API-Key: $KEY" "{pec.url}/api/v1/asset-types/sales-order/instances?limit=5"',
+        f'curl -s -H "X-API-Key: $KEY" "{pec.url}/api/v3.0/shells?limit=5"',
+        "# OMIS's connector: what it can subscribe to, its subscriptions, channels and transfers",
+        f'{aadsys} connector catalog "sales order" --data-dir {omis.data_dir}',
+        f"{aadsys} connector subscriptions --data-dir {omis.data_dir}",
+        f"{aadsys} connector status --data-dir {omis.data_dir}",
+        f"{aadsys} connector transfers --data-dir {omis.data_dir}",
+        f"# the portal's REST API as PEC's connector: client id in {pec.data_dir / 'aadsys.toml'}, secret in {secret}",
+        f"CLIENT_ID={orgs['PEC'].client_id} CLIENT_SECRET=$(cat {secret})",
+        f'TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials {portal.url}/oauth/token '
+        "| jq -r .access_token)",
+        f'curl -s -H "Authorization: Bearer $TOKEN" "{portal.url}/api/v1/assets?q=sales+order"',
+    ]
+
+
+def goodbye(root: Path) -> str:
+    """The last line after Ctrl-C or SIGTERM, once the five processes have stopped."""
+    return (f"Stopped the portal, PEC's and OMIS's AAdSys, the shop and the line; their data and logs stay in "
+            f"{root}/ (the next `make demo` starts afresh). Goodbye.")
 
 
 def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None = None, tls: bool = False) -> int:
     """The whole scenario; 0 when every order went there and back. Without ``once``, serves until Ctrl-C."""
     chain = build(root, ports, line_env, tls=tls)
     try:
-        bootstrap(chain)
+        orgs = bootstrap(chain)
         outcomes = order_juices(chain)
         console.print(summary(outcomes))
         problems = [f"{o.order_id}: {p}" for o in outcomes for p in o.problems()]
         for problem in problems:
             console.print(f"[red]✗ {problem}")
-        closing(chain, outcomes, interactive=not once)
+        closing(chain, orgs, outcomes, interactive=not once)
         if not once:
             console.print("Serving until Ctrl-C …")
             while chain.running():
@@ -280,8 +313,11 @@ def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None
             raise DemoError("a process of the chain stopped; see its log under " + str(root))
         return 1 if problems else 0
     except KeyboardInterrupt:
+        console.print("\nStopping the chain …")
+        chain.stop()
+        console.print(goodbye(root), soft_wrap=True, highlight=False)
         return 0
     except ProcessError as exc:
         raise DemoError(str(exc)) from None
     finally:
-        chain.stop()
+        chain.stop()  # stopping twice is harmless: a stopped driver has no process left

@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, event, text
+from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, create_engine, event, text
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlmodel import Session, create_engine
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlmodel import Session
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -120,12 +120,16 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """For reads, and for writes that do not read first."""
+        from sqlmodel import Session  # the ORM costs a second to import; plain reads (``fetch_all``) do without
+
         with Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
         """For read-then-write transactions: serialised up front on SQLite, plain on PostgreSQL."""
+        from sqlmodel import Session
+
         with self._write_turn, Session(self._writer, expire_on_commit=False) as session:
             yield session
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from aas_models import Owner, asset_type_metadata, base_iri_of_type_shell
+from aas_models import Owner, base_iri_of_type_shell
 from connector._clock import Clock
 from connector._identity import Identity
 from connector._settings import ConnectorSettings
@@ -32,6 +32,7 @@ from connector.codes import Code
 from connector.control._admission import Admission
 from connector.control._ledger import Ledger, view_of
 from connector.control._portal import PortalClient, unverified_claims
+from connector.control._publishing import publish_asset_types
 from connector.control._trust import TrustStore
 from connector.errors import PortalError, PortalRefused, PortalUnavailable
 from connector.spi import (
@@ -48,8 +49,6 @@ from connector.spi import (
 log = logging.getLogger("connector.control")
 TRUST_REFRESH_SECONDS = 60.0
 PEER_REFRESH_SECONDS = 60.0
-COMPARED_METADATA = ("name", "description", "assetType", "semanticIds", "submodels", "typeShell", "globalAssetId",
-                     "owner", "keyField", "versioned")
 REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIVE, SubscriptionState.EXPIRED,
                              SubscriptionState.REVOKED, SubscriptionState.CANCELLED})
 
@@ -58,30 +57,6 @@ REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIV
 class PortalStatus:
     reachable: bool | None = None
     last_error: str | None = None
-
-
-def metadata_to_publish(slug: str, owner: Owner) -> dict[str, Any]:
-    """What we publish for ``slug``: ``asset_type_metadata`` without its IRI id, publicly listed."""
-    return {**{k: v for k, v in asset_type_metadata(slug, owner).items() if k != "id"}, "visibility": "public"}
-
-
-async def publish_asset_types(portal: PortalClient, owner: Owner, org_id: str, slugs: frozenset[str]
-                              ) -> dict[str, str]:
-    """Publish ``slugs`` where missing or different (publishing twice makes nothing new); returns asset type ->
-    portal asset id."""
-    existing = {a["assetType"]: a for a in await portal.assets(org=org_id)}
-    ids = {}
-    for slug in sorted(slugs):
-        body = metadata_to_publish(slug, owner)
-        found = existing.get(slug)
-        if found is None:
-            found = await portal.publish(body)
-            log.info("published asset type %s at the portal (%s)", slug, found["id"])
-        elif any(found.get(k) != body.get(k) for k in COMPARED_METADATA):
-            found = await portal.update_asset(found["id"], body)
-            log.info("updated asset type %s at the portal (%s)", slug, found["id"])
-        ids[slug] = found["id"]
-    return ids
 
 
 class ControlPlane:

@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from joserfc import jwt
-from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 
 from connector.codes import Code
 from connector.errors import GrantRefused
@@ -72,6 +69,10 @@ class TrustStore:
 
 def check_grant(token: str, trust: Trust, *, leeway: int, now: datetime | None = None) -> GrantClaims:
     """The grant's claims if it admits a channel to us now; ``GrantRefused`` names the check that failed."""
+    from joserfc import jwt  # imported here: `aadsys connector status` reads the trust cache, checks no grant
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     if not trust.issuer or not trust.org_id or not trust.jwks.get("keys"):
         raise GrantRefused(Code.NO_TRUST, "this connector has not yet reached the portal to learn its keys")
     now = now or datetime.now(UTC)

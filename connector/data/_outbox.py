@@ -23,6 +23,9 @@ from aadsys.core.instances import OWN, aware
 from aadsys.core.tables import InstanceRow, table_of
 from connector._clock import Clock
 from connector._leases import Fence
+from connector._rows import EngineRows
+from connector.data import _figures
+from connector.data._figures import ProviderFigures
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
 from connector.tables import DeliveryRow
 
@@ -49,18 +52,6 @@ class Outgoing:
     created_at: datetime
     sha256: str
     aas_json: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderFigures:
-    made: int
-    last_seq_made: int
-    pending: int
-    sent: int  # out of the door: sent, stored or expired
-    last_seq_sent: int
-    stored: int
-    last_seq_stored: int
-    expired: int
 
 
 _OUTGOING = (select(_OUT.c.seq, _INS.c.id, _INS.c.asset_type, _INS.c.instance_key, _INS.c.revision,
@@ -233,21 +224,7 @@ class Outbox:
 
 def provider_figures(db: Database, subscription_id: str) -> ProviderFigures:
     """What the outbox holds for one subscription, by state (read-only: status and reports)."""
-    with db.session() as session:
-        by_state = {state: (int(n), int(top or 0)) for state, n, top in session.execute(
-            select(_OUT.c.state, func.count(), func.max(_OUT.c.seq))
-            .where(_OUT.c.subscription_id == subscription_id).group_by(_OUT.c.state)).all()}
-
-    def n(*states: DeliveryState) -> int:
-        return sum(by_state.get(s.value, (0, 0))[0] for s in states)
-
-    def top(*states: DeliveryState) -> int:
-        return max((by_state.get(s.value, (0, 0))[1] for s in states), default=0)
-
-    out = (D.SENT, D.STORED, D.EXPIRED)
-    return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
-                           last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
-                           expired=n(D.EXPIRED))
+    return _figures.provider(EngineRows(db.engine), subscription_id)
 
 
 def transfer_digest(lines: Iterable[tuple[int, str, str]]) -> tuple[int, str]:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from aadsys.core.db import Database
 from aadsys.core.tables import InboxRow, table_of
+from connector._rows import EngineRows
+from connector.data import _figures
+from connector.data._figures import ConsumerFigures
 from connector.data._outbox import transfer_digest
 
 _INBOX = table_of(InboxRow)
 
 
-@dataclass(frozen=True, slots=True)
-class ConsumerFigures:
-    stored: int
-    last_seq: int
-
-
 def figures(db: Database, subscription_id: str) -> ConsumerFigures:
-    with db.session() as session:
-        count, top = session.execute(select(func.count(), func.coalesce(func.max(_INBOX.c.seq), 0))
-                                     .where(_INBOX.c.subscription_id == subscription_id)).one()
-    return ConsumerFigures(int(count), int(top))
+    """How many records the inbox stored for one subscription, and the highest seq: where it resumes."""
+    return _figures.consumer(EngineRows(db.engine), subscription_id)
 
 
 def digest(db: Database, subscription_id: str) -> tuple[int, str]:

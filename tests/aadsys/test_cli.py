@@ -36,6 +36,17 @@ def test_init_refuses_an_invalid_base_iri(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "base_iri" in r.output
 
 
+def test_a_data_dir_that_holds_no_aadsys_is_named_and_left_as_it_was(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for data_dir, says in ((tmp_path / "nope", f"the data directory {tmp_path / 'nope'} does not exist"),
+                           (empty, f"{empty} holds no AAdSys")):
+        for args in (["keys", "list"], ["keys", "create", "--name", "x", "--scope", "read"]):
+            r = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+            assert (r.exit_code, says in r.output, "Traceback" in r.output) == (2, True, False), r.output
+    assert list(empty.iterdir()) == []  # no empty database made on the way
+
+
 def test_serve_runs_a_gateway_that_answers_with_the_initialised_identity(tmp_path: Path) -> None:
     data = tmp_path / "pec"
     assert runner.invoke(app, ["init", "--data-dir", str(data), "--org", "pec",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from datetime import datetime, timedelta
 
@@ -31,7 +32,8 @@ def test_historical_transfer_delivers_exactly_the_range_with_both_bounds_and_com
     assert transfer["providerDigest"] == transfer["consumerDigest"]
     assert exchange.portal_view(subscription)["state"] == "completed"
     jobs = {job["role"]: job for side in ("pec", "omis") for job in exchange.connector(side, "transfers")}
-    assert jobs["provider"]["state"] == jobs["consumer"]["state"] == "reported"
+    assert jobs["provider"]["state"] == jobs["consumer"]["state"] == "completed"  # the portal's word, as it shows it
+    assert jobs["provider"]["connectorState"] == jobs["consumer"]["connectorState"] == "reported"
     assert jobs["provider"]["done"] == jobs["consumer"]["done"] == jobs["consumer"]["total"] == 6
 
 
@@ -56,8 +58,9 @@ def test_received_records_appear_in_the_consumers_aas_api_and_event_stream_under
     listed = {s["id"]: s["state"] for s in exchange.connector("omis", "subscriptions")}
     assert listed[subscription] in ("active", "completed")
     shown = exchange.omis.cli("connector", "status").stdout
-    row = next(line for line in shown.splitlines() if line.strip().startswith(subscription[:8]))
-    assert f"consumer  {exchange.names['pec']}  sales-order  historical" in row, shown
+    row = next(line for line in shown.splitlines() if line.startswith(subscription + " "))  # the whole id
+    peer = re.escape(exchange.names["pec"])
+    assert re.match(rf"{subscription} +consumer +{peer} +sales-order +historical ", row), shown
     assert f"omis at {exchange.omis.url} · portal {exchange.portal.url} reachable" in shown
     assert "refused: none" in shown
 

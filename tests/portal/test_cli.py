@@ -74,6 +74,8 @@ def test_bad_input_ends_with_a_message_and_no_traceback(tmp_path: Path) -> None:
           _password_file(tmp_path), "--data-dir", data], 1, "not an email address"),
         (["token", "create", "--user", "nobody@pec.example", "--data-dir", data], 1, "no account"),
         (["init", "--data-dir", data, "--public-url", "portal.example"], 2, "public_url"),
+        (["token", "create", "--user", "a@pec.example", "--data-dir", str(tmp_path / "nope")], 2,
+         f"the data directory {tmp_path / 'nope'} does not exist"),
     ]
     for args, code, says in cases:
         r = runner.invoke(app, args)

@@ -1,0 +1,58 @@
+"""A subscription's figures: what the provider's outbox holds by state, and what the consumer's inbox stored.
+
+Plain SQL over ``connector._rows``, so that ``aadsys connector status`` reads them without the ORM, and the
+running connector (its status page, its progress reports) reads them the very same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector._rows import Rows
+from connector.data._states import DeliveryState
+
+D = DeliveryState
+_OUTBOX_BY_STATE = ("SELECT state, COUNT(*), MAX(seq) FROM outbox WHERE subscription_id = :subscription "
+                    "GROUP BY state")
+_INBOX_SO_FAR = "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM inbox WHERE subscription_id = :subscription"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFigures:
+    made: int
+    last_seq_made: int
+    pending: int
+    sent: int  # out of the door: sent, stored or expired
+    last_seq_sent: int
+    stored: int
+    last_seq_stored: int
+    expired: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerFigures:
+    stored: int
+    last_seq: int
+
+
+def provider(rows: Rows, subscription_id: str) -> ProviderFigures:
+    """What the outbox holds for one subscription, by state."""
+    by_state = {str(state): (int(n), int(top or 0))
+                for state, n, top in rows.all(_OUTBOX_BY_STATE, {"subscription": subscription_id})}
+
+    def n(*states: DeliveryState) -> int:
+        return sum(by_state.get(s.value, (0, 0))[0] for s in states)
+
+    def top(*states: DeliveryState) -> int:
+        return max((by_state.get(s.value, (0, 0))[1] for s in states), default=0)
+
+    out = (D.SENT, D.STORED, D.EXPIRED)
+    return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
+                           last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
+                           expired=n(D.EXPIRED))
+
+
+def consumer(rows: Rows, subscription_id: str) -> ConsumerFigures:
+    """What the inbox stored for one subscription: how many, and the highest seq (the resume point)."""
+    ((count, top),) = rows.all(_INBOX_SO_FAR, {"subscription": subscription_id})
+    return ConsumerFigures(int(count), int(top))
