@@ -15,8 +15,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aadsys.demo_processes import Organisation
 
+from aadsys.processes import Organisation
 from tests.support.postgres import free_port
 from valuechain.scenario import Ports, build, examples, goodbye
 
