@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -35,6 +36,7 @@ READY_SECONDS = 60.0  # from spawn to a healthy /healthz
 STOP_SECONDS = 5.0  # SIGTERM's grace, then SIGINT's (uvicorn's force quit), then SIGKILL
 HTTP_SECONDS = 30.0
 LOG_TAIL_LINES = 40
+PORTS_FROM = 20000  # servers the tools start listen from here up to the ephemeral range
 QUICK = {"AADSYS_CONNECTOR_POLL_SECONDS": "1"}  # connectors look at the portal every second, not every five
 # Settings a developer's shell may hold would silently override a data dir's own (environment beats the file).
 SCRUBBED_ENV_PREFIXES = ("AADSYS_", "ABM_PORTAL_", "PEC_SHOP_", "OMIS_LINE_")
@@ -45,10 +47,34 @@ class ProcessError(RuntimeError):
 
 
 def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        return int(probe.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on right now, below the kernel's ephemeral range.
+
+    A port the kernel hands out for ``bind(0)`` comes from the range it also gives every outgoing connection, so on
+    a busy machine a client's socket could take it between this call and the server's bind. Below that range only
+    servers bind, and two callers are kept apart by a random start.
+    """
+    low = _ephemeral_low()
+    if low - PORTS_FROM < 1000:  # a machine whose ephemeral range starts low: the kernel's choice it is
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, 0))
+            return int(probe.getsockname()[1])
+    start = random.randrange(PORTS_FROM, low)
+    for port in (*range(start, low), *range(PORTS_FROM, start)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise ProcessError(f"no free port on {LOOPBACK} between {PORTS_FROM} and {low}")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def wait_for(check: Callable[[], T | None], what: str, *, timeout: float = 60.0, interval: float = 0.05) -> T:

@@ -86,15 +86,21 @@ def schema_heads(branches: tuple[Path, ...] = ()) -> frozenset[str]:
     return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://", branches)).get_heads())
 
 
-def schema_current(db: Database, branches: tuple[Path, ...] = ()) -> bool:
-    """Whether the database's schema is where this code expects it (readiness: not behind, not ahead)."""
+def schema_current(db: Database, branches: tuple[Path, ...] = (), known: tuple[Path, ...] = ()) -> bool:
+    """Whether the database's schema is where this code expects it (readiness: not behind, not ahead).
+
+    Every head of the core and of ``branches`` (the running app's extensions) must be there; other revisions
+    may be only the heads of ``known`` branches (an extension installed here that this app does not run, whose
+    tables the shared database holds).
+    """
     from sqlalchemy import inspect
 
     with db.engine.connect() as connection:
         if not inspect(connection).has_table("alembic_version"):
             return False
         found = frozenset(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
-    return found == schema_heads(branches)
+    wanted = schema_heads(branches)
+    return wanted <= found <= wanted | schema_heads(tuple(dict.fromkeys((*branches, *known))))
 
 
 class Database:

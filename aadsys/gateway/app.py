@@ -17,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from aadsys import __version__
 from aadsys.config import Settings, load_settings
 from aadsys.core.db import schema_current
-from aadsys.extensions import Extension, Running, discover
+from aadsys.extensions import Extension, Running, discover, migration_branches
 from aadsys.gateway.context import AadsysContext
 from aadsys.gateway.problems import install_problem_handlers
 from aadsys.gateway.routes import asset_types, events, files, health, instances, metrics, serialization
@@ -93,7 +93,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     install_typed_openapi(app)
     installed = discover() if extensions is None else tuple(extensions)
     branches = tuple(ext.migrations for ext in installed if ext.migrations is not None)
-    ctx.metrics.readiness.add_check("schema", partial(schema_current, ctx.db, branches))
+    ctx.metrics.readiness.add_check("schema", partial(schema_current, ctx.db, branches, migration_branches()))
     for extension in installed:
         attached = extension.attach(app, ctx)
         if attached is not None:

@@ -56,7 +56,7 @@ def test_summary_uses_nearest_rank_percentiles() -> None:
 
 
 def test_arrivals_find_each_record_and_count_any_that_comes_twice() -> None:
-    arrivals = Arrivals(SimpleNamespace(name="omis", url="http://127.0.0.1:9", key="k"),  # type: ignore[arg-type]
+    arrivals = Arrivals(SimpleNamespace(name="omis", url="http://127.0.0.1:9", write_key="k"),  # type: ignore[arg-type]
                         "sales-order", "pec")
     for n, key in enumerate(["A", "A", "B"]):
         arrivals.events.put((float(n), {"key": key, "sha256": "x"}))

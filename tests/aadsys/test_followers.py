@@ -14,6 +14,7 @@ from sqlalchemy import Executable
 from aadsys.core.db import Database, migrate
 from aadsys.core.events import InstanceEvents
 from aadsys.core.instances import _HEADS, _INSTANCES
+from aadsys.extensions import migration_branches
 from connector.data._outbox import _MADE_SO_FAR, _NEW_OWN
 
 READS: dict[str, tuple[Executable, dict[str, Any], str]] = {
@@ -33,7 +34,7 @@ READS: dict[str, tuple[Executable, dict[str, Any], str]] = {
 def test_follower_reads_search_an_index_and_never_sort(read: str, tmp_path: Path) -> None:
     """SQLite's plan after the migrations: every step a SEARCH on the named index, no SCAN, no temp B-tree."""
     url = f"sqlite:///{tmp_path}/aadsys.db"
-    migrate(url)
+    migrate(url, branches=migration_branches())
     db = Database(url)
     statement, params, index = READS[read]
     try:
