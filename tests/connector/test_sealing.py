@@ -247,7 +247,8 @@ def test_proof_does_not_verify_for_changed_parts(provider: Identity, parts: tupl
 
 
 @pytest.mark.parametrize("signature", ["", "not base64 at all!", "A", base64url.encode(b"\x00" * 64),
-                                       base64url.encode(os.urandom(10))])
+                                       base64url.encode(os.urandom(10))],
+                         ids=["empty", "not-base64", "too-short", "zeros", "random"])
 def test_garbage_signature_is_not_a_proof(provider: Identity, signature: str) -> None:
     assert not verify_proof(provider.signing_key, signature, "link", "token-1")
 
