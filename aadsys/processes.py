@@ -57,7 +57,8 @@ def free_port() -> int:
     if low - PORTS_FROM < 1000:  # a machine whose ephemeral range starts low: the kernel's choice it is
         with socket.socket() as probe:
             probe.bind((LOOPBACK, 0))
-            return int(probe.getsockname()[1])
+            port: int = probe.getsockname()[1]
+            return port
     start = random.randrange(PORTS_FROM, low)
     for port in (*range(start, low), *range(PORTS_FROM, start)):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

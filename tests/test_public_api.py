@@ -10,18 +10,18 @@ import pytest
 
 FACES = {
     "aas_models": [
-        "ASSET_TYPES", "KEY_PATTERN", "AasInvalid", "AasModelError", "AssetTypeSpec", "Owner", "RecordInvalid",
-        "RenderedInstance", "UnknownAssetType", "asset_type", "asset_type_metadata", "asset_types_named_by", "base_iri_of_type_shell",
-        "business_json", "canonical_record", "file_reference", "instance_from_aas", "instance_shell_prefix", "map_file_references",
-        "referenced_digest", "referenced_files", "render_instance", "specific_asset_ids",
-        "type_environment", "type_shell_of_instance", "type_objects", "validate_environment",
+        "ASSET_TYPES", "AasInvalid", "AasModelError", "AssetTypeSpec", "KEY_PATTERN", "Owner", "RecordInvalid",
+        "RenderedInstance", "UnknownAssetType", "asset_type", "asset_type_metadata", "asset_types_named_by",
+        "base_iri_of_type_shell", "business_json", "canonical_record", "file_reference", "instance_from_aas",
+        "instance_shell_prefix", "map_file_references", "referenced_digest", "referenced_files", "render_instance",
+        "specific_asset_ids", "type_environment", "type_objects", "type_shell_of_instance", "validate_environment",
     ],
     "connector": [
         "ConfigurationError", "ConnectorError", "ConnectorExtension", "ConnectorSettings", "GrantRefused",
         "LinkRefused", "PortalError", "PortalRefused", "PortalUnavailable", "SealBroken", "load_connector_settings",
     ],
-    "aadsys.gateway.part2": ["AasApiError", "AasRegistry", "AasRepository", "InMemoryAasRepository", "ResultRoute", "aas_api_router",
-                             "result_route"],
+    "aadsys.gateway.part2": ["AasApiError", "AasRegistry", "AasRepository", "InMemoryAasRepository", "ResultRoute",
+                             "aas_api_router", "result_route"],
 }
 
 
