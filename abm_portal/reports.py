@@ -32,6 +32,7 @@ from sqlmodel import Session, col, func, or_, select
 from abm_portal.clock import as_utc, utcnow
 from abm_portal.models import AuditEntry, Organisation, Subscription, SubscriptionProgress, TransferJob
 from abm_portal.services import lifecycle
+from abm_portal.web.timestamps import when
 
 MAX_DAYS = 366
 MAX_ENTRIES = 1000
@@ -145,6 +146,7 @@ def charts(report: OrganisationReport) -> dict[str, Markup]:
 
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+_env.filters.update(when=when)
 
 
 def html(report: OrganisationReport, *, pdf_link: str | None = None) -> str:

@@ -28,7 +28,7 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from omis_line import oee
-from omis_line.clock import parse_iso, utcnow
+from omis_line.clock import parse_iso, utcnow, when
 from omis_line.config import STATIONS
 from omis_line.models import OrderState, SalesOrder, TraceEvent
 
@@ -192,7 +192,7 @@ def percent(value: float) -> str:
 
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-_env.filters.update(duration=duration, percent=percent)
+_env.filters.update(duration=duration, percent=percent, when=when)
 
 
 def html(report: ProductionReport, *, pdf_link: str | None = None) -> str:

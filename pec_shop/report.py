@@ -30,6 +30,7 @@ from markupsafe import Markup
 from sqlmodel import Session, col, select
 
 from pec_shop.models import Delivery, Order, StatusRevision, utcnow
+from pec_shop.timestamps import when
 
 MAX_DAYS = 366
 STUCK_AFTER = timedelta(hours=24)
@@ -194,7 +195,7 @@ def duration(seconds: float | None) -> str:
 
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
-_env.filters.update(duration=duration)
+_env.filters.update(duration=duration, when=when)
 
 
 def html(report: SalesReport, *, pdf_link: str | None = None) -> str:

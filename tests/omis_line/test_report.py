@@ -19,7 +19,7 @@ from omis_line.config import Settings
 from omis_line.db import Database
 from omis_line.models import OrderState, SalesOrder, TraceEvent
 from tests.omis_line.conftest import PASSWORD
-from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
+from tests.support.reports import pdf_text, save_first_page, screenshots
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 FRAME = ("2026-11-02T10:00:00Z", "2026-11-02T10:10:00Z")  # 600 s planned
@@ -91,7 +91,7 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(seeded: Sett
     for figure in ("OEE 6.7 %", "Availability 20.0 %", "Performance 50.0 %", "Quality 66.7 %", "Rework rate 33.3 %",
                    "Lead time p50 6.0 min", "p95 15.0 min", "Slowest station mixing"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    save_first_page(out, "line-production-report-pdf")
+    save_first_page(out, screenshots(tmp_path) / "line-production-report-pdf.png")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tmp_path: Path) -> None:
@@ -109,7 +109,7 @@ def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tm
 
 def test_the_report_is_for_the_operator_and_looks_right_in_chromium(seeded: Settings,
                                                                      running_line: Callable[..., Any],
-                                                                     browser: Browser) -> None:
+                                                                     browser: Browser, tmp_path: Path) -> None:
     query = {"from": FRAME[0], "to": FRAME[1]}
     with running_line(seeded) as line:
         assert httpx.get(f"{line.url}/report", params=query, trust_env=False).status_code == 401
@@ -124,5 +124,5 @@ def test_the_report_is_for_the_operator_and_looks_right_in_chromium(seeded: Sett
         page = context.new_page()
         page.goto(f"{line.url}/report?from={FRAME[0]}&to={FRAME[1]}")
         assert "OEE 6.7 %" in page.inner_text("body")
-        page.screenshot(path=str(SCREENSHOTS / "line-production-report.png"), full_page=True)
+        page.screenshot(path=str(screenshots(tmp_path) / "line-production-report.png"), full_page=True)
         context.close()

@@ -42,6 +42,7 @@ from omis_line.erp import FetchedLabel, take_order
 from omis_line.web.app import create_app as create_line_app
 from omis_line.web.auth import hash_password
 from pec_shop.app import create_app as create_shop_app
+from pec_shop.staff import hash_password as hash_staff_password
 from pec_shop.status_follower import StatusFollower
 from tests.omis_line.conftest import sales_order
 from tests.pec_shop.shop_support import CLOSED_URL, make_settings, post_order
@@ -50,6 +51,7 @@ from tests.support.postgres import free_port
 
 PASSWORD = "correct horse battery staple"
 OPERATOR_PASSWORD = "bottles all the way"
+STAFF_PASSWORD = "juice for everyone"
 
 
 @dataclass
@@ -188,8 +190,10 @@ def _status(order_id: str, status: str, station: str | None, minute: int) -> dic
 
 @contextmanager
 def running_shop(data_dir: Path) -> Iterator[ShopSite]:
-    """The shop with its default limits (2 MiB images) and an order that OMIS has started to bottle."""
+    """The shop with its default limits (2 MiB images), its staff login, and an order that OMIS has started to
+    bottle."""
     settings = make_settings(data_dir, CLOSED_URL, retry_seconds=5.0, retry_max_seconds=30.0, poll_seconds=30.0)
+    settings.staff_password_file.write_text(hash_staff_password(STAFF_PASSWORD))
     app = create_shop_app(settings)
     with live_server(app) as url:
         with httpx.Client(base_url=url, timeout=10, trust_env=False) as client:

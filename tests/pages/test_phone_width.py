@@ -23,7 +23,7 @@ from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page
 from starlette.routing import Mount
 
-from tests.pages.sites import OPERATOR_PASSWORD, PASSWORD, LineSite, PortalSite, ShopSite
+from tests.pages.sites import OPERATOR_PASSWORD, PASSWORD, STAFF_PASSWORD, LineSite, PortalSite, ShopSite
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +85,7 @@ VISITS = [
     _portal("/organisation", "organisation", True),
     _portal("/audit", "audit", True),
     _portal("/audit", "audit-bad-date", True, _at("/audit?from=yesterday")),
+    _portal("/reports/organisation", "organisation-report", True),  # pec_admin: an organisation administrator
     _portal("/register", "register-signed-in", True),
     _portal("/login", "login-signed-in", True),
     _portal(NOT_FOUND, "not-found-signed-in", True, _at("/no/such/page")),
@@ -96,9 +97,11 @@ VISITS = [
     Visit("shop", "/", "compose", False, _at("/")),
     Visit("shop", "/orders/{token}", "order", False, lambda s: f"/orders/{s.shop.order_token}"),
     Visit("shop", NOT_FOUND, "order-unknown", False, _at("/orders/" + "A" * 32)),
+    Visit("shop", "/staff/report", "sales-report", True, _at("/staff/report")),
     Visit("line", "/", "operator", True, _at("/")),
     Visit("line", "/", "operator-bad-window", True, _at("/?minutes=soon")),
     Visit("line", "/", "operator-signed-out", False, _at("/")),
+    Visit("line", "/report", "production-report", True, _at("/report")),
 ]
 
 # GET routes that are no page: what they are instead.
@@ -106,11 +109,14 @@ NOT_PAGES: dict[str, dict[str, str]] = {
     "portal": {"/subscriptions/live.json": "the live-refresh fingerprint (JSON)",
                "/docs": "the REST API's OpenAPI page (FastAPI's)", "/docs/oauth2-redirect": "part of /docs",
                "/redoc": "the REST API's ReDoc page (FastAPI's)", "/openapi.json": "OpenAPI (JSON)",
-               "/healthz": "liveness (JSON)"},
+               "/healthz": "liveness (JSON)", "/readyz": "readiness (JSON)", "/metrics": "Prometheus text",
+               "/reports/organisation.pdf": "the organisation report as a PDF"},
     "shop": {"/orders/{token}/label": "the label image", "/orders/{token}/events": "Server-Sent Events",
              "/api/docs": "the JSON API's OpenAPI page (FastAPI's)", "/docs/oauth2-redirect": "part of /api/docs",
-             "/api/openapi.json": "OpenAPI (JSON)", "/healthz": "liveness (JSON)", "/metrics": "Prometheus text"},
-    "line": {"/events": "Server-Sent Events", "/healthz": "liveness (JSON)"},
+             "/api/openapi.json": "OpenAPI (JSON)", "/healthz": "liveness (JSON)", "/metrics": "Prometheus text",
+             "/staff/report.pdf": "the sales report as a PDF"},
+    "line": {"/events": "Server-Sent Events", "/healthz": "liveness (JSON)", "/metrics": "Prometheus text",
+             "/report.pdf": "the production report as a PDF"},
 }
 API_PREFIXES = ("/api/", "/oauth/", "/.well-known/")
 
@@ -144,7 +150,8 @@ def tabs(browser: Browser, sites: Sites) -> Iterator[Callable[[str, bool], Page]
     def tab(app: str, signed_in: bool) -> Page:
         if (app, signed_in) not in opened:
             url = {"portal": sites.portal.url, "shop": sites.shop.url, "line": sites.line.url}[app]
-            login = {"username": "operator", "password": OPERATOR_PASSWORD} if app == "line" and signed_in else None
+            basic = {"line": ("operator", OPERATOR_PASSWORD), "shop": ("staff", STAFF_PASSWORD)}.get(app)
+            login = {"username": basic[0], "password": basic[1]} if basic and signed_in else None
             context = browser.new_context(base_url=url, viewport=PHONE, http_credentials=login)
             context.set_default_timeout(10_000)
             contexts.append(context)

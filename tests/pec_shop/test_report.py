@@ -18,7 +18,7 @@ from pec_shop.db import Database
 from pec_shop.models import Order, StatusRevision
 from pec_shop.staff import hash_password
 from tests.pec_shop.shop_support import make_settings, running_shop
-from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
+from tests.support.reports import pdf_text, save_first_page, screenshots
 
 FRAME = ("2026-11-01", "2026-11-03")  # the 3rd included
 NOW = datetime(2026, 11, 4, tzinfo=UTC)  # orders unchanged since before 2026-11-03T00:00 are stuck
@@ -88,7 +88,7 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(seeded: Sett
     for figure in ("Orders 6", "Lead time p50 2.0 h", "Lead time p95 6.0 h", "Stuck 2", "in_production at capping",
                    "orange 60 % + carrot 40 %"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    save_first_page(out, "shop-sales-report-pdf")
+    save_first_page(out, screenshots(tmp_path) / "shop-sales-report-pdf.png")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tmp_path: Path) -> None:
@@ -101,7 +101,8 @@ def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(seeded: Settings, tm
     assert refused.exit_code == 2 and "--from: 'from' must be before 'to'" in refused.output, refused.output
 
 
-def test_the_report_is_for_staff_and_looks_right_in_chromium(seeded: Settings, browser: Browser) -> None:
+def test_the_report_is_for_staff_and_looks_right_in_chromium(seeded: Settings, browser: Browser,
+                                                              tmp_path: Path) -> None:
     query = {"from": FRAME[0], "to": FRAME[1]}
     with running_shop(seeded) as shop:
         anonymous = httpx.get(f"{shop.url}/staff/report", params=query, trust_env=False)
@@ -118,5 +119,5 @@ def test_the_report_is_for_staff_and_looks_right_in_chromium(seeded: Settings, b
         page = context.new_page()
         page.goto(f"{shop.url}/staff/report?from={FRAME[0]}&to={FRAME[1]}")
         assert "Orders 6" in page.inner_text("body")
-        page.screenshot(path=str(SCREENSHOTS / "shop-sales-report.png"), full_page=True)
+        page.screenshot(path=str(screenshots(tmp_path) / "shop-sales-report.png"), full_page=True)
         context.close()

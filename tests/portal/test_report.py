@@ -16,7 +16,7 @@ from abm_portal.cli import app as cli
 from abm_portal.models import Organisation
 from tests.portal.conftest import PASSWORD, Account, LivePortal, running_portal
 from tests.portal.flows import act, publish, register_connector, request
-from tests.support.reports import SCREENSHOTS, pdf_text, save_first_page
+from tests.support.reports import pdf_text, save_first_page, screenshots
 
 _today = datetime.now(UTC).date()
 TODAY = ((_today - timedelta(days=1)).isoformat(), (_today + timedelta(days=1)).isoformat())  # all of this portal
@@ -69,7 +69,7 @@ def test_the_cli_writes_a_pdf_whose_text_holds_the_headline_figures(portal: Live
     for figure in (f"Portal report: {omis.name}", "Subscriptions 4", "Transfers 1", "Refusals 1",
                    "Grants issued 1", "subscription.rejected"):
         assert figure in text, f"{figure!r} is not in the PDF's text:\n{text}"
-    save_first_page(out, "portal-organisation-report-pdf")
+    save_first_page(out, screenshots(tmp_path) / "portal-organisation-report-pdf.png")
 
 
 def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(portal: LivePortal, omis: Account,
@@ -85,7 +85,7 @@ def test_an_empty_frame_says_so_and_a_bad_one_names_the_fix(portal: LivePortal, 
 
 
 def test_the_report_is_for_the_organisation_admin_and_looks_right_in_chromium(portal: LivePortal, omis: Account,
-                                                                             browser: Browser) -> None:
+                                                                             browser: Browser, tmp_path: Path) -> None:
     with portal.client() as anonymous:
         assert anonymous.get("/reports/organisation", follow_redirects=False).status_code == 303  # to the login
     context = browser.new_context(viewport={"width": 900, "height": 1200})
@@ -100,5 +100,5 @@ def test_the_report_is_for_the_organisation_admin_and_looks_right_in_chromium(po
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF-")
     page.goto(f"{portal.url}/reports/organisation?from={TODAY[0]}&to={TODAY[1]}")
     assert "Grants issued 1" in page.inner_text("body")
-    page.screenshot(path=str(SCREENSHOTS / "portal-organisation-report.png"), full_page=True)
+    page.screenshot(path=str(screenshots(tmp_path) / "portal-organisation-report.png"), full_page=True)
     context.close()

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where a report test saves its pictures: ``PAGES_SCREENSHOTS`` when set (``scripts/screenshots.sh`` sets it to
+    ``docs/screenshots``), else the test's ``tmp_path``: a plain test run takes them but leaves the docs alone."""
+    folder = Path(os.environ.get("PAGES_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def pdf_text(pdf: Path) -> str:
@@ -13,8 +20,7 @@ def pdf_text(pdf: Path) -> str:
     return subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
 
 
-def save_first_page(pdf: Path, name: str) -> None:
-    """Page 1 through pdftoppm as ``docs/screenshots/<name>.png``."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+def save_first_page(pdf: Path, png: Path) -> None:
+    """Page 1 through pdftoppm as ``png``."""
     subprocess.run(["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                    str(SCREENSHOTS / name)], check=True)
+                    str(png.with_suffix(""))], check=True)

@@ -13,11 +13,15 @@ from abm_portal.errors import Forbidden
 from abm_portal.models import Organisation
 from abm_portal.services.actors import ORG_ADMIN, Actor
 from abm_portal.web.deps import CurrentActor, DbSession
-from abm_portal.web.routing import PageRoute
+from abm_portal.web.routing import SECURITY_HEADERS, PageRoute
 
 router = APIRouter(route_class=PageRoute)
 From = Annotated[str | None, Query(alias="from")]
 To = Annotated[str | None, Query(alias="to")]
+# The report is one self-contained document (the same HTML makes the PDF and the CLI's file): its <style> and the
+# charts' style attributes (matplotlib's SVG) are inline, which the other pages' policy refuses.
+REPORT_POLICY = {"Content-Security-Policy": SECURITY_HEADERS["Content-Security-Policy"]
+                 + "; style-src 'self' 'unsafe-inline'"}
 
 
 @router.get("/reports/organisation")
@@ -27,7 +31,8 @@ def organisation_report(request: Request, db: DbSession, actor: CurrentActor, st
     built = _report(request, db, actor, start, end)
     if isinstance(built, Response):
         return built
-    return HTMLResponse(reports.html(built, pdf_link=f"/reports/organisation.pdf?{request.url.query}"))
+    return HTMLResponse(reports.html(built, pdf_link=f"/reports/organisation.pdf?{request.url.query}"),
+                        headers=REPORT_POLICY)
 
 
 @router.get("/reports/organisation.pdf")
