@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -82,7 +83,7 @@ class Connector:
         self.portal = PortalClient(aadsys.portal_url, aadsys.client_id, read_secret(aadsys.client_secret_file),
                                    timeout=self.settings.portal_timeout_seconds, tls=tls)
         self.trust = TrustStore(connector_dir(aadsys.data_dir) / "trust.json")
-        self.ledger, self.jobs, self.refusals = Ledger(db), HistoryJobs(db), Refusals(db)
+        self.ledger, self.jobs, self.refusals = Ledger(db), HistoryJobs(db), Refusals(db, self.clock.monotonic)
         self.leases = Leases(db, context.worker, self.settings.lease_ttl_seconds, self.clock)
         self.keeper = LeaseKeeper(self.leases, self.clock, context.notifications)
         self.outbox = Outbox(db, self.settings.delivery_ttl_seconds, self.clock)
@@ -135,6 +136,8 @@ class Connector:
             await self.provider.stop_all(Code.SHUTTING_DOWN, "the provider is shutting down")
             await self.consumer.stop_all()
         await cancel_and_wait(self._main)
+        with contextlib.suppress(Exception):
+            await anyio.to_thread.run_sync(partial(self.refusals.flush, everything=True))
         with contextlib.suppress(Exception):  # whoever comes next need not wait for them to expire
             await self.keeper.release_all()
         await self.dialer.aclose()
@@ -146,6 +149,7 @@ class Connector:
         while True:
             await self.clock.sleep(HOUSEKEEPING_SECONDS)
             try:
+                await anyio.to_thread.run_sync(self.refusals.flush)
                 await self.provider.close_due()
                 now = self.clock.monotonic()
                 in_charge = self.keeper.fence(CONTROL, CONTROL) is not None
@@ -164,8 +168,10 @@ class Connector:
 
         @router.post(CHALLENGE_ROUTE, status_code=201, summary="A fresh nonce for the channel handshake",
                      responses={201: {"content": {"application/json": {"schema": NONCE}}},
-                                **problem_responses(401, s401="No grant, or the grant is refused (its `code` says "
-                                                                "why)")})
+                                **problem_responses(401, 429, s401="No grant, or the grant is refused (its `code` "
+                                                                     "says why)",
+                                                    s429="Too many handshakes from this address: wait, then "
+                                                         "try again")})
         async def challenge(request: Request, authorization: Annotated[str | None, Header()] = None) -> Response:
             """Present the grant as `Authorization: Bearer <grant>`; sign the nonce into the connect auth."""
             grant = (authorization or "").removeprefix("Bearer ").strip()
@@ -174,6 +180,8 @@ class Connector:
             try:
                 nonce = await self.provider.challenge(grant, _client(request))
             except GrantRefused as exc:
+                if exc.code is Code.SLOW_DOWN:
+                    return _problem(429, exc.code, exc.reason, headers={"Retry-After": "1"})
                 return _problem(401, exc.code, exc.reason)
             return Response(orjson.dumps({"nonce": nonce, "expiresIn": NONCE_SECONDS}), status_code=201,
                             media_type="application/json", headers={"Cache-Control": "no-store"})
@@ -182,7 +190,9 @@ class Connector:
                     responses={200: {"description": "the sealed payload or file",
                                      "content": {"application/octet-stream": {}}},
                                **problem_responses(403, 404, 410, s403="Not the subscribed consumer's proof",
-                                                   s404="No such link", s410="The link was used or has expired")})
+                                                   s404="No such link",
+                                                   s410="The link was used or has expired, or its subscription "
+                                                        "ended")})
         async def download(token: str, x_link_proof: Annotated[str | None, Header()] = None) -> Response:
             try:
                 content = await self.provider.download(token, x_link_proof)
@@ -205,7 +215,8 @@ class Connector:
     def status(self) -> dict[str, Any]:
         channels = {**self.consumer.channels(), **self.provider.channels()}
         return collect_status(self.context.settings, EngineRows(self.context.db.engine), self.trust.trust,
-                              self.identity, portal_reachable=self.control.status.reachable, channels=channels)
+                              self.identity, portal_reachable=self.control.status.reachable, channels=channels,
+                              unwritten=self.refusals.unwritten())
 
 
 async def _nothing(*_: object) -> None:
@@ -216,7 +227,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "?"
 
 
-def _problem(status: int, code: Code, detail: str) -> Response:
+def _problem(status: int, code: Code, detail: str, headers: dict[str, str] | None = None) -> Response:
     """RFC 9457 problem details, with the refusal's stable ``code`` for the consumer's logs."""
     body = {"type": PROBLEM_BASE + code, "title": "Refused", "status": status, "detail": detail, "code": code}
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON)
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)

@@ -40,6 +40,17 @@ class ConnectorSettings(BaseSettings):
     lease_ttl_seconds: float = Field(10.0, ge=1, le=600, description="How long a worker's lease on a "
                                                                      "subscription lasts unrenewed: a killed worker's "
                                                                      "subscriptions move to another within it (+1 s)")
+    events_per_second: float = Field(20.0, gt=0, description="Events a consumer may send on its channel per "
+                                                             "second, beyond the burst (its 'stored' notices "
+                                                             "that confirm a delivery are free)")
+    events_burst: int = Field(100, ge=1, description="Events a channel may send at once before the rate counts; "
+                                                     "a channel over its budget is refused 'flooded' and closed")
+    handshakes_per_second: float = Field(2.0, gt=0, description="Challenges and connects one source address may "
+                                                                "make per second, beyond the burst")
+    handshakes_burst: int = Field(20, ge=1, description="Challenges and connects one source may make at once")
+    inbound_max: int = Field(1024, ge=16, description="Records a consumer holds received and unstored per "
+                                                      "channel; beyond it, it refuses them (the provider sends "
+                                                      "them again later)")
     publish: list[str] | None = Field(None, description="Asset types published at the portal; default: all "
                                                         "this AAdSys holds")
 

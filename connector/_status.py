@@ -38,8 +38,10 @@ class Trusted(Protocol):
 
 
 def collect_status(settings: Settings, rows: Rows, trust: Trusted, identity: Identity, *,
-                   portal_reachable: bool | None, channels: dict[str, dict[str, Any]] | None = None
-                   ) -> dict[str, Any]:
+                   portal_reachable: bool | None, channels: dict[str, dict[str, Any]] | None = None,
+                   unwritten: dict[str, int] | None = None) -> dict[str, Any]:
+    """What ``aadsys connector status`` shows; ``unwritten``: refusals a running connector counted this minute
+    and writes at the minute's end (``connector._refusals``)."""
     now = datetime.now(UTC)
     jobs = history_jobs(rows)
     subscriptions = []
@@ -68,7 +70,7 @@ def collect_status(settings: Settings, rows: Rows, trust: Trusted, identity: Ide
         "org": settings.org, "publicUrl": trust.endpoint_url or settings.advertised_url,
         "portal": {"url": settings.portal_url, "reachable": portal_reachable, "orgId": trust.org_id},
         "keys": {"signing": identity.signing_key, "encryption": identity.encryption_key},
-        "subscriptions": subscriptions, "refused": refusal_counts(rows),
+        "subscriptions": subscriptions, "refused": dict(Counter(refusal_counts(rows)) + Counter(unwritten or {})),
     }
 
 
@@ -99,8 +101,11 @@ def history_jobs(rows: Rows) -> dict[str, dict[str, Any]]:
 
 def refusal_counts(rows: Rows) -> dict[str, int]:
     """Refusals so far, by code, from the audit trail (so they survive restarts)."""
-    details = rows.all(_REFUSALS, {"action": REFUSAL_ACTION})
-    return dict(Counter(str(document(detail).get("code")) for (detail,) in details))
+    found: Counter[str] = Counter()
+    for (detail,) in rows.all(_REFUSALS, {"action": REFUSAL_ACTION}):
+        fields = document(detail)
+        found[str(fields.get("code"))] += int(fields.get("count") or 1)  # an aggregate row stands for ``count``
+    return dict(found)
 
 
 def iso(moment: datetime) -> str:

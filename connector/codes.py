@@ -54,6 +54,8 @@ class Code(StrEnum):
     MOVED = "moved"  # the subscription's channel moves to another worker of the provider: connect again
     BUSY = "busy"  # another worker of the provider serves this subscription's channel and did not hand it over yet
     INTERNAL = "internal"  # a handler failed unexpectedly and logged why
+    FLOODED = "flooded"  # the channel sent more events than its budget allows: refused and closed
+    SLOW_DOWN = "slow-down"  # too much too fast (one source's handshakes, records beyond what a consumer holds)
 
     # -- records the consumer refuses (never stored) ----------------------------------------------------------
     REPLAYED = "replayed"  # the sealed header names another subscription or seq than the message carrying it

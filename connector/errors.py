@@ -9,6 +9,7 @@
     │   ├── GrantRefused        a grant does not admit this channel
     │   ├── SealBroken          a sealed message fails a check: signature, recipient, decryption or digest
     │   ├── LinkRefused         a one-time link cannot be used: unknown (404), not yours (403), gone (410)
+    │   ├── Fallen              the subscription ended here: nothing more of it is sent, its links are gone
     │   └── ChannelRefused      what a consumer hears when the provider refuses its channel or request
     └── ChannelDown             the channel could not be reached or broke: reconnect after the backoff
 
@@ -67,8 +68,8 @@ LINK_CODES = {404: Code.LINK_UNKNOWN, 403: Code.LINK_NOT_YOURS, 410: Code.LINK_G
 
 
 class LinkRefused(Refused):
-    def __init__(self, status: int, reason: str, *, retry: bool = False) -> None:
-        super().__init__(LINK_CODES.get(status, Code.MALFORMED), reason)
+    def __init__(self, status: int, reason: str, *, retry: bool = False, code: Code | None = None) -> None:
+        super().__init__(code or LINK_CODES.get(status, Code.MALFORMED), reason)
         self.status, self.retry = status, retry
 
 
@@ -82,6 +83,10 @@ class ChannelRefused(Refused):
             return cls(Code(str(code)), str(reason))
         except ValueError:
             return cls(Code.MALFORMED, f"{code}: {reason}")
+
+
+class Fallen(Refused):
+    """The subscription ended here (revoked, cancelled, expired, completed, its window over): its data stops."""
 
 
 class ChannelDown(ConnectorError):

@@ -76,6 +76,7 @@ _MEANINGS = {
     413: "The body is larger than this server accepts",
     415: "Unsupported Content-Type",
     422: "The request breaks a rule: a parameter out of range, or a record that breaks its model",
+    429: "Too many requests: wait for Retry-After seconds, then try again",
     503: "Not ready: a part this server needs is not working now",
 }
 

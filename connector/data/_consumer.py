@@ -265,6 +265,8 @@ class Reception:
             return refused(Code.MALFORMED, f"not an instance message: {exc.errors()[:2]}")
         if message.subscription_id != self.id:
             return refused(Code.WRONG_SUBSCRIPTION, "this channel is for another subscription")
+        if self.queue.qsize() >= self.plane.settings.inbound_max:  # a provider that outruns its window
+            return refused(Code.SLOW_DOWN, f"{self.queue.qsize()} records wait to be stored here; send again later")
         self.queue.put_nowait(message)
         return OK
 

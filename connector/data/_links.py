@@ -24,8 +24,9 @@ from aadsys.core.tables import table_of
 from connector._clock import Clock
 from connector._leases import Fence
 from connector._sealing import verify_proof
+from connector._standing import require_standing
 from connector._wire import PROOF_LINK
-from connector.errors import LinkRefused
+from connector.errors import Fallen, LinkRefused
 from connector.tables import LinkRow
 
 _LINKS = table_of(LinkRow)
@@ -85,16 +86,24 @@ class Links:
         return tokens
 
     def consume(self, token: str, proof: str | None) -> Link:
-        """The link, now used up; ``LinkRefused`` if it is unknown (404), not the caller's (403) or gone (410)."""
+        """The link, now used up; ``LinkRefused`` if it is unknown (404), not the caller's (403) or gone (410):
+        used, expired, or its subscription ended (checked in the same transaction that uses it up)."""
         digest = token_hash(token)
         now = self.clock.now()
+        # Unknown tokens and wrong proofs are answered from a plain read: a stranger's guesses never take the
+        # write lock that deliveries need.
+        with self.db.session() as reading:
+            row = reading.execute(select(_LINKS).where(_LINKS.c.token_sha256 == digest)).first()
+        if row is None:
+            raise LinkRefused(404, "no such link")
+        if not proof or not verify_proof(row.consumer_signing_key, proof, PROOF_LINK, token):
+            raise LinkRefused(403, "the X-Link-Proof header is not the subscribed consumer's signature over "
+                                   "this token")
         with self.db.write_session() as session:
-            row = session.execute(select(_LINKS).where(_LINKS.c.token_sha256 == digest)).first()
-            if row is None:
-                raise LinkRefused(404, "no such link")
-            if not proof or not verify_proof(row.consumer_signing_key, proof, PROOF_LINK, token):
-                raise LinkRefused(403, "the X-Link-Proof header is not the subscribed consumer's signature over "
-                                       "this token")
+            try:
+                require_standing(session, row.subscription_id, now)
+            except Fallen as ended:
+                raise LinkRefused(410, f"{ended.reason}; its links work no more", code=ended.code) from None
             used = session.execute(update(_LINKS).where(
                 _LINKS.c.token_sha256 == digest, _LINKS.c.used_at.is_(None), _LINKS.c.expires_at > now)
                 .values(used_at=now))

@@ -24,6 +24,7 @@ from aadsys.core.tables import InstanceRow, table_of
 from connector._clock import Clock
 from connector._leases import Fence
 from connector._rows import EngineRows
+from connector._standing import require_standing
 from connector.data import _figures
 from connector.data._figures import ProviderFigures
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
@@ -163,9 +164,10 @@ class Outbox:
     def claim(self, subscription_id: str, after_seq: int, limit: int, max_bytes: int | None = None, *,
               fence: Fence | None = None) -> list[Outgoing]:
         """The next pending deliveries after ``after_seq``, in seq order, now marked sent: at most ``limit`` of them
-        and, beyond the first, at most ``max_bytes`` of records."""
+        and, beyond the first, at most ``max_bytes`` of records. ``Fallen`` if the subscription ended here."""
         with self.db.write_session() as session:
             _check(fence, session)
+            require_standing(session, subscription_id, self.clock.now())
             rows = session.execute(_NEXT_PENDING, {"subscription_id": subscription_id, "after_seq": after_seq,
                                                    "limit": limit}).all()
             if max_bytes is not None:
@@ -177,9 +179,11 @@ class Outbox:
         return [_outgoing(r) for r in rows]
 
     def again(self, subscription_id: str, seqs: Sequence[int], *, fence: Fence | None = None) -> list[Outgoing]:
-        """Deliveries to send once more (no confirmation in time, or the consumer asked): still sent, not stored."""
+        """Deliveries to send once more (no confirmation in time, or the consumer asked): still sent, not stored.
+        ``Fallen`` if the subscription ended here."""
         with self.db.write_session() as session:
             _check(fence, session)
+            require_standing(session, subscription_id, self.clock.now())
             rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
                                                    _OUT.c.seq.in_(list(seqs)), _OUT.c.state == D.SENT.value)
                                    .order_by(_OUT.c.seq)).all()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService, iso
 from aadsys.core.tables import InstanceRow, table_of
 from aas_models import referenced_files
+from connector._budget import Budget
 from connector._clock import Clock
 from connector._identity import Identity
 from connector._leases import Fence, LeaseKeeper, LeaseLost
@@ -60,12 +62,14 @@ from connector.data._links import Links, NewLink
 from connector.data._outbox import Outbox, Outgoing
 from connector.data._states import HistoryState
 from connector.data._transport import ConsumerLink
-from connector.errors import GrantRefused, LinkRefused
+from connector.errors import Fallen, GrantRefused, LinkRefused
 from connector.spi import Admissions, GrantClaims, Mode, Role, SubscriptionView
 
 log = logging.getLogger("connector.provider")
 SEAL_BATCH = 64  # deliveries claimed and sealed per hop to a worker thread
 ROLE = Role.PROVIDER.value
+COALESCE_SECONDS = 1.0  # a 'subscribe' or 'history' this soon after the last joins the running delivery
+MAX_HANDSHAKE_SOURCES = 4096  # source addresses whose handshake budgets are kept
 ACQUIRE_SECONDS = 3.0  # how long a connect waits for another worker to hand the subscription's lease over
 _INS = table_of(InstanceRow)
 
@@ -129,6 +133,7 @@ class Flow:
         self._tasks: asyncio.TaskGroup | None = None
         self._ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._started: tuple[int, float, int] = (-1, float("-inf"), 0)  # the running request: after, when, pending
 
     @property
     def clock(self) -> Clock:
@@ -171,9 +176,17 @@ class Flow:
             self.attached.claims = claims
 
     async def start(self, after_seq: int, history: tuple[datetime, datetime] | None) -> int:
-        """Replay what the consumer lacks, then go on; returns how many deliveries are waiting now."""
+        """Replay what the consumer lacks, then go on; returns how many deliveries are waiting now.
+
+        A repeat of the running request (the same position and range, or any within a second) joins the running
+        delivery instead of starting it over: restarting costs database writes and a fresh window, which a
+        partner must not be able to make the provider pay for at will."""
         plane = self.plane
-        await self._stop_sending()  # a repeated request starts over from what the consumer says it has
+        running = self._sender is not None and not self._sender.done()
+        if running and history == self.history and (
+                after_seq == self._started[0] or self.clock.monotonic() - self._started[1] < COALESCE_SECONDS):
+            return self._started[2]
+        await self._stop_sending()  # a new request starts over from what the consumer says it has
         self.history = history
         if history is not None:
             await anyio.to_thread.run_sync(partial(plane.jobs.open, self.id, Role.PROVIDER, *history, fence=self.fence))
@@ -182,6 +195,7 @@ class Flow:
             await anyio.to_thread.run_sync(self._make_realtime_now)
         pending = await anyio.to_thread.run_sync(partial(plane.outbox.reopen, self.id, after_seq, fence=self.fence))
         self.position, self.completing = 0, False
+        self._started = (after_seq, self.clock.monotonic(), pending)
         await self._ready.wait()
         assert self._tasks is not None
         self._sender = self._tasks.create_task(self._fenced(self._send_guarded()))
@@ -244,6 +258,8 @@ class Flow:
             await self._send_loop()
         except LeaseLost:
             raise
+        except Fallen as ended:
+            self.plane.fallen(self.id, ended.code, ended.reason)
         except Exception:
             log.exception("subscription %s: sending failed; closing the channel so that the consumer replays",
                           self.id)
@@ -297,7 +313,11 @@ class Flow:
         attached = self.attached
         if attached is None:
             return
-        again = await anyio.to_thread.run_sync(self._again_sealed, attached, list(seqs))
+        try:
+            again = await anyio.to_thread.run_sync(self._again_sealed, attached, list(seqs))
+        except Fallen as ended:
+            self.plane.fallen(self.id, ended.code, ended.reason)
+            return
         found = {o.seq for o, _ in again}
         for seq in seqs:
             if seq not in found:
@@ -433,6 +453,8 @@ class ProviderPlane:
     _group: asyncio.TaskGroup | None = None
     _ready: asyncio.Event = field(default_factory=asyncio.Event)
     _sealers: dict[str, Sealer] = field(default_factory=dict)
+    _budgets: dict[str, Budget] = field(default_factory=dict)  # per admitted connection
+    _handshakes: OrderedDict[str, Budget] = field(default_factory=OrderedDict)  # per source address
 
     def __post_init__(self) -> None:
         self.keeper.serve(ROLE, taken=self._taken, lost=self._lost)
@@ -449,9 +471,51 @@ class ProviderPlane:
             await run_forever()
 
     async def refuse(self, code: Code, reason: str, *, subscription_id: str | None = None,
-                     peer: str | None = None) -> None:
+                     peer: str | None = None, proven: bool = True) -> None:
         await anyio.to_thread.run_sync(partial(self.refusals.record, code, reason, subscription_id=subscription_id,
-                                               peer=peer))
+                                               peer=peer, proven=proven))
+
+    # -- budgets: no partner may stall the provider -------------------------------------------------------------
+    async def _throttle_handshake(self, peer: str) -> None:
+        """``GrantRefused`` (counted, not written one by one) if ``peer`` asks for handshakes faster than its
+        budget: admission costs signature checks and database reads, so one source may not make it the work."""
+        budget = self._handshakes.pop(peer, None) or Budget(self.settings.handshakes_per_second,
+                                                            self.settings.handshakes_burst, self.clock.monotonic)
+        self._handshakes[peer] = budget  # newest last; the oldest source is forgotten first
+        while len(self._handshakes) > MAX_HANDSHAKE_SOURCES:
+            self._handshakes.popitem(last=False)
+        if not budget.take():
+            reason = "too many handshakes from this address; wait a few seconds, then try again"
+            await self.refuse(Code.SLOW_DOWN, reason, peer=peer, proven=False)
+            raise GrantRefused(Code.SLOW_DOWN, reason)
+
+    async def _over_budget(self, conn_id: str, *, free: bool = False) -> dict[str, Any] | None:
+        """None if the connection may have this event; else the refusal to answer with, the channel being closed
+        (once) and counted. ``free`` events (a 'stored' notice that confirms deliveries) cost nothing."""
+        budget = self._budgets.get(conn_id)
+        if budget is None or free or budget.take():
+            return None
+        answer = refused(Code.FLOODED, f"more than {self.settings.events_per_second:g} events a second on this "
+                                       "channel; it is closed: connect again and send less")
+        if budget.tokens >= 0:  # first time over: close the channel, count it once
+            budget.tokens = -1.0
+            connection = self.connections.get(conn_id)
+            if connection is not None:
+                await self.refuse(Code.FLOODED, answer["reason"], subscription_id=connection.subscription_id,
+                                  peer=connection.peer)
+                if self._group is not None:
+                    self._group.create_task(guarded(self._close_flooded(conn_id), f"closing flooder {conn_id}"))
+        return answer
+
+    async def _close_flooded(self, conn_id: str) -> None:
+        connection = self.connections.get(conn_id)
+        if connection is None:
+            return
+        flow = self.flows.get(connection.subscription_id)
+        if flow is not None and flow.attached is not None and flow.attached.conn_id == conn_id:
+            await flow.close(Code.FLOODED, "this channel sent more events than its budget allows")
+        else:
+            await connection.link.close()
 
     # -- flows and their leases ----------------------------------------------------------------------------------
     def _wanted(self) -> set[str]:
@@ -482,6 +546,13 @@ class ProviderPlane:
         """A write of this flow found its lease taken over: end the flow, from a task of its own."""
         if self._group is not None:
             self._group.create_task(guarded(self._lease_taken_over(subscription_id), f"fence of {subscription_id}"))
+
+    def fallen(self, subscription_id: str, code: Code, reason: str) -> None:
+        """A send found the subscription ended in the ledger (before the control plane said so): end its flow,
+        from a task of its own (the sender that found it is one of the flow's tasks)."""
+        if self._group is not None:
+            self._group.create_task(guarded(self.terminate(subscription_id, code, reason),
+                                            f"end of {subscription_id}"))
 
     async def _lease_taken_over(self, subscription_id: str) -> None:
         log.warning("subscription %s: another worker took the lease over; this one stops its flow", subscription_id)
@@ -530,29 +601,34 @@ class ProviderPlane:
     # -- admission -----------------------------------------------------------------------------------------------
     async def challenge(self, grant: str, peer: str) -> str:
         """A nonce for a consumer presenting ``grant``; ``GrantRefused`` (recorded) otherwise."""
+        await self._throttle_handshake(peer)
         try:
             return await self.admissions.challenge(grant)
         except GrantRefused as exc:
-            await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer)
+            await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer, proven=False)
             raise
 
     async def connect(self, conn_id: str, link: ConsumerLink, auth: Any, peer: str) -> GrantClaims:
         """Admit a connection; ``GrantRefused`` (recorded) if the handshake fails."""
+        await self._throttle_handshake(peer)
         try:
-            presented = ChannelAuth.model_validate(auth or {})
+            presented = ChannelAuth.model_validate(auth if isinstance(auth, dict) else {})
         except ValidationError:
-            await self.refuse(Code.MALFORMED_AUTH, "connect auth is not {grant, nonce, proof}", peer=peer)
+            await self.refuse(Code.MALFORMED_AUTH, "connect auth is not {grant, nonce, proof}", peer=peer,
+                              proven=False)
             raise GrantRefused(Code.MALFORMED_AUTH, "send {grant, nonce, proof} as the connect auth") from None
         try:
             claims = await self.admissions.admit(presented.grant, presented.nonce, presented.proof)
         except GrantRefused as exc:
-            await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer)
+            await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer, proven=False)
             raise
         fence = await self.keeper.acquire(claims.subscription_id, ROLE, wait=ACQUIRE_SECONDS)
         if fence is None:
             raise GrantRefused(Code.BUSY, "another worker of the provider serves this subscription's channel and "
                                           "did not hand it over in time; connect again", claims.subscription_id)
         self.connections[conn_id] = _Connection(claims.subscription_id, link, peer)
+        self._budgets[conn_id] = Budget(self.settings.events_per_second, self.settings.events_burst,
+                                        self.clock.monotonic)
         flow = await self._flow(claims.subscription_id, Terms.of_claims(claims), fence)
         await flow.attach(conn_id, link, claims)
         self.keeper.want(ROLE, self._wanted())
@@ -562,6 +638,7 @@ class ProviderPlane:
 
     async def disconnected(self, conn_id: str) -> None:
         connection = self.connections.pop(conn_id, None)
+        self._budgets.pop(conn_id, None)
         if connection is not None and (flow := self.flows.get(connection.subscription_id)) is not None:
             await flow.detach(conn_id)
             self.keeper.want(ROLE, self._wanted())
@@ -575,11 +652,21 @@ class ProviderPlane:
         return flow if flow is not None and flow.attached is not None and flow.attached.conn_id == conn_id else None
 
     # -- events (each returns the event's answer) ----------------------------------------------------------------
+    async def _malformed(self, conn_id: str, event: str, exc: ValidationError | None = None) -> dict[str, Any]:
+        """A malformed event: answered with what is wrong, counted once, never a traceback."""
+        reason = f"'{event}' is not what the protocol says" + (f": {_errors(exc)}" if exc is not None else "")
+        connection = self.connections.get(conn_id)
+        await self.refuse(Code.MALFORMED, reason, subscription_id=connection.subscription_id if connection else None,
+                          peer=connection.peer if connection else None, proven=connection is not None)
+        return refused(Code.MALFORMED, reason)
+
     async def on_subscribe(self, conn_id: str, data: Any) -> dict[str, Any]:
+        if (over := await self._over_budget(conn_id)) is not None:
+            return over
         try:
             request = SubscribeRequest.model_validate(data)
         except ValidationError as exc:
-            return refused(Code.MALFORMED, str(exc.errors()[:3]))
+            return await self._malformed(conn_id, "subscribe", exc)
         flow = self._attached_flow(conn_id, request.subscription_id)
         if flow is None:
             return refused(Code.WRONG_SUBSCRIPTION, "this channel was opened for another subscription")
@@ -589,10 +676,12 @@ class ProviderPlane:
         return {**OK, "total": pending}
 
     async def on_history(self, conn_id: str, data: Any) -> dict[str, Any]:
+        if (over := await self._over_budget(conn_id)) is not None:
+            return over
         try:
             request = HistoryRequest.model_validate(data)
         except ValidationError as exc:
-            return refused(Code.MALFORMED, str(exc.errors()[:3]))
+            return await self._malformed(conn_id, "history", exc)
         flow = self._attached_flow(conn_id, request.subscription_id)
         if flow is None:
             return refused(Code.WRONG_SUBSCRIPTION, "this channel was opened for another subscription")
@@ -611,29 +700,41 @@ class ProviderPlane:
     async def on_stored(self, conn_id: str, data: Any) -> None:
         try:
             notice = StoredNotice.model_validate(data)
-        except ValidationError:
+        except ValidationError as exc:
+            if await self._over_budget(conn_id) is None:
+                await self._malformed(conn_id, "stored", exc)
             return
         flow = self._attached_flow(conn_id, notice.subscription_id)
+        confirms = flow is not None and any(seq in flow.inflight for seq in notice.seqs)
+        if await self._over_budget(conn_id, free=confirms) is not None:
+            return
         if flow is not None and notice.seqs:
             await flow.stored(notice.seqs)
 
     async def on_resend(self, conn_id: str, data: Any) -> None:
+        if await self._over_budget(conn_id) is not None:
+            return
         try:
             request = ResendRequest.model_validate(data)
-        except ValidationError:
+        except ValidationError as exc:
+            await self._malformed(conn_id, "resend", exc)
             return
         flow = self._attached_flow(conn_id, request.subscription_id)
         if flow is not None:
-            log.info("subscription %s: consumer asks again for %s: %s", request.subscription_id, request.seqs,
+            wanted = [seq for seq in request.seqs if seq in flow.inflight]  # only what is on its way; no re-reads
+            log.info("subscription %s: consumer asks again for %s: %s", request.subscription_id, wanted,
                      request.reason)
-            await flow.resend(request.seqs)
+            if wanted:
+                await flow.resend(wanted)
 
     async def on_grant(self, conn_id: str, data: Any) -> dict[str, Any]:
         """A fresh grant for the open channel (grant refresh)."""
+        if (over := await self._over_budget(conn_id)) is not None:
+            return over
         try:
             fresh = GrantRefresh.model_validate(data)
         except ValidationError as exc:
-            return refused(Code.MALFORMED, str(exc.errors()[:3]))
+            return await self._malformed(conn_id, "grant", exc)
         connection = self.connections.get(conn_id)
         flow = self._attached_flow(conn_id, connection.subscription_id) if connection else None
         if flow is None or flow.attached is None:
@@ -651,8 +752,8 @@ class ProviderPlane:
         try:
             link = await anyio.to_thread.run_sync(self.links.consume, token, proof)
         except LinkRefused as exc:
-            if exc.status in (403, 410):
-                await self.refuse(exc.code, exc.reason)
+            if exc.status in (403, 410):  # a 410 passed the consumer's proof; a 403 proved nothing
+                await self.refuse(exc.code, exc.reason, proven=exc.status == 410)
             raise
         sealer = self._sealer(link.consumer_encryption_key)
         if link.kind == "payload":
@@ -680,6 +781,10 @@ class ProviderPlane:
         if blob is None:
             raise LinkRefused(404, "the linked record is no longer stored here")
         return bytes(blob)
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'the payload'}: {e['msg']}" for e in exc.errors()[:3])
 
 
 async def _once(body: bytes) -> AsyncIterator[bytes]:

@@ -21,7 +21,7 @@ import socketio
 
 from aadsys.tls import client_context, describe_failure, plain_http_problem
 from connector._wire import CHALLENGE_ROUTE, LINK_ROUTE, NAMESPACE, SOCKETIO_PATH, refused
-from connector.codes import Code
+from connector.codes import FINAL, Code, code_of
 from connector.data._provider import ProviderPlane
 from connector.data._transport import Channel, ProviderPeer, Receiver, TierOne
 from connector.errors import ChannelDown, ChannelRefused, GrantRefused, LinkRefused
@@ -205,9 +205,10 @@ class SocketIOPeer:
                                         headers={"X-Link-Proof": proof}) as response:
                 if response.status_code != 200:
                     await response.aread()
-                    raise LinkRefused(response.status_code,
-                                      str(_json(response).get("detail") or response.text[:200]),
-                                      retry=response.status_code == 410)
+                    problem = _json(response)
+                    code = code_of(problem.get("code"))
+                    raise LinkRefused(response.status_code, str(problem.get("detail") or response.text[:200]),
+                                      retry=response.status_code == 410 and code not in FINAL, code=code)
                 yield _content(response)
         except httpx.HTTPError as exc:
             raise ChannelDown(f"link: {describe_failure(exc, self.endpoint)}") from None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import copy
+import hashlib
 import heapq
 import itertools
 import json
@@ -36,7 +37,9 @@ from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
 from connector._leases import LeaseKeeper, Leases
 from connector._refusals import Refusals
+from connector._sealing import prove
 from connector._settings import ConnectorSettings
+from connector._wire import PROOF_CHANNEL, ChannelAuth
 from connector.control._admission import Admission
 from connector.control._ledger import Ledger
 from connector.control._portal import PortalClient
@@ -44,7 +47,7 @@ from connector.control._trust import TrustStore
 from connector.data._consumer import ConsumerPlane
 from connector.data._history import HistoryJobs
 from connector.data._links import Links
-from connector.data._outbox import Outbox
+from connector.data._outbox import Outbox, provider_figures
 from connector.data._provider import ProviderPlane
 from connector.data._transport import Channel, ConsumerLink, Receiver, TierOne
 from connector.errors import ChannelDown, ChannelRefused, GrantRefused, PortalUnavailable
@@ -376,7 +379,7 @@ class Pair:
             return list(session.execute(query).scalars())
 
     def refused(self, side: str) -> dict[str, int]:
-        return Refusals((self.pec if side == "pec" else self.omis).db).counts()
+        return (self.provider.refusals if side == "pec" else self.consumer.refusals).counts()
 
     def instances_sent(self, conn: MemoryConnection | None = None) -> list[int]:
         """Seqs of every ``instance`` the provider sent on ``conn`` (default: on every connection), in order."""
@@ -426,9 +429,10 @@ async def channel_pair(pec: AadsysContext, omis: AadsysContext, tmp: Path, **tun
     pec_keeper = LeaseKeeper(Leases(pec.db, "pec-worker", conf.lease_ttl_seconds, clock), clock)
     omis_keeper = LeaseKeeper(Leases(omis.db, "omis-worker", conf.lease_ttl_seconds, clock), clock)
     provider = ProviderPlane(conf, pec_keys, admission, pec.instances, pec.files, outbox, links, pec_jobs,
-                             Refusals(pec.db), clock, pec_keeper)
+                             Refusals(pec.db, clock.monotonic), clock, pec_keeper)
     network = MemoryNetwork(provider)
-    consumer = ConsumerPlane(conf, omis_keys, omis.inbox, omis.files, omis_jobs, Refusals(omis.db), omis.db,
+    consumer = ConsumerPlane(conf, omis_keys, omis.inbox, omis.files, omis_jobs, Refusals(omis.db, clock.monotonic),
+                             omis.db,
                              network.dial, clock, omis_keeper, max_body_bytes=8 * 1024 * 1024,
                              max_file_bytes=32 * 1024 * 1024)
     loop = asyncio.get_running_loop()
@@ -446,3 +450,49 @@ async def channel_pair(pec: AadsysContext, omis: AadsysContext, tmp: Path, **tun
             task.cancel()
         await asyncio.gather(*pair.tasks, return_exceptions=True)
         await client.aclose()
+
+
+# -- helpers of the channel tests ----------------------------------------------------------------------------------
+SUB = "sub-1"
+
+
+async def connected(pair: Pair, count: int = 1, subscription_id: str = SUB) -> MemoryConnection:
+    """The ``count``-th connection, once the consumer has opened it and asked for its records."""
+    await until(lambda: len(pair.network.connections) >= count and pair.provider.flows.get(subscription_id) is not None
+                and pair.provider.flows[subscription_id]._sender is not None, what=f"connection {count} to open")
+    return pair.network.connections[count - 1]
+
+
+def outbox(pair: Pair, subscription_id: str = SUB) -> Any:
+    return provider_figures(pair.pec.db, subscription_id)
+
+
+async def handshake(pair: Pair, grant: str, *, keys: Any = None, nonce: str | None = None,
+                    auth: dict[str, Any] | None = None, listener: Receiver | None = None) -> Any:
+    """A consumer's connect, step by step, as ``Reception`` makes it."""
+    peer = pair.network.dial(ENDPOINT)
+    fresh = nonce or await peer.challenge(grant)
+    signer = keys or pair.omis_keys
+    proof = prove(signer, PROOF_CHANNEL, fresh, hashlib.sha256(grant.encode()).hexdigest())
+    return await peer.open(auth or ChannelAuth(grant=grant, nonce=fresh, proof=proof).wire(), listener or Listener())
+
+
+class Listener:
+    """A consumer's end that takes everything and keeps what it was told: the ``closing`` it heard."""
+
+    def __init__(self) -> None:
+        self.closing: dict[str, Any] | None = None
+        self.instances = 0
+
+    def on_instance(self, data: Any) -> dict[str, Any]:
+        self.instances += 1
+        return {"ok": True}
+
+    async def on_history_complete(self, data: Any) -> dict[str, Any]:
+        return {"ok": True}
+
+    def on_closing(self, data: Any) -> None:
+        self.closing = data
+
+    def on_disconnect(self) -> None:
+        pass

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
+from tests.connector.channel_pair import Pair, channel_pair
 from tests.support.databases import AadsysTemplates
 
 PEC_IRI = "https://pec.example"
@@ -61,3 +62,12 @@ def omis_sqlite(aadsys_templates: AadsysTemplates, tmp_path: Path) -> Iterator[A
     ctx = AadsysContext.build(aadsys_templates.settings(tmp_path / "omis", "omis", OMIS_IRI))
     yield ctx
     ctx.db.dispose()
+
+
+@pytest.fixture
+async def pair(pec_sqlite: AadsysContext, omis_sqlite: AadsysContext, tmp_path: Path,
+               request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    """A provider and a consumer in memory; a test tunes them with ``@pytest.mark.tuning(window=4, …)``."""
+    marker = request.node.get_closest_marker("tuning")
+    async with channel_pair(pec_sqlite, omis_sqlite, tmp_path, **(marker.kwargs if marker else {})) as joined:
+        yield joined

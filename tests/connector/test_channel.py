@@ -6,7 +6,7 @@ observed state."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,37 +18,23 @@ from sqlalchemy import select
 from aadsys.core.tables import InstanceRow
 from aadsys.gateway.context import AadsysContext
 from connector._identity import load_or_create
-from connector._sealing import prove
-from connector._wire import PROOF_CHANNEL, ChannelAuth
 from connector.codes import FINAL, Code
-from connector.data._outbox import provider_figures
 from connector.errors import ChannelRefused
 from connector.spi import Mode, Role, SubscriptionState
-from tests.connector.channel_pair import ENDPOINT, MemoryConnection, Pair, channel_pair, settle, until
+from tests.connector.channel_pair import (
+    ENDPOINT,
+    SUB,
+    MemoryConnection,
+    Pair,
+    connected,
+    handshake,
+    outbox,
+    settle,
+    until,
+)
 from tests.support.databases import AadsysTemplates
 
 pytestmark = pytest.mark.anyio
-SUB = "sub-1"
-
-
-@pytest.fixture
-async def pair(pec_sqlite: AadsysContext, omis_sqlite: AadsysContext, tmp_path: Path,
-               request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
-    """A provider and a consumer in memory; a test tunes them with ``@pytest.mark.tuning(window=4, …)``."""
-    marker = request.node.get_closest_marker("tuning")
-    async with channel_pair(pec_sqlite, omis_sqlite, tmp_path, **(marker.kwargs if marker else {})) as joined:
-        yield joined
-
-
-async def connected(pair: Pair, count: int = 1) -> MemoryConnection:
-    """The ``count``-th connection, once the consumer has opened it and asked for its records."""
-    await until(lambda: len(pair.network.connections) >= count and pair.provider.flows.get(SUB) is not None
-                and pair.provider.flows[SUB]._sender is not None, what=f"connection {count} to open")
-    return pair.network.connections[count - 1]
-
-
-def outbox(pair: Pair, subscription_id: str = SUB) -> Any:
-    return provider_figures(pair.pec.db, subscription_id)
 
 
 async def reconnected(pair: Pair, count: int) -> MemoryConnection:
@@ -174,32 +160,6 @@ async def test_a_consumer_that_lost_what_it_stored_after_a_seq_gets_it_again(
 
 
 # -- refusals at the handshake ----------------------------------------------------------------------------------------
-async def handshake(pair: Pair, grant: str, *, keys: Any = None, nonce: str | None = None,
-                    auth: dict[str, Any] | None = None) -> Any:
-    """A consumer's connect, step by step, as ``Reception`` makes it."""
-    import hashlib
-
-    peer = pair.network.dial(ENDPOINT)
-    fresh = nonce or await peer.challenge(grant)
-    signer = keys or pair.omis_keys
-    proof = prove(signer, PROOF_CHANNEL, fresh, hashlib.sha256(grant.encode()).hexdigest())
-    return await peer.open(auth or ChannelAuth(grant=grant, nonce=fresh, proof=proof).wire(), _Ignore())
-
-
-class _Ignore:
-    def on_instance(self, data: Any) -> dict[str, Any]:
-        return {"ok": True}
-
-    async def on_history_complete(self, data: Any) -> dict[str, Any]:
-        return {"ok": True}
-
-    def on_closing(self, data: Any) -> None:
-        pass
-
-    def on_disconnect(self) -> None:
-        pass
-
-
 GrantMaker = Callable[[Pair], str]
 REFUSED_GRANTS: list[tuple[Code, GrantMaker]] = [
     (Code.BAD_SIGNATURE, lambda p: p.grant(SUB, key=ECKey.generate_key("P-256"), kid=p.portal_key.thumbprint())),

@@ -10,8 +10,11 @@ from sqlalchemy import select
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity
 from connector._sealing import Sealer, prove
+from connector.codes import Code
+from connector.control._ledger import Ledger
 from connector.data._links import Link, Links, NewLink, token_hash
 from connector.errors import LinkRefused
+from connector.spi import Role
 from connector.tables import LinkRow
 from tests.connector.channel_pair import ManualClock
 
@@ -132,3 +135,33 @@ def test_delivered_stamps_used_links_only(pec: AadsysContext, links: Links, cons
     assert stamped[token_hash(used)] is not None
     assert stamped[token_hash(unused)] is None
     assert stamped[token_hash(other)] is None  # used, but its record is not confirmed stored yet
+
+
+def subscription_at_provider(pec: AadsysContext, state: str, valid_to: str = "2099-01-01T00:00:00Z") -> None:
+    """The provider's ledger row of ``SUB``, as its control plane keeps it (the portal's state)."""
+    Ledger(pec.db).upsert({"id": SUB, "consumerOrgId": "omis", "providerOrgId": "pec", "consumerName": "OMIS",
+                           "providerName": "PEC", "assetId": "asset-1", "assetType": "sales-order",
+                           "mode": "realtime", "validFrom": "2026-01-01T00:00:00Z", "validTo": valid_to,
+                           "state": state}, Role.PROVIDER, "pec")
+
+
+@pytest.mark.parametrize(("state", "valid_to", "code"), [
+    ("revoked", "2099-01-01T00:00:00Z", Code.REVOKED), ("cancelled", "2099-01-01T00:00:00Z", Code.CANCELLED),
+    ("expired", "2099-01-01T00:00:00Z", Code.EXPIRED), ("active", "2026-01-02T00:00:00Z", Code.WINDOW_ENDED)])
+def test_a_link_dies_with_its_subscription_and_says_why(pec: AadsysContext, links: Links, consumer: Identity,
+                                                        state: str, valid_to: str, code: Code) -> None:
+    subscription_at_provider(pec, "active", valid_to)
+    (token,) = issue(links, consumer)
+    subscription_at_provider(pec, state, valid_to)
+
+    gone = refusal(links, token, prove(consumer, "link", token))
+
+    assert (gone.status, gone.code) == (410, code)
+    assert "links work no more" in gone.reason
+
+
+def test_a_link_of_a_standing_subscription_works(pec: AadsysContext, links: Links, consumer: Identity) -> None:
+    subscription_at_provider(pec, "active")
+    (token,) = issue(links, consumer)
+
+    assert use(links, token, consumer).subscription_id == SUB
