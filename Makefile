@@ -47,8 +47,10 @@ lock: | $(UV)
 services:
 	bash scripts/ensure-system-packages.sh
 
+# Three workers on two cores: many tests wait on servers they started. A module's tests stay on one worker
+# (loadscope), so a module's servers are started once.
 test: install services
-	$(PY) -m pytest
+	$(PY) -m pytest -n 3 --dist loadscope
 
 demo: install
 	$(PY) -m valuechain $(ARGS)
