@@ -45,9 +45,9 @@ class ConnectorSettings(BaseSettings):
                                                              "that confirm a delivery are free)")
     events_burst: int = Field(100, ge=1, description="Events a channel may send at once before the rate counts; "
                                                      "a channel over its budget is refused 'flooded' and closed")
-    handshakes_per_second: float = Field(2.0, gt=0, description="Challenges and connects one source address may "
+    handshakes_per_second: float = Field(5.0, gt=0, description="Challenges and connects one source address may "
                                                                 "make per second, beyond the burst")
-    handshakes_burst: int = Field(20, ge=1, description="Challenges and connects one source may make at once")
+    handshakes_burst: int = Field(50, ge=1, description="Challenges and connects one source may make at once")
     inbound_max: int = Field(1024, ge=16, description="Records a consumer holds received and unstored per "
                                                       "channel; beyond it, it refuses them (the provider sends "
                                                       "them again later)")

@@ -84,7 +84,7 @@ class Code(StrEnum):
 REFUSAL_ACTION = "connector.refused"  # the audit trail's action of every refusal, its ``detail.code`` a Code
 FINAL = frozenset({Code.REVOKED, Code.CANCELLED, Code.EXPIRED, Code.COMPLETED, Code.REJECTED, Code.WINDOW_ENDED})
 RETRY_SOON = frozenset({Code.STALE_NONCE, Code.GRANT_EXPIRED, Code.SHUTTING_DOWN, Code.MOVED, Code.BUSY,
-                        Code.INTERNAL})
+                        Code.INTERNAL, Code.SLOW_DOWN})
 
 
 def code_of(value: object) -> Code | None:
