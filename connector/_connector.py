@@ -50,7 +50,7 @@ from connector.control._ledger import Ledger
 from connector.control._plane import ControlPlane
 from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore
-from connector.data._consumer import ConsumerPlane
+from connector.data._consumer import ConsumerPlane, message_limit
 from connector.data._history import HistoryJobs
 from connector.data._links import Links
 from connector.data._outbox import Outbox
@@ -96,7 +96,7 @@ class Connector:
         self.provider = ProviderPlane(self.settings, self.identity, self.control.admission, context.instances,
                                       context.files, self.outbox, self.links, self.jobs, self.refusals, self.clock,
                                       self.keeper)
-        self.dialer = SocketIODialer(tls=tls)
+        self.dialer = SocketIODialer(tls=tls, max_message_bytes=message_limit(aadsys.max_body_bytes))
         self.consumer = ConsumerPlane(self.settings, self.identity, context.inbox, context.files, self.jobs,
                                       self.refusals, db, self.dialer, self.clock, self.keeper,
                                       max_body_bytes=aadsys.max_body_bytes, max_file_bytes=aadsys.max_file_bytes)

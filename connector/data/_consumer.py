@@ -328,7 +328,7 @@ class Reception:
         return self.peer.download(token, prove(self.plane.identity, PROOF_LINK, token))
 
     async def _fetch_payload(self, seq: int, link: LinkRef) -> bytes:
-        limit = max(self.plane.max_body_bytes * 2, 1024 * 1024)
+        limit = payload_limit(self.plane.max_body_bytes)
         if link.size > limit:
             raise _Refusal(seq, Code.TOO_LARGE, f"the linked payload has {link.size} bytes; we take at most {limit}")
         try:
@@ -527,3 +527,14 @@ class ConsumerPlane:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def payload_limit(max_body_bytes: int) -> int:
+    """The largest sealed payload a consumer takes: its AAS JSON may be twice the business body it would accept."""
+    return max(max_body_bytes * 2, 1024 * 1024)
+
+
+def message_limit(max_body_bytes: int) -> int:
+    """The largest channel message a consumer reads: an inline payload in base64, plus header and framing. A
+    provider's larger frame closes its own channel, never grows the consumer's memory."""
+    return payload_limit(max_body_bytes) * 4 // 3 + 256 * 1024

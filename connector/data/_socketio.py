@@ -161,8 +161,10 @@ class _SocketIOChannel:
 class SocketIOPeer:
     """``ProviderPeer`` over the provider's public endpoint."""
 
-    def __init__(self, endpoint: str, http: httpx.AsyncClient, tls: ssl.SSLContext) -> None:
+    def __init__(self, endpoint: str, http: httpx.AsyncClient, tls: ssl.SSLContext,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
         self.endpoint, self.http, self.tls = endpoint.rstrip("/"), http, tls
+        self.max_message_bytes = max_message_bytes
 
     async def challenge(self, grant: str) -> str:
         if in_clear := plain_http_problem(self.endpoint, "the provider's endpoint"):
@@ -182,7 +184,7 @@ class SocketIOPeer:
 
     async def open(self, auth: dict[str, Any], receiver: Receiver) -> Channel:
         client = socketio.AsyncClient(reconnection=False, handle_sigint=False, logger=False, engineio_logger=False,
-                                      websocket_extra_options={"compress": 0, "max_msg_size": MAX_MESSAGE_BYTES,
+                                      websocket_extra_options={"compress": 0, "max_msg_size": self.max_message_bytes,
                                                                "ssl": self.tls})
         namespace = _ConsumerNamespace(receiver)
         client.register_namespace(namespace)
@@ -226,12 +228,13 @@ class SocketIODialer:
     """Makes a ``ProviderPeer`` per endpoint, sharing one HTTP client; ``tls`` verifies every provider (challenge,
     links and wss alike; default: the system's trust store)."""
 
-    def __init__(self, http: httpx.AsyncClient | None = None, *, tls: ssl.SSLContext | None = None) -> None:
-        self.tls = tls or client_context(None)
+    def __init__(self, http: httpx.AsyncClient | None = None, *, tls: ssl.SSLContext | None = None,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
+        self.tls, self.max_message_bytes = tls or client_context(None), max_message_bytes
         self.http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0), verify=self.tls)
 
     def __call__(self, endpoint: str) -> ProviderPeer:
-        return SocketIOPeer(endpoint, self.http, self.tls)
+        return SocketIOPeer(endpoint, self.http, self.tls, self.max_message_bytes)
 
     async def aclose(self) -> None:
         await self.http.aclose()

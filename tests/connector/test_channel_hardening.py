@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 from aadsys.core.tables import AuditRow
 from connector._refusals import Refusals
 from connector.codes import Code
+from connector.data._consumer import message_limit, payload_limit
+from connector.data._socketio import SocketIODialer
 from connector.errors import ChannelDown, ChannelRefused
 from tests.connector.channel_pair import ENDPOINT, SUB, Pair, connected, handshake, outbox, until
 
@@ -132,3 +134,13 @@ async def test_a_consumer_holds_at_most_inbound_max_records_and_refuses_the_rest
     assert {a["code"] for a in answers[16:]} == {Code.SLOW_DOWN.value}
     assert other["code"] == Code.WRONG_SUBSCRIPTION.value
     assert reception.queue.qsize() <= 16
+
+
+def test_a_consumer_reads_no_channel_frame_larger_than_an_inline_payload_it_would_take() -> None:
+    """A hostile provider's oversized frame closes its own channel (aiohttp's max_msg_size) instead of being
+    read into memory: the bound follows the consumer's own body limit, not a fixed 64 MiB."""
+    two_mib = 2 * 1024 * 1024
+
+    assert message_limit(two_mib) == payload_limit(two_mib) * 4 // 3 + 256 * 1024 < 6 * 1024 * 1024
+    assert SocketIODialer(max_message_bytes=message_limit(two_mib))("https://pec.example").max_message_bytes \
+        == message_limit(two_mib)
