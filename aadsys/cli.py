@@ -334,14 +334,31 @@ def bench_throughput(
     json_path: JsonOut = None,
     pec_database_url: PecDatabase = None,
     omis_database_url: OmisDatabase = None,
+    database: Annotated[str, typer.Option(help="sqlite: each AAdSys on its own file (or the URLs given); "
+                                          "postgresql: both on a throw-away PostgreSQL cluster with durable "
+                                          "commits, started for the run")] = "sqlite",
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Worker processes of each AAdSys (more than one "
+                                         "needs --database postgresql)")] = 1,
     keep: KeepDir = None,
 ) -> None:
     """Real-time Sales Orders PEC → OMIS under load: stored per second at OMIS, and latency under that load."""
     from aadsys.benchmark import throughput
 
+    if database not in ("sqlite", "postgresql"):
+        err.print(f"[red]--database: '{database}' is neither sqlite nor postgresql[/red]")
+        raise typer.Exit(2)
+    postgresql = database == "postgresql"
+    if postgresql and (pec_database_url or omis_database_url):
+        err.print("[red]--database postgresql starts its own cluster: leave out --pec/--omis-database-url[/red]")
+        raise typer.Exit(2)
+    given = [url for url in (pec_database_url, omis_database_url) if url]
+    if workers > 1 and not postgresql and not (len(given) == 2 and all(u.startswith("postgresql") for u in given)):
+        err.print(f"[red]--workers {workers}: several workers share one database, which SQLite cannot; add "
+                  "--database postgresql[/red]")
+        raise typer.Exit(2)
     code = throughput.run(count=count, producers=producers, seconds=seconds,
                           database_urls=(pec_database_url, omis_database_url), json_path=json_path, keep=keep,
-                          console=_bench_console())
+                          console=_bench_console(), postgresql=postgresql, workers=workers)
     raise typer.Exit(code)
 
 

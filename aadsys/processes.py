@@ -379,10 +379,15 @@ class AadsysProcess(ServerProcess):
     settings_prefix = "AADSYS_"
 
     def __init__(self, data_dir: Path, *, org: str, base_iri: str, port: int | None = None,
-                 env: Mapping[str, str] | None = None, name: str | None = None, tls: RunTls | None = None) -> None:
+                 env: Mapping[str, str] | None = None, name: str | None = None, tls: RunTls | None = None,
+                 workers: int = 1) -> None:
         super().__init__(data_dir, port=port, env=env, name=name, tls=tls)
-        self.org, self.base_iri = org, base_iri
+        self.org, self.base_iri, self.workers = org, base_iri, workers
         self.key: str | None = None  # the write key ``api()`` uses (the first one ``create_key`` made)
+
+    def serve_command(self) -> list[str]:
+        command = super().serve_command()
+        return command + ["--workers", str(self.workers)] if self.workers > 1 else command
 
     def _healthy(self, response: httpx.Response) -> bool:
         return response.status_code == 200 and response.json().get("status") == "ok"

@@ -84,16 +84,18 @@ class Partners:
 @contextmanager
 def partners(root: Path, database_urls: tuple[str | None, str | None], console: Console, *,
              realtime: Sequence[tuple[str, str]] = BOTH_WAYS,
-             before_start: Callable[[Partners], None] | None = None) -> Iterator[Partners]:
+             before_start: Callable[[Partners], None] | None = None, workers: int = 1) -> Iterator[Partners]:
     """A portal, PEC and OMIS serving on free loopback ports, with approved real-time subscriptions ``realtime``
-    ((provider, consumer) names) whose channels are open.
+    ((provider, consumer) names) whose channels are open; each AAdSys with ``workers`` worker processes (more
+    than one needs PostgreSQL).
 
     ``before_start`` runs once both AAdSys are initialised (database migrated, asset types registered) and
     before either serves: the place to fill a database directly. Everything is stopped on the way out.
     """
     portal = PortalProcess(root / "portal")
     members = {name: AadsysProcess(root / name.lower(), org=name.lower(), base_iri=f"https://{name.lower()}.example",
-                                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": f'["{PUBLISHES[name]}"]'})
+                                   env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": f'["{PUBLISHES[name]}"]'},
+                                   workers=workers)
                for name in ("PEC", "OMIS")}
     urls = dict(zip(members, database_urls, strict=True))
     try:

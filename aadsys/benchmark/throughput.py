@@ -31,6 +31,7 @@ from aadsys.benchmark._figures import machine, ms, summary, write_json
 from aadsys.benchmark._observing import Arrivals, ResourceSampler
 from aadsys.benchmark._processes import BenchError, partners
 from aadsys.benchmark.records import ORDER_BYTES, aas_size, order
+from aadsys.postgres import start_postgres
 from aadsys.processes import AadsysProcess
 from aas_models import Owner
 
@@ -149,15 +150,22 @@ def await_arrivals(tally: Tally, arrivals: Arrivals, progress: Progress, task: A
 
 
 def run(*, count: int, producers: int, seconds: float, database_urls: tuple[str | None, str | None],
-        json_path: Path | None, keep: Path | None, console: Console) -> int:
+        json_path: Path | None, keep: Path | None, console: Console, postgresql: bool = False,
+        workers: int = 1) -> int:
     """Runs the benchmark, prints the table, writes the JSON; returns the exit code (1 if anything was lost,
-    duplicated or corrupted, or a POST failed)."""
+    duplicated or corrupted, or a POST failed). ``postgresql``: both AAdSys on databases of a throw-away,
+    durable PostgreSQL cluster started for the run; ``workers``: worker processes of each AAdSys."""
     rng = random.Random()
     tag = os.urandom(3).hex()
     root = keep or Path(tempfile.mkdtemp(prefix="aadsys-bench-"))
     tally = Tally(count, producers)
+    cluster = None
     try:
-        with partners(root, database_urls, console, realtime=[("PEC", "OMIS")]) as team:
+        if postgresql:
+            with console.status("starting a PostgreSQL cluster (durable commits) …"):
+                cluster = start_postgres(durable=True)
+            database_urls = (cluster.create_database("pec"), cluster.create_database("omis"))
+        with partners(root, database_urls, console, realtime=[("PEC", "OMIS")], workers=workers) as team:
             with console.status(f"making {count} orders of {ORDER_BYTES / 1000:.0f} KB …"):
                 bodies, tally.business_bytes_mean, tally.aas_bytes_mean = prepare(count, tag, rng, team.pec.owner)
             arrivals = Arrivals(team.omis.member, "sales-order", team.pec.owner.org)
@@ -181,9 +189,11 @@ def run(*, count: int, producers: int, seconds: float, database_urls: tuple[str 
                 tally.resources = sampler.stop()
                 arrivals.close()
     finally:
+        if cluster is not None:
+            cluster.stop()
         if keep is None:
             shutil.rmtree(root, ignore_errors=True)
-    report = build_report(tally, database_urls)
+    report = build_report(tally, database_urls, workers)
     console.print(table(report))
     write_json(report, json_path, console)
     failed = report["lost"] or report["duplicated"] or report["corrupted"] or report["post_errors"]
@@ -195,7 +205,7 @@ def run(*, count: int, producers: int, seconds: float, database_urls: tuple[str 
     return 1 if failed else 0
 
 
-def build_report(tally: Tally, database_urls: Sequence[str | None]) -> dict[str, Any]:
+def build_report(tally: Tally, database_urls: Sequence[str | None], workers: int = 1) -> dict[str, Any]:
     accepted = tally.accepted
     latency, arrived_at, transit = [], [], []
     corrupted = 0
@@ -228,7 +238,7 @@ def build_report(tally: Tally, database_urls: Sequence[str | None]) -> dict[str,
         "post_errors": sum(p.error is not None for p in tally.postings),
         **{f"{k}_ms": v for k, v in figures.items()},
         "post_mean_ms": _mean(post_ms), "transit_mean_ms": _mean(transit),
-        "producers": tally.producers,
+        "producers": tally.producers, "workers": workers,
         "business_bytes_mean": round(tally.business_bytes_mean), "aas_bytes_mean": round(tally.aas_bytes_mean),
         "resources": tally.resources, "machine": machine(database_urls),
     }
@@ -244,7 +254,8 @@ def _rate(n: int, seconds: float | None) -> float | None:
 
 def table(report: dict[str, Any]) -> Table:
     out = Table("figure", "value", "issue 7 target",
-                title=f"throughput PEC → OMIS, {report['producers']} producers, {report['count']} Sales Orders of "
+                title=f"throughput PEC → OMIS ({report['machine']['database']}, {report.get('workers', 1)} "
+                      f"worker(s) each), {report['producers']} producers, {report['count']} Sales Orders of "
                       f"{report['business_bytes_mean'] / 1000:.1f} KB ({report['aas_bytes_mean'] / 1000:.1f} KB "
                       "of AAS JSON)")
     out.add_row("stored at OMIS, first → last arrival", _per_s(report["rate_per_s"]), f"≥ {TARGET_PER_S:,}/s")

@@ -85,8 +85,10 @@ def test_a_short_run_stores_every_order_once_and_reports_json(tmp_path: Path) ->
     assert "≥ 2,000/s" in done.stdout and "stored at OMIS" in done.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--producers", "0"], "--producers"),
-                                               (["--count", "many"], "--count")])
+@pytest.mark.parametrize(("args", "message"), [
+    (["--producers", "0"], "--producers"), (["--count", "many"], "--count"),
+    (["--workers", "3"], "add --database postgresql"), (["--database", "mysql"], "neither sqlite nor postgresql"),
+    (["--database", "postgresql", "--pec-database-url", "sqlite:///x.db"], "starts its own cluster")])
 def test_bad_input_is_refused_before_anything_starts(args: list[str], message: str) -> None:
     done = subprocess.run([sys.executable, "-m", "aadsys", "bench", "throughput", *args],
                           capture_output=True, text=True, timeout=60, check=False)
