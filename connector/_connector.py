@@ -10,6 +10,9 @@ HTTP (mounted in the AAdSys app by the extension):
 - ``GET /connector/v1/status`` — what ``aadsys connector status`` shows, plus live channel state (API key,
   scope read).
 
+Figures (``connector._metrics``): one ``ConnectorMetrics`` in the AAdSys's registry, handed to every part that counts
+an event, and ``SubscriptionFigures``, read from the database at each scrape.
+
 Tasks: ``start`` runs one ``asyncio.TaskGroup`` for the whole connector; its children are the control plane's
 loop, housekeeping, and the two data planes, which own a child per flow and per reception. ``stop`` closes the
 channels, then cancels the group and waits until every task has ended.
@@ -38,10 +41,12 @@ from connector._clock import Clock, SystemClock
 from connector._home import connector_dir, read_secret
 from connector._identity import load_or_create
 from connector._leases import CONTROL, LeaseKeeper, Leases
+from connector._metrics import ConnectorMetrics
 from connector._refusals import Refusals
 from connector._rows import EngineRows
 from connector._settings import ConnectorSettings, load_connector_settings
 from connector._status import collect_status
+from connector._subscription_figures import SubscriptionFigures
 from connector._tasks import cancel_and_wait, guarded, restarting
 from connector._wire import CHALLENGE_ROUTE, LINK_ROUTE, SOCKETIO_PATH
 from connector.codes import Code
@@ -83,22 +88,25 @@ class Connector:
         self.portal = PortalClient(aadsys.portal_url, aadsys.client_id, read_secret(aadsys.client_secret_file),
                                    timeout=self.settings.portal_timeout_seconds, tls=tls)
         self.trust = TrustStore(connector_dir(aadsys.data_dir) / "trust.json")
-        self.ledger, self.jobs, self.refusals = Ledger(db), HistoryJobs(db), Refusals(db, self.clock.monotonic)
-        self.leases = Leases(db, context.worker, self.settings.lease_ttl_seconds, self.clock)
+        self.metrics = metrics = ConnectorMetrics(context.metrics)
+        context.metrics.add_collector(SubscriptionFigures(EngineRows(db.engine), self.clock.now))
+        self.ledger, self.jobs = Ledger(db), HistoryJobs(db)
+        self.refusals = Refusals(db, metrics, self.clock.monotonic)
+        self.leases = Leases(db, context.worker, self.settings.lease_ttl_seconds, self.clock, metrics)
         self.keeper = LeaseKeeper(self.leases, self.clock, context.notifications)
         self.outbox = Outbox(db, self.settings.delivery_ttl_seconds, self.clock)
-        self.links = Links(db, self.settings.link_ttl_seconds, self.clock)
+        self.links = Links(db, self.settings.link_ttl_seconds, self.clock, metrics)
         self.control = ControlPlane(settings=self.settings, identity=self.identity, portal=self.portal,
                                     trust=self.trust, ledger=self.ledger, progress=DeliveryProgress(db, self.jobs),
                                     owner=Owner(aadsys.org, aadsys.base_iri), public_url=aadsys.advertised_url,
                                     asset_types=context.instances.registered_slugs, clock=self.clock,
-                                    in_charge=lambda: self.keeper.fence(CONTROL, CONTROL) is not None)
+                                    metrics=metrics, in_charge=lambda: self.keeper.fence(CONTROL, CONTROL) is not None)
         self.provider = ProviderPlane(self.settings, self.identity, self.control.admission, context.instances,
                                       context.files, self.outbox, self.links, self.jobs, self.refusals, self.clock,
-                                      self.keeper)
+                                      self.keeper, metrics)
         self.dialer = SocketIODialer(tls=tls, max_message_bytes=message_limit(aadsys.max_body_bytes))
         self.consumer = ConsumerPlane(self.settings, self.identity, context.inbox, context.files, self.jobs,
-                                      self.refusals, db, self.dialer, self.clock, self.keeper,
+                                      self.refusals, db, self.dialer, self.clock, self.keeper, metrics,
                                       max_body_bytes=aadsys.max_body_bytes, max_file_bytes=aadsys.max_file_bytes)
         self.control.drive(self.provider, self.consumer)
         self.keeper.serve(CONTROL, taken=_nothing, lost=_nothing)
@@ -155,9 +163,7 @@ class Connector:
                 in_charge = self.keeper.fence(CONTROL, CONTROL) is not None
                 if in_charge and (swept is None or now - swept > EXPIRY_SWEEP_SECONDS):
                     swept = now
-                    expired = await anyio.to_thread.run_sync(self.outbox.expire_due)
-                    for subscription_id, count in expired.items():
-                        log.warning("subscription %s: %d deliveries expired unstored", subscription_id, count)
+                    await self.provider.expire_due()
                 self.housekept_at = self.clock.monotonic()
             except Exception:
                 log.exception("connector housekeeping failed")

@@ -38,6 +38,7 @@ from aadsys.core.instances import aware
 from aadsys.core.notifications import Notifications
 from aadsys.core.tables import table_of
 from connector._clock import Clock
+from connector._metrics import ConnectorMetrics
 from connector.errors import ConnectorError
 from connector.tables import LeaseRow
 
@@ -69,18 +70,17 @@ class Fence:
             query = query.with_for_update(read=True)
         row = session.execute(query).first()
         if row is None or row.holder != self.leases.holder or row.epoch != self.epoch:
-            self.leases.refused += 1
+            self.leases.metrics.write_fenced()  # a zombie's write that did not happen
             raise LeaseLost(self.subject, self.role, self.epoch)
 
 
 class Leases:
     """The leases of one worker (``holder``). Blocking database work: async callers run it in a thread."""
 
-    def __init__(self, db: Database, holder: str, ttl_seconds: float, clock: Clock) -> None:
-        self.db, self.holder, self.clock = db, holder, clock
+    def __init__(self, db: Database, holder: str, ttl_seconds: float, clock: Clock,
+                 metrics: ConnectorMetrics) -> None:
+        self.db, self.holder, self.clock, self.metrics = db, holder, clock, metrics
         self.ttl = timedelta(seconds=ttl_seconds)
-        self.refused = 0  # writes a fence refused in this process: each one a zombie's write that did not happen
-        self.takeovers = 0  # leases taken from another holder whose lease had expired
 
     def _key(self, subject: str, role: str) -> ColumnElement[bool]:
         return (_L.c.subject == subject) & (_L.c.role == role)
@@ -101,12 +101,12 @@ class Leases:
                 except IntegrityError:  # another worker made it first
                     return None
                 return Fence(self, subject, role, 1)
+            taken_over = False
             if row.holder == self.holder:
                 epoch = row.epoch
             elif row.holder is None or aware(row.expires_at) <= now:
-                epoch = row.epoch + 1
-                if row.holder is not None:
-                    self.takeovers += 1
+                epoch, taken_over = row.epoch + 1, row.holder is not None
+                if taken_over:
                     log.info("took over the %s lease of %s from %s (expired %s)", role, subject, row.holder,
                              aware(row.expires_at).isoformat())
             else:
@@ -114,6 +114,8 @@ class Leases:
             session.execute(update(_L).where(self._key(subject, role)).values(
                 holder=self.holder, epoch=epoch, expires_at=now + self.ttl, wanted_by=None))
             session.commit()
+        if taken_over:
+            self.metrics.lease_taken_over()
         return Fence(self, subject, role, epoch)
 
     def renew(self) -> dict[tuple[str, str], int]:

@@ -8,8 +8,9 @@ without letting anyone who can reach the port grow the audit trail at will.
   (action ``connector.refused``, detail ``{code, reason, subscription, seq, peer}``), up to ``ROWS_PER_MINUTE``
   per subscription and minute; beyond that it joins the minute's aggregate rows too.
 
-Every refusal counts at once in the Prometheus counter ``aadsys_connector_refusals_total{code}`` and, through
-the audit rows, in ``aadsys connector status`` (a row's ``count`` says how many it stands for). ``flush`` writes
+Every refusal counts at once, here and only here, in the Prometheus counter
+``aadsys_connector_refusals_total{code, side}`` (``connector._metrics``) and, through the audit rows, in
+``aadsys connector status`` (a row's ``count`` says how many it stands for). ``flush`` writes
 the aggregates (the connector's housekeeping calls it each second: rows go out each minute, and all at stop).
 """
 
@@ -21,16 +22,15 @@ from collections import Counter as Tally
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import Counter
-
 from aadsys.core.audit import record
 from aadsys.core.db import Database
+from connector._metrics import ConnectorMetrics
 from connector._rows import EngineRows
 from connector._status import refusal_counts
 from connector.codes import REFUSAL_ACTION as ACTION
+from connector.spi import Role
 
 log = logging.getLogger("connector")
-_REFUSALS = Counter("aadsys_connector_refusals_total", "Refused channel attempts, messages and link uses", ["code"])
 MINUTE = 60.0
 ROWS_PER_MINUTE = 20  # own rows per subscription and minute
 MAX_SOURCES = 1000  # sources told apart per minute
@@ -38,20 +38,22 @@ OTHERS = "others"
 
 
 class Refusals:
-    def __init__(self, db: Database, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.db, self.monotonic = db, monotonic
+    def __init__(self, db: Database, metrics: ConnectorMetrics,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.db, self.metrics, self.monotonic = db, metrics, monotonic
         self._minute_from = monotonic()
         self._aggregate: Tally[tuple[str, str]] = Tally()  # (source, code) -> refusals this minute
         self._rows: Tally[str] = Tally()  # subscription -> own rows written this minute
         self._logged: set[tuple[str, str]] = set()
 
-    def record(self, code: str, reason: str, *, subscription_id: str | None = None, seq: int | None = None,
-               peer: str | None = None, proven: bool = True) -> None:
-        """One refusal: its own row if it is ``proven`` (an admitted channel, a link use with the consumer's
-        proof: ``subscription_id`` is then known, not claimed) and that subscription's rows of the minute last;
-        else counted into the minute's aggregate. Blocking (a small write at most): call it in a thread."""
+    def record(self, code: str, reason: str, *, side: Role, subscription_id: str | None = None,
+               seq: int | None = None, peer: str | None = None, proven: bool = True) -> None:
+        """One refusal by our ``side`` of the channel: its own row if it is ``proven`` (an admitted channel, a link
+        use with the consumer's proof: ``subscription_id`` is then known, not claimed) and that subscription's
+        rows of the minute last; else counted into the minute's aggregate. Blocking (a small write at most): call
+        it in a thread."""
         code = str(code)  # a Code is a str subclass; JSON and audit details want the plain value
-        _REFUSALS.labels(code=code).inc()
+        self.metrics.refused(code, side)
         self._roll()
         if proven and subscription_id is not None and self._rows[subscription_id] < ROWS_PER_MINUTE:
             self._rows[subscription_id] += 1

@@ -27,6 +27,7 @@ import anyio
 from aas_models import Owner, base_iri_of_type_shell
 from connector._clock import Clock
 from connector._identity import Identity
+from connector._metrics import ConnectorMetrics
 from connector._settings import ConnectorSettings
 from connector.codes import Code
 from connector.control._admission import Admission
@@ -62,9 +63,9 @@ class PortalStatus:
 class ControlPlane:
     def __init__(self, *, settings: ConnectorSettings, identity: Identity, portal: PortalClient, trust: TrustStore,
                  ledger: Ledger, progress: ProgressReports, owner: Owner, public_url: str,
-                 asset_types: Callable[[], frozenset[str]], clock: Clock,
+                 asset_types: Callable[[], frozenset[str]], clock: Clock, metrics: ConnectorMetrics,
                  in_charge: Callable[[], bool] = lambda: True) -> None:
-        self.settings, self.identity, self.portal, self.clock = settings, identity, portal, clock
+        self.settings, self.identity, self.portal, self.clock, self.metrics = settings, identity, portal, clock, metrics
         self.trust, self.ledger, self.progress = trust, ledger, progress
         self.owner, self.public_url, self.asset_types = owner, public_url, asset_types
         self.in_charge = in_charge  # this worker holds the control lease: it, and only it, talks to the portal
@@ -118,11 +119,13 @@ class ControlPlane:
             if self.status.reachable is False:
                 log.warning("the portal answers again")
             self.status.reachable, self.status.last_error = True, None
+            self.metrics.portal(reachable=True)
         except PortalError as exc:
             reachable = not isinstance(exc, PortalUnavailable)
             if reachable or self.status.reachable is not False:  # an outage is logged once, when it starts
                 log.warning("%s%s", exc, "" if reachable else "; working on from cached grants and keys")
             self.status.reachable, self.status.last_error = reachable, str(exc)
+            self.metrics.portal(reachable=reachable)
         except Exception:  # a bug must not stop the connector's other work
             log.exception("control plane round failed")
 

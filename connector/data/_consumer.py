@@ -33,11 +33,12 @@ from pydantic import ValidationError
 from aadsys.core.db import Database
 from aadsys.core.errors import CoreError, DigestMismatch, FileNotFound, FileTooLarge, MissingFiles
 from aadsys.core.files import FileStore
-from aadsys.core.inbox import Arrival, Inbox, Provenance, RecordRefused
+from aadsys.core.inbox import Arrival, Inbox, Outcome, Provenance, RecordRefused
 from aas_models import Owner
 from connector._clock import Clock
 from connector._identity import Identity
 from connector._leases import Fence, LeaseKeeper, LeaseLost
+from connector._metrics import ConnectorMetrics, Direction, Event
 from connector._refusals import Refusals
 from connector._sealing import FileSeal, Opener, file_binding, prove
 from connector._settings import ConnectorSettings
@@ -150,6 +151,7 @@ class Reception:
     async def run(self) -> None:
         settings = self.plane.settings
         delay = settings.reconnect_min_seconds
+        self._connected(False)  # down until the first channel opens
         while not self.done.is_set():
             wait: float | None = None  # None: the backoff delay
             try:
@@ -175,7 +177,7 @@ class Reception:
                 self.status.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("subscription %s: channel failed; reconnecting", self.id)
             finally:
-                self.status.connected = False
+                self._connected(False)
                 await self._drop_channel()
             if self.done.is_set():
                 break
@@ -185,6 +187,10 @@ class Reception:
             self.status.retry_at = self.clock.now() + timedelta(seconds=pause)
             await self.clock.wait(self.done, pause)
             self.status.retry_at = None
+
+    def _connected(self, up: bool) -> None:
+        self.status.connected = up
+        self.plane.metrics.channel(self.id, Role.CONSUMER, up=up)
 
     def finish(self, reason: str) -> None:
         self.status.closed = reason
@@ -210,7 +216,8 @@ class Reception:
         self._session = session = _Session(self)
         self.channel = channel = await peer.open(auth.wire(), session)
         self.presented_grant = view.grant
-        self.status.connected, self.status.since, self.status.last_error = True, self.clock.now(), None
+        self._connected(True)
+        self.status.since, self.status.last_error = self.clock.now(), None
         await self._ask(channel)  # what arrives meanwhile waits in the queue, bounded by the provider's window
         try:
             async with asyncio.TaskGroup() as tasks:
@@ -378,6 +385,7 @@ class Reception:
             try:
                 fields, plaintext = opener.open(item.message.header, item.ciphertext, item.message.signature,
                                                 fields=item.fields)
+                plane.metrics.payload(Direction.RECEIVED, len(plaintext))
                 arrival = Arrival(seq, str(fields["assetType"]), str(fields["instanceKey"]), int(fields["revision"]),
                                   datetime.fromisoformat(str(fields["createdAt"]).replace("Z", "+00:00")),
                                   str(fields["sha256"]), plaintext)
@@ -391,6 +399,8 @@ class Reception:
         while checked:
             try:
                 receipts = plane.inbox.store(provenance, checked, guard=self.fence.check)
+                plane.metrics.delivered(self.id, Event.RECEIVED,
+                                        sum(r.outcome is Outcome.STORED for r in receipts))
                 return [r.seq for r in receipts], refusals, retry
             except RecordRefused as exc:
                 refusals.append(_Refusal(exc.seq, Code.CONFLICT, exc.reason))
@@ -406,8 +416,8 @@ class Reception:
 
     def _record(self, refusals: Sequence[_Refusal]) -> None:
         for refusal in refusals:
-            self.plane.refusals.record(refusal.code, refusal.reason, subscription_id=self.id, seq=refusal.seq,
-                                       peer=self.view.peer_org_id)
+            self.plane.refusals.record(refusal.code, refusal.reason, side=Role.CONSUMER, subscription_id=self.id,
+                                       seq=refusal.seq, peer=self.view.peer_org_id)
 
     async def history_complete(self, data: Any) -> dict[str, Any]:
         """The provider says the range is complete: our own figures, kept for our report to the portal."""
@@ -440,6 +450,7 @@ class ConsumerPlane:
     dial: Dialer
     clock: Clock
     keeper: LeaseKeeper
+    metrics: ConnectorMetrics
     max_body_bytes: int
     max_file_bytes: int
     receptions: dict[str, Reception] = field(default_factory=dict)

@@ -15,6 +15,12 @@ D = DeliveryState
 _OUTBOX_BY_STATE = ("SELECT state, COUNT(*), MAX(seq) FROM outbox WHERE subscription_id = :subscription "
                     "GROUP BY state")
 _INBOX_SO_FAR = "SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM inbox WHERE subscription_id = :subscription"
+# Per subscription we provide, two lone maxima: each one lookup in an outbox index (uq_outbox_subscription_seq,
+# ix_outbox_subscription_state_seq), whatever the outbox holds.
+_PROVIDER_TOPS = ("SELECT s.id, "
+                  "COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.subscription_id = s.id), 0), "
+                  "COALESCE((SELECT MAX(o.seq) FROM outbox o WHERE o.subscription_id = s.id AND o.state = :stored), 0) "
+                  "FROM subscriptions s WHERE s.role = 'provider'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +56,13 @@ def provider(rows: Rows, subscription_id: str) -> ProviderFigures:
     return ProviderFigures(made=n(*D), last_seq_made=top(*D), pending=n(D.PENDING), sent=n(*out),
                            last_seq_sent=top(*out), stored=n(D.STORED), last_seq_stored=top(D.STORED),
                            expired=n(D.EXPIRED))
+
+
+def provider_tops(rows: Rows) -> dict[str, tuple[int, int]]:
+    """(last seq made, last seq stored) of every subscription we provide, in one query (``/metrics`` reads it at
+    every scrape)."""
+    return {str(sub): (int(made), int(stored)) for sub, made, stored in rows.all(_PROVIDER_TOPS,
+                                                                               {"stored": D.STORED.value})}
 
 
 def consumer(rows: Rows, subscription_id: str) -> ConsumerFigures:

@@ -23,6 +23,7 @@ from aadsys.core.db import Database
 from aadsys.core.tables import table_of
 from connector._clock import Clock
 from connector._leases import Fence
+from connector._metrics import UNKNOWN_KIND, ConnectorMetrics, LinkResult
 from connector._sealing import verify_proof
 from connector._standing import require_standing
 from connector._wire import PROOF_LINK
@@ -61,8 +62,8 @@ def token_hash(token: str) -> str:
 
 
 class Links:
-    def __init__(self, db: Database, ttl_seconds: float, clock: Clock) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, ttl_seconds: float, clock: Clock, metrics: ConnectorMetrics) -> None:
+        self.db, self.clock, self.metrics = db, clock, metrics
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def issue(self, subscription_id: str, consumer_signing_key: str, consumer_encryption_key: str,
@@ -95,21 +96,26 @@ class Links:
         with self.db.session() as reading:
             row = reading.execute(select(_LINKS).where(_LINKS.c.token_sha256 == digest)).first()
         if row is None:
+            self.metrics.link_used(UNKNOWN_KIND, LinkResult.NOT_FOUND)
             raise LinkRefused(404, "no such link")
         if not proof or not verify_proof(row.consumer_signing_key, proof, PROOF_LINK, token):
+            self.metrics.link_used(row.kind, LinkResult.FORBIDDEN)
             raise LinkRefused(403, "the X-Link-Proof header is not the subscribed consumer's signature over "
                                    "this token")
         with self.db.write_session() as session:
             try:
                 require_standing(session, row.subscription_id, now)
             except Fallen as ended:
+                self.metrics.link_used(row.kind, LinkResult.GONE)
                 raise LinkRefused(410, f"{ended.reason}; its links work no more", code=ended.code) from None
             used = session.execute(update(_LINKS).where(
                 _LINKS.c.token_sha256 == digest, _LINKS.c.used_at.is_(None), _LINKS.c.expires_at > now)
                 .values(used_at=now))
             session.commit()
         if not cast("CursorResult[Any]", used).rowcount:
+            self.metrics.link_used(row.kind, LinkResult.GONE)
             raise LinkRefused(410, "the link was used already or has expired; links work once", retry=True)
+        self.metrics.link_used(row.kind, LinkResult.OK)
         return Link(row.subscription_id, row.seq, row.kind, row.instance_id, row.file_sha256, row.salt, row.nonce,
                     row.header, row.consumer_encryption_key)
 

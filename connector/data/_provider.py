@@ -37,6 +37,7 @@ from connector._budget import Budget
 from connector._clock import Clock
 from connector._identity import Identity
 from connector._leases import Fence, LeaseKeeper, LeaseLost
+from connector._metrics import ConnectorMetrics, Direction, Event
 from connector._refusals import Refusals
 from connector._sealing import CHUNK_BYTES, FileSeal, Sealer, file_binding
 from connector._settings import ConnectorSettings
@@ -122,7 +123,8 @@ class Flow:
 
     def __init__(self, plane: ProviderPlane, subscription_id: str, terms: Terms, fence: Fence) -> None:
         self.plane, self.id, self.terms, self.fence = plane, subscription_id, terms, fence
-        self.attached: _Attachment | None = None
+        self._attached: _Attachment | None = None
+        self.attached = None  # the channel shows as down from the flow's start until a consumer attaches
         self.history: tuple[datetime, datetime] | None = None
         self.position = 0
         self.inflight: dict[int, _InFlight] = {}
@@ -138,6 +140,16 @@ class Flow:
     @property
     def clock(self) -> Clock:
         return self.plane.clock
+
+    @property
+    def attached(self) -> _Attachment | None:
+        """The consumer's connection, if it is connected: ``aadsys_connector_channel_up`` follows it."""
+        return self._attached
+
+    @attached.setter
+    def attached(self, attachment: _Attachment | None) -> None:
+        self._attached = attachment
+        self.plane.metrics.channel(self.id, Role.PROVIDER, up=attachment is not None)
 
     # -- life ---------------------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -220,7 +232,9 @@ class Flow:
     # -- making deliveries -------------------------------------------------------------------------------------
     def _make_realtime_now(self) -> int:
         t = self.terms
-        return self.plane.outbox.make_realtime(self.id, t.asset_type, t.valid_from, t.valid_to, fence=self.fence)
+        made = self.plane.outbox.make_realtime(self.id, t.asset_type, t.valid_from, t.valid_to, fence=self.fence)
+        self.plane.metrics.delivered(self.id, Event.MADE, made)
+        return made
 
     async def _make_realtime(self) -> None:
         """Make a delivery for every record of the type committed inside the window, as it commits, whether or
@@ -245,9 +259,9 @@ class Flow:
     async def _make_history(self) -> None:
         assert self.history is not None
         outbox = self.plane.outbox
-        while await anyio.to_thread.run_sync(partial(outbox.make_history, self.id, self.terms.asset_type,
-                                                     *self.history, fence=self.fence)):
-            pass
+        while made := await anyio.to_thread.run_sync(partial(outbox.make_history, self.id, self.terms.asset_type,
+                                                             *self.history, fence=self.fence)):
+            self.plane.metrics.delivered(self.id, Event.MADE, made)
         figures = await anyio.to_thread.run_sync(outbox.figures, self.id)
         await anyio.to_thread.run_sync(partial(self.plane.jobs.set_total, self.id, figures.made, fence=self.fence))
 
@@ -331,11 +345,14 @@ class Flow:
         attached = self.attached
         if attached is None:
             return []
-        return self._seal_all(attached, self.plane.outbox.claim(self.id, self.position, limit, max_bytes,
-                                                                fence=self.fence))
+        claimed = self.plane.outbox.claim(self.id, self.position, limit, max_bytes, fence=self.fence)
+        self.plane.metrics.delivered(self.id, Event.SENT, len(claimed))
+        return self._seal_all(attached, claimed)
 
     def _again_sealed(self, attached: _Attachment, seqs: Sequence[int]) -> list[tuple[Outgoing, dict[str, Any]]]:
-        return self._seal_all(attached, self.plane.outbox.again(self.id, seqs, fence=self.fence))
+        again = self.plane.outbox.again(self.id, seqs, fence=self.fence)
+        self.plane.metrics.delivered(self.id, Event.RESENT, len(again))
+        return self._seal_all(attached, again)
 
     async def _send(self, sealed: Sequence[tuple[Outgoing, dict[str, Any]]]) -> None:
         attached = self.attached
@@ -345,6 +362,7 @@ class Flow:
             flight = self.inflight[outgoing.seq] = _InFlight(len(outgoing.aas_json))
             self.position = max(self.position, outgoing.seq)
             await attached.link.send("instance", message, functools.partial(self._received, outgoing.seq, flight))
+            self.plane.metrics.payload(Direction.SENT, len(outgoing.aas_json))
 
     def _received(self, seq: int, flight: _InFlight, *answer: Any) -> None:
         """Tier 1 for one copy; a copy of an earlier connection or an earlier send no longer counts."""
@@ -402,9 +420,10 @@ class Flow:
         plane = self.plane
         with plane.outbox.db.write_session() as session:  # outbox and links live in the one database
             self.fence.check(session)
-            plane.outbox.confirm(self.id, seqs, session)
+            stored = plane.outbox.confirm(self.id, seqs, session)
             plane.links.delivered(self.id, seqs, session)
             session.commit()
+        plane.metrics.delivered(self.id, Event.STORED, stored)
 
     async def _complete_history(self) -> None:
         """All of the range is confirmed stored: tell the consumer the count and digest, keep ours to report."""
@@ -447,6 +466,7 @@ class ProviderPlane:
     refusals: Refusals
     clock: Clock
     keeper: LeaseKeeper
+    metrics: ConnectorMetrics
     flows: dict[str, Flow] = field(default_factory=dict)
     connections: dict[str, _Connection] = field(default_factory=dict)
     _live: dict[str, SubscriptionView] = field(default_factory=dict)
@@ -472,8 +492,8 @@ class ProviderPlane:
 
     async def refuse(self, code: Code, reason: str, *, subscription_id: str | None = None,
                      peer: str | None = None, proven: bool = True) -> None:
-        await anyio.to_thread.run_sync(partial(self.refusals.record, code, reason, subscription_id=subscription_id,
-                                               peer=peer, proven=proven))
+        await anyio.to_thread.run_sync(partial(self.refusals.record, code, reason, side=Role.PROVIDER,
+                                               subscription_id=subscription_id, peer=peer, proven=proven))
 
     # -- budgets: no partner may stall the provider -------------------------------------------------------------
     async def _throttle_handshake(self, peer: str) -> None:
@@ -589,6 +609,14 @@ class ProviderPlane:
                 await self.terminate(flow.id, Code.WINDOW_ENDED, "the subscription's window has ended")
             elif flow.attached is not None and now >= flow.attached.claims.expires_at:
                 await flow.close(Code.GRANT_EXPIRED, "the grant expired and no fresh one was presented")
+
+    async def expire_due(self) -> dict[str, int]:
+        """Deliveries past their TTL become ``expired``, counted and logged; returns how many per subscription."""
+        expired = await anyio.to_thread.run_sync(self.outbox.expire_due)
+        for subscription_id, count in expired.items():
+            log.warning("subscription %s: %d deliveries expired unstored", subscription_id, count)
+            self.metrics.delivered(subscription_id, Event.EXPIRED, count)
+        return expired
 
     async def stop_all(self, code: Code, reason: str) -> None:
         for subscription_id in list(self.flows):

@@ -36,9 +36,12 @@ from joserfc.jwk import ECKey, KeySet
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity, load_or_create
 from connector._leases import LeaseKeeper, Leases
+from connector._metrics import ConnectorMetrics
 from connector._refusals import Refusals
+from connector._rows import EngineRows
 from connector._sealing import prove
 from connector._settings import ConnectorSettings
+from connector._subscription_figures import SubscriptionFigures
 from connector._wire import PROOF_CHANNEL, ChannelAuth
 from connector.control._admission import Admission
 from connector.control._ledger import Ledger
@@ -52,6 +55,7 @@ from connector.data._provider import ProviderPlane
 from connector.data._transport import Channel, ConsumerLink, Receiver, TierOne
 from connector.errors import ChannelDown, ChannelRefused, GrantRefused, PortalUnavailable
 from connector.spi import Mode, Role, SubscriptionState, SubscriptionView
+from tests.support.prometheus import sample
 
 ISSUER = "https://portal.test"
 PEC_ORG, OMIS_ORG = "org-pec", "org-omis"
@@ -378,6 +382,11 @@ class Pair:
                 query = query.where(InboxRow.subscription_id == subscription_id)
             return list(session.execute(query).scalars())
 
+    def figure(self, at: str, name: str, /, **labels: str) -> float | None:
+        """One sample of the ``/metrics`` exposition of PEC's (``at="pec"``) or OMIS's (``"omis"``) AAdSys."""
+        context = self.pec if at == "pec" else self.omis
+        return sample(context.metrics.exposition().decode(), name, **labels)
+
     def refused(self, side: str) -> dict[str, int]:
         return (self.provider.refusals if side == "pec" else self.consumer.refusals).counts()
 
@@ -425,15 +434,19 @@ async def channel_pair(pec: AadsysContext, omis: AadsysContext, tmp: Path, **tun
     admission = Admission(trust=trust, ledger=ledger, portal=client, held_types=pec.instances.registered_slugs,
                           refresh_trust=no_rotation, clock=clock, leeway_seconds=conf.clock_skew_seconds)
     pec_jobs, omis_jobs = HistoryJobs(pec.db), HistoryJobs(omis.db)
-    outbox, links = Outbox(pec.db, conf.delivery_ttl_seconds, clock), Links(pec.db, conf.link_ttl_seconds, clock)
-    pec_keeper = LeaseKeeper(Leases(pec.db, "pec-worker", conf.lease_ttl_seconds, clock), clock)
-    omis_keeper = LeaseKeeper(Leases(omis.db, "omis-worker", conf.lease_ttl_seconds, clock), clock)
+    pec_metrics, omis_metrics = ConnectorMetrics(pec.metrics), ConnectorMetrics(omis.metrics)  # as attach makes them
+    for context in (pec, omis):
+        context.metrics.add_collector(SubscriptionFigures(EngineRows(context.db.engine), clock.now))
+    outbox = Outbox(pec.db, conf.delivery_ttl_seconds, clock)
+    links = Links(pec.db, conf.link_ttl_seconds, clock, pec_metrics)
+    pec_keeper = LeaseKeeper(Leases(pec.db, "pec-worker", conf.lease_ttl_seconds, clock, pec_metrics), clock)
+    omis_keeper = LeaseKeeper(Leases(omis.db, "omis-worker", conf.lease_ttl_seconds, clock, omis_metrics), clock)
     provider = ProviderPlane(conf, pec_keys, admission, pec.instances, pec.files, outbox, links, pec_jobs,
-                             Refusals(pec.db, clock.monotonic), clock, pec_keeper)
+                             Refusals(pec.db, pec_metrics, clock.monotonic), clock, pec_keeper, pec_metrics)
     network = MemoryNetwork(provider)
-    consumer = ConsumerPlane(conf, omis_keys, omis.inbox, omis.files, omis_jobs, Refusals(omis.db, clock.monotonic),
-                             omis.db,
-                             network.dial, clock, omis_keeper, max_body_bytes=8 * 1024 * 1024,
+    consumer = ConsumerPlane(conf, omis_keys, omis.inbox, omis.files, omis_jobs,
+                             Refusals(omis.db, omis_metrics, clock.monotonic), omis.db, network.dial, clock,
+                             omis_keeper, omis_metrics, max_body_bytes=8 * 1024 * 1024,
                              max_file_bytes=32 * 1024 * 1024)
     loop = asyncio.get_running_loop()
     pec.instances.events.bind(loop)

@@ -114,7 +114,7 @@ async def test_a_handshake_storm_from_one_source_is_slowed_down_and_written_as_o
     assert audit_rows(pair) == before  # nothing written per attempt
     pair.provider.refusals.flush(everything=True)
     assert audit_rows(pair) == before + 1
-    assert Refusals(pair.pec.db).counts() == {"slow-down": 35}
+    assert Refusals(pair.pec.db, pair.provider.metrics).counts() == {"slow-down": 35}
 
     pair.clock.advance(60)  # the budget comes back with time
     assert await peer.challenge(grant)

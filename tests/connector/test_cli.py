@@ -30,12 +30,14 @@ from typer.testing import CliRunner
 from aadsys.cli import app
 from aadsys.config import write_config_file
 from aadsys.core.db import Database
+from aadsys.metrics import Metrics
 from abm_portal.app import create_app
 from abm_portal.cli import app as portal_app
 from abm_portal.cli import prepare
 from abm_portal.config import Settings as PortalSettings
 from abm_portal.services import organisations, personal_tokens, users
 from connector import _operations
+from connector._metrics import ConnectorMetrics
 from connector._refusals import Refusals
 from connector.codes import Code
 from connector.control._ledger import Ledger
@@ -145,7 +147,8 @@ def _subscribe(url: str, pec: Org, omis: Org, idle: Org) -> Chain:
         jobs.set_total(historical, 2)
         jobs.move(historical, HistoryState.FINISHED, count=2, digest="sha256:a")
         jobs.move(historical, HistoryState.REPORTED)
-        Refusals(db).record(Code.BAD_SIGNATURE, "a forged message", subscription_id=realtime)
+        Refusals(db, ConnectorMetrics(Metrics())).record(Code.BAD_SIGNATURE, "a forged message", side=Role.CONSUMER,
+                                                          subscription_id=realtime)
     finally:
         db.dispose()
     return Chain(url, pec, omis, idle, asset_id, realtime, historical, rejected)

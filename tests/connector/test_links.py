@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from aadsys.gateway.context import AadsysContext
 from connector._identity import Identity
+from connector._metrics import ConnectorMetrics
 from connector._sealing import Sealer, prove
 from connector.codes import Code
 from connector.control._ledger import Ledger
@@ -30,7 +31,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def links(pec: AadsysContext, clock: ManualClock) -> Links:
-    return Links(pec.db, TTL, clock)
+    return Links(pec.db, TTL, clock, ConnectorMetrics(pec.metrics))
 
 
 def file_link(seq: int = 1) -> NewLink:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from aadsys.core.db import Database
+from aadsys.metrics import Metrics
 from connector._identity import load_or_create
+from connector._metrics import ConnectorMetrics
 from connector._refusals import Refusals
 from connector._rows import EngineRows, SqliteRows, open_rows
 from connector._status import collect_status
@@ -36,7 +38,8 @@ def test_status_reads_what_the_connector_stored_on_either_database(kind: str, tm
                            "providerName": "PEC"}, Role.CONSUMER, "o-omis")
         HistoryJobs(db).open("s-1", Role.CONSUMER, start, start + timedelta(days=1))
         HistoryJobs(db).move("s-1", HistoryState.FAILED, reason="digests differ")
-        Refusals(db).record(Code.STALE_NONCE, "late", subscription_id="s-1")
+        Refusals(db, ConnectorMetrics(Metrics())).record(Code.STALE_NONCE, "late", side=Role.CONSUMER,
+                                                          subscription_id="s-1")
     finally:
         db.dispose()
 

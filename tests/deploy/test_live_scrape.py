@@ -1,8 +1,10 @@
 """Debian's Prometheus scrapes the four kinds of server of the pilot on loopback, each with its own metrics token,
-and a PromQL query through its HTTP API counts what was done: N instances created at the AAdSys give N.
+and a PromQL query through its HTTP API counts what was done: N instances created at the AAdSys give N; N orders
+PEC's connector delivered to OMIS's give N stored deliveries, and a forged grant moves the refusal counter.
 
-The servers run in this process on real uvicorn servers (``tests.support.live_server``); Prometheus is a real
-process (``tests.support.prometheus``). More targets (a second AAdSys with its connector) are one ``Target`` more.
+The pilot's servers run in this process on real uvicorn servers (``tests.support.live_server``); the PEC/OMIS pair
+are real ``aadsys serve`` processes with their connectors, members of the session's portal (``portal`` and
+``module_aadsys_factory``, in ``tests/conftest.py``); Prometheus is a real process (``tests.support.prometheus``).
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ from omis_line.db import migrate as migrate_line
 from omis_line.web.app import create_app as line_app
 from omis_line.web.auth import hash_password
 from tests.aadsys.conftest import order
+from tests.e2e.exchange import Exchange, forged_grant, start_exchange
+from tests.e2e.harness import AadsysFactory, PreparedPortal, http_client, post_orders, received, wait_for
 from tests.pec_shop.shop_support import make_settings as shop_settings
 from tests.pec_shop.shop_support import running_shop
 from tests.support.live_server import live_server
 from tests.support.prometheus import PrometheusServer, Target, running_prometheus, write_token
 
 N = 5
+CHALLENGES = "/connector/v1/challenges"
 
 
 @dataclass
@@ -87,3 +92,44 @@ def test_prometheus_counts_the_instances_created_and_scrapes_only_with_the_right
     assert prometheus.value('aadsys_ready{job="aadsys-pec"}') == 1
     assert prometheus.value('sum(abm_portal_subscriptions{job="abm-portal"})') == 0
     assert prometheus.value('omis_line_oee_window_seconds{job="omis-line"}') == 15 * 60
+
+
+@pytest.fixture
+def partners(portal: PreparedPortal, module_aadsys_factory: AadsysFactory) -> Exchange:
+    """PEC and OMIS serving, OMIS subscribed to PEC's Sales Orders in real time, the channel open."""
+    pair = start_exchange(portal, module_aadsys_factory)
+    orders = pair.subscribe("sales-order")
+    wait_for(lambda: pair.channel_open(orders), "the Sales Order channel to open", timeout=30)
+    return pair
+
+
+def test_prometheus_counts_the_deliveries_a_pec_omis_pair_stored_and_the_refusal_of_a_forged_grant(
+        partners: Exchange, tmp_path: Path) -> None:
+    pec, omis = partners.pec, partners.omis
+    orders = partners.subscriptions[0]
+    targets = [Target("aadsys-pec", pec.url, pec.data_dir / "metrics-token", {"company": "pec"}),
+               Target("aadsys-omis", omis.url, omis.data_dir / "metrics-token", {"company": "omis"})]
+    for target in targets:
+        write_token(target.token_file)  # the default metrics_token_file, read at each scrape
+    with running_prometheus(tmp_path / "prometheus", targets) as prometheus:
+        prometheus.wait_for("count(up == 1)", 2)
+
+        post_orders(pec, N, prefix="SCRAPE")
+        wait_for(lambda: len(received(omis, "sales-order", "pec")) == N, f"{N} orders at OMIS", timeout=30)
+
+        prometheus.wait_for('sum(aadsys_connector_deliveries_total{event="stored"})', N)
+        prometheus.wait_for('sum(aadsys_connector_deliveries_total{job="aadsys-omis", event="received"})', N)
+        prometheus.wait_for(f'aadsys_connector_lag_seqs{{job="aadsys-pec", subscription="{orders}"}}', 0)
+        for job, role in (("aadsys-pec", "provider"), ("aadsys-omis", "consumer")):
+            mine = f'job="{job}", subscription="{orders}", role="{role}"'
+            assert prometheus.value(f"aadsys_connector_subscription_active{{{mine}}}") == 1
+            assert prometheus.value(f"aadsys_connector_channel_up{{{mine}}}") == 1
+        assert prometheus.value('min(aadsys_connector_portal_reachable)') == 1
+
+        refusals = 'sum(aadsys_connector_refusals_total{job="aadsys-pec", code="bad-signature"}) or vector(0)'
+        before = prometheus.value(refusals)
+        with http_client(pec.url) as client:
+            answer = client.post(CHALLENGES, headers={"Authorization": f"Bearer {forged_grant(partners, orders)}"})
+        assert answer.status_code == 401 and answer.json()["code"] == "bad-signature", answer.text
+        prometheus.wait_for(refusals, (before or 0) + 1)
+        assert prometheus.value('aadsys_connector_refusals_total{job="aadsys-pec", code="bad-signature"}') == 1

@@ -1,19 +1,20 @@
 """Fixtures for whole-system tests: real processes on loopback, every one of them ended at teardown.
 
-One portal serves the whole session (each test registers organisations of its own there, under names of its
-own); AAdSys processes are made per test, or per module where tests leave nothing behind for each other.
+One portal serves the whole session (``portal``, in ``tests/conftest.py`` with ``module_aadsys_factory``: the live
+scrape of ``tests/deploy`` shares them); each test registers organisations of its own there, under names of its own.
+AAdSys processes are made per test, or per module where tests leave nothing behind for each other.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.exchange import Exchange, start_exchange
-from tests.e2e.harness import AadsysFactory, Organisation, PreparedAadsys, PreparedPortal, running_portal, wait_for
+from tests.e2e.harness import AadsysFactory, PreparedPortal, member_factory, wait_for
 from tests.e2e.mitm import ChannelProxy
 from tests.support.databases import AadsysTemplates
 
@@ -26,44 +27,12 @@ def e2e_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PreparedPortal]:
-    """One serving ABM Portal for the session: it costs seconds of imports to start."""
-    with running_portal(tmp_path_factory.mktemp("portal") / "portal") as process:
-        yield process
-
-
-def _member_factory(root: Path, request: pytest.FixtureRequest, templates: AadsysTemplates,
-                    cleanup: ExitStack) -> AadsysFactory:
-    """Makes initialised AAdSys processes below ``root``, each stopped by ``cleanup``; members of the session's
-    portal, which is started only for one that is given an organisation."""
-
-    def make(name: str, org: str, base_iri: str, organisation: Organisation | None, *, postgresql: bool = False,
-             env: Mapping[str, str] | None = None, public_url: str | None = None) -> PreparedAadsys:
-        process = PreparedAadsys(root / name, templates, org=org, base_iri=base_iri, env=env)
-        cleanup.callback(process.stop)
-        portal: PreparedPortal | None = request.getfixturevalue("portal") if organisation else None
-        process.init(portal=portal, organisation=organisation, public_url=public_url, postgresql=postgresql)
-        return process
-
-    return make
-
-
 @pytest.fixture
 def aadsys_factory(e2e_dir: Path, request: pytest.FixtureRequest, aadsys_templates: AadsysTemplates
                    ) -> Iterator[AadsysFactory]:
     """Makes AAdSys processes of this test alone."""
     with ExitStack() as cleanup:  # runs every stop, even when one of them raises
-        yield _member_factory(e2e_dir, request, aadsys_templates, cleanup)
-
-
-@pytest.fixture(scope="module")
-def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
-                          aadsys_templates: AadsysTemplates) -> Iterator[AadsysFactory]:
-    """As ``aadsys_factory``, for processes a whole module shares (tests that leave nothing behind that another
-    test of the module could trip over)."""
-    with ExitStack() as cleanup:
-        yield _member_factory(tmp_path_factory.mktemp("members"), request, aadsys_templates, cleanup)
+        yield member_factory(e2e_dir, request, aadsys_templates, cleanup)
 
 
 @pytest.fixture

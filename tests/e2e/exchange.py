@@ -6,6 +6,7 @@ operator's view, the business API for records, the portal's REST API for decisio
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -17,6 +18,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from joserfc import jwt
+from joserfc.jwk import ECKey
 
 from aadsys.samples import sales_order
 from tests.e2e.harness import (
@@ -228,3 +231,23 @@ def now() -> datetime:
 def refused(exchange: Exchange, org: str) -> dict[str, int]:
     """Refusals so far by code, from the member's status endpoint (what `aadsys connector status` shows)."""
     return dict(exchange.live(org)["refused"])
+
+
+def grant_of(exchange: Exchange, subscription: str) -> str:
+    """OMIS's real grant, as OMIS's connector fetches it (anyone who steals it has this much)."""
+    with exchange.portal.api(exchange.organisation("omis").admin_token) as api:
+        return str(api.get(f"/api/v1/subscriptions/{subscription}/grant").raise_for_status().json()["grant"])
+
+
+def forged_grant(exchange: Exchange, subscription: str) -> str:
+    """OMIS's grant with other consumer keys, signed with a key of the forger's own under the portal's kid: the
+    provider refuses it ``bad-signature``."""
+    real = grant_of(exchange, subscription)
+    return jwt.encode(_part(real, 0), {**_part(real, 1), "consumerKeys": {"signing": "x", "encryption": "y"}},
+                      ECKey.generate_key("P-256"), algorithms=["ES256"])
+
+
+def _part(token: str, index: int) -> dict[str, Any]:
+    """The header (0) or claims (1) of a JWT, read without checking anything."""
+    part = token.split(".")[index]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))

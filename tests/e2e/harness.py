@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
+
+import pytest
 
 from aadsys.processes import (
     AadsysProcess,
@@ -30,7 +32,8 @@ from aadsys.samples import sales_order
 from tests.support.databases import AadsysTemplates
 
 __all__ = ["AadsysFactory", "HarnessError", "Organisation", "PreparedAadsys", "PreparedPortal", "ServerProcess",
-           "http_client", "post_orders", "proc_status_bytes", "received", "running_portal", "wait_for"]
+           "http_client", "member_factory", "post_orders", "proc_status_bytes", "received", "running_portal",
+           "wait_for"]
 
 HarnessError = ProcessError
 PASSWORD = "e2e juice all the way down"  # every org admin's, e.g. for a browser login
@@ -108,6 +111,22 @@ class AadsysFactory(Protocol):
     def __call__(self, name: str, org: str, base_iri: str, organisation: Organisation | None, *,
                  postgresql: bool = False, env: Mapping[str, str] | None = None,
                  public_url: str | None = None) -> PreparedAadsys: ...
+
+
+def member_factory(root: Path, request: pytest.FixtureRequest, templates: AadsysTemplates,
+                   cleanup: ExitStack) -> AadsysFactory:
+    """Makes initialised AAdSys processes below ``root``, each stopped by ``cleanup``; members of the session's
+    portal (fixture ``portal``), which is started only for one that is given an organisation."""
+
+    def make(name: str, org: str, base_iri: str, organisation: Organisation | None, *, postgresql: bool = False,
+             env: Mapping[str, str] | None = None, public_url: str | None = None) -> PreparedAadsys:
+        process = PreparedAadsys(root / name, templates, org=org, base_iri=base_iri, env=env)
+        cleanup.callback(process.stop)
+        portal: PreparedPortal | None = request.getfixturevalue("portal") if organisation else None
+        process.init(portal=portal, organisation=organisation, public_url=public_url, postgresql=postgresql)
+        return process
+
+    return make
 
 
 @contextmanager

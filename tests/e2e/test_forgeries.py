@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -18,11 +17,9 @@ from typing import Any
 import pytest
 import socketio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from joserfc import jwt
-from joserfc.jwk import ECKey
 
 from aadsys.samples import sales_order
-from tests.e2e.exchange import Exchange, refused, start_exchange
+from tests.e2e.exchange import Exchange, forged_grant, grant_of, refused, start_exchange
 from tests.e2e.harness import AadsysFactory, PreparedPortal, http_client, received, wait_for
 from tests.e2e.mitm import ChannelProxy
 from tests.support.postgres import free_port
@@ -43,12 +40,6 @@ def proxied(portal: PreparedPortal, module_aadsys_factory: AadsysFactory
         subscription = exchange.subscribe()
         wait_for(lambda: exchange.channel_open(subscription), "the channel to open through the proxy", timeout=30)
         yield exchange, proxy, subscription
-
-
-def grant_of(exchange: Exchange, subscription: str) -> str:
-    """OMIS's real grant, as OMIS's connector fetches it (anyone who steals it has this much)."""
-    with exchange.portal.api(exchange.organisation("omis").admin_token) as api:
-        return str(api.get(f"/api/v1/subscriptions/{subscription}/grant").raise_for_status().json()["grant"])
 
 
 def b64url(data: bytes) -> str:
@@ -85,9 +76,7 @@ def connect_as_attacker(url: str, grant: str) -> dict[str, Any]:
 def test_a_forged_grant_is_refused_and_counted(proxied: tuple[Exchange, ChannelProxy, str]) -> None:
     exchange, _, subscription = proxied
     before = refused(exchange, "pec").get("bad-signature", 0)
-    real = grant_of(exchange, subscription)
-    forged = jwt.encode(_part(real, 0), {**_part(real, 1), "consumerKeys": {"signing": "x", "encryption": "y"}},
-                        ECKey.generate_key("P-256"), algorithms=["ES256"])  # the portal's kid, another key
+    forged = forged_grant(exchange, subscription)  # the portal's kid, another key
 
     with http_client(exchange.pec.url) as client:
         answer = client.post(CHALLENGES, headers={"Authorization": f"Bearer {forged}"})
@@ -152,8 +141,3 @@ def _broken_seals(exchange: Exchange) -> int:
     counts = refused(exchange, "omis")
     return sum(counts.get(code, 0) for code in ("bad-signature", "undecryptable"))
 
-
-def _part(token: str, index: int) -> dict[str, Any]:
-    """The header (0) or claims (1) of a JWT, read without checking anything."""
-    part = token.split(".")[index]
-    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))

@@ -1,0 +1,186 @@
+"""The connector's Prometheus figures (``connector._metrics``, ``connector._subscription_figures``), read off each
+AAdSys's ``/metrics`` exposition while the in-memory channel pair works: deliveries made, sent, stored and received,
+channels up and down, refusals by code and side, link uses, leases, and what a scrape reads from ledger and outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from joserfc.jwk import ECKey
+
+from aadsys.gateway.context import AadsysContext
+from connector._leases import LeaseLost, Leases
+from connector._metrics import ConnectorMetrics
+from connector.codes import Code
+from connector.control._ledger import Ledger
+from connector.errors import ChannelRefused
+from connector.spi import Role, SubscriptionState
+from tests.connector.channel_pair import (
+    OMIS_ORG,
+    PEC_ORG,
+    SUB,
+    ManualClock,
+    Pair,
+    connected,
+    handshake,
+    outbox,
+    settle,
+    until,
+)
+from tests.support.prometheus import sample
+
+pytestmark = pytest.mark.anyio
+N = 5
+DELIVERIES = "aadsys_connector_deliveries_total"
+CHANNEL_UP = "aadsys_connector_channel_up"
+REFUSALS = "aadsys_connector_refusals_total"
+ACTIVE = "aadsys_connector_subscription_active"
+LAG = "aadsys_connector_lag_seqs"
+
+
+async def test_n_records_stored_count_n_made_sent_and_stored_at_the_provider_and_n_received_at_the_consumer(
+        pair: Pair) -> None:
+    await pair.consume(pair.view(SUB))
+    await pair.post(*(f"M-{n}" for n in range(N)))
+
+    await until(lambda: pair.figure("pec", DELIVERIES, subscription=SUB, event="stored") == N,
+                what=f"{N} deliveries counted stored")
+
+    assert [pair.figure("pec", DELIVERIES, subscription=SUB, event=e) for e in ("made", "sent")] == [N, N]
+    assert pair.figure("pec", DELIVERIES, subscription=SUB, event="resent") is None
+    assert pair.figure("omis", DELIVERIES, subscription=SUB, event="received") == N
+    sent = pair.figure("pec", "aadsys_connector_bytes_total", direction="sent")
+    assert sent and sent == pair.figure("omis", "aadsys_connector_bytes_total", direction="received")
+
+
+async def test_a_record_the_consumer_has_already_is_received_once(pair: Pair) -> None:
+    await pair.consume(pair.view(SUB))
+    conn = await connected(pair)
+    conn.hold_stored = True  # tier 2 does not come: the record goes again, and the consumer has it already
+    await pair.post("D-1")
+    await until(lambda: pair.stored_keys() == ["D-1"], what="the record at the consumer")
+
+    pair.clock.advance(pair.provider.settings.resend_after_seconds + 1)
+    await until(lambda: pair.figure("pec", DELIVERIES, subscription=SUB, event="resent") == 1, what="the re-send")
+    await conn.release_stored()
+    await until(lambda: outbox(pair).stored == 1, what="the confirmation")
+
+    assert pair.figure("omis", DELIVERIES, subscription=SUB, event="received") == 1
+
+
+async def test_channel_up_is_one_on_both_sides_while_connected_and_zero_after(pair: Pair) -> None:
+    await pair.consume(pair.view(SUB))
+    await connected(pair)
+    await until(lambda: pair.figure("omis", CHANNEL_UP, subscription=SUB, role="consumer") == 1,
+                what="the consumer's channel up")
+    assert pair.figure("pec", CHANNEL_UP, subscription=SUB, role="provider") == 1
+    await settle()  # the provider's sender is under way
+
+    await pair.consumer.terminate(SUB, Code.REVOKED, "the subscription was revoked")
+
+    await until(lambda: pair.figure("pec", CHANNEL_UP, subscription=SUB, role="provider") == 0,
+                what="the provider's channel down")
+    assert pair.figure("omis", CHANNEL_UP, subscription=SUB, role="consumer") == 0
+
+
+async def test_each_refusal_counts_once_by_code_and_side(pair: Pair) -> None:
+    forged = pair.grant(SUB, key=ECKey.generate_key("P-256"), kid=pair.portal_key.thumbprint())
+    with pytest.raises(ChannelRefused):
+        await handshake(pair, forged)
+    await pair.consume(pair.view(SUB))
+    conn = await connected(pair)
+    conn.tamper = lambda event, data: {**data, "seq": 7} if event == "instance" else data
+    await pair.post("R-1")
+    await until(lambda: pair.refused("omis"), what="the consumer's refusal")
+
+    assert pair.figure("pec", REFUSALS, code="bad-signature", side="provider") == 1
+    assert pair.figure("omis", REFUSALS, code="replayed", side="consumer") == 1
+    assert pair.figure("pec", REFUSALS, side="consumer") is None
+
+
+@pytest.mark.tuning(inline_limit_bytes=0)
+async def test_one_time_link_uses_count_by_kind_and_result(pair: Pair) -> None:
+    await pair.consume(pair.view(SUB))
+    await pair.post("BIG-1")
+    await until(lambda: outbox(pair).stored == 1, what="the record, by link")
+
+    assert pair.figure("pec", "aadsys_connector_link_downloads_total", kind="payload", result="ok") == 1
+    with pytest.raises(Exception, match="no such link"):
+        await pair.provider.download("not-a-token", "no-proof")
+    assert pair.figure("pec", "aadsys_connector_link_downloads_total", kind="unknown", result="not-found") == 1
+
+
+@pytest.mark.tuning(delivery_ttl_seconds=60)
+async def test_deliveries_past_their_ttl_count_as_expired(pair: Pair) -> None:
+    await pair.provider.reconcile([as_provider(pair)])  # the consumer is away: deliveries are owed all the same
+    await pair.post("X-1", "X-2")
+    await until(lambda: pair.figure("pec", DELIVERIES, subscription=SUB, event="made") == 2, what="2 made")
+
+    pair.clock.advance(61)
+    assert await pair.provider.expire_due() == {SUB: 2}
+
+    assert pair.figure("pec", DELIVERIES, subscription=SUB, event="expired") == 2
+    assert pair.figure("pec", CHANNEL_UP, subscription=SUB, role="provider") == 0  # a flow, and nobody attached
+
+
+async def test_lag_and_active_are_read_from_the_ledger_and_the_outbox_at_each_scrape(pair: Pair) -> None:
+    pair.record_at_provider(SUB, "active")
+    await pair.provider.reconcile([as_provider(pair)])
+    await pair.post(*(f"L-{n}" for n in range(N)))
+    await until(lambda: outbox(pair).made == N, what=f"{N} deliveries made, the consumer away")
+    assert pair.figure("pec", LAG, subscription=SUB) == N
+    assert pair.figure("pec", ACTIVE, subscription=SUB, role="provider") == 1
+
+    await pair.consume(pair.view(SUB))
+    await until(lambda: pair.figure("pec", LAG, subscription=SUB) == 0, what="the consumer caught up")
+
+    pair.record_at_provider(SUB, "revoked")
+    assert pair.figure("pec", ACTIVE, subscription=SUB, role="provider") == 0
+    assert pair.figure("pec", LAG, subscription=SUB) is None  # an ended subscription has no lag to watch
+
+
+async def test_a_real_time_subscription_is_active_only_inside_its_window_and_a_historical_one_throughout(
+        pair: Pair) -> None:
+    now = pair.clock.now()
+    consumer_ledger = Ledger(pair.omis.db)
+    for sub_id, mode, start, end in (("later", "realtime", now + timedelta(days=1), now + timedelta(days=2)),
+                                     ("now", "realtime", now - timedelta(days=1), now + timedelta(days=1)),
+                                     ("past", "historical", now - timedelta(days=9), now - timedelta(days=8))):
+        consumer_ledger.upsert(subscription(sub_id, mode, start.isoformat(), end.isoformat()), Role.CONSUMER,
+                               OMIS_ORG)
+
+    shown = pair.omis.metrics.exposition().decode()
+
+    assert [sample(shown, ACTIVE, subscription=s, role="consumer") for s in ("later", "now", "past")] == [0, 1, 1]
+    assert sample(shown, LAG) is None  # lag is the provider's figure
+
+
+def test_a_lease_taken_over_and_the_old_holders_fenced_write_are_counted(pec_sqlite: AadsysContext) -> None:
+    clock, metrics = ManualClock(), ConnectorMetrics(pec_sqlite.metrics)
+    paused, successor = (Leases(pec_sqlite.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
+    fence = paused.take(SUB, "provider")
+    assert fence is not None
+    clock.advance(11)  # w-1 paused past its lease
+
+    assert successor.take(SUB, "provider") is not None
+    with pytest.raises(LeaseLost), pec_sqlite.db.write_session() as session:
+        fence.check(session)
+
+    shown = pec_sqlite.metrics.exposition().decode()
+    assert sample(shown, "aadsys_connector_lease_takeovers_total") == 1
+    assert sample(shown, "aadsys_connector_fenced_writes_total") == 1
+
+
+def as_provider(pair: Pair) -> Any:
+    return replace(pair.view(SUB), role=Role.PROVIDER, state=SubscriptionState.ACTIVE)
+
+
+def subscription(sub_id: str, mode: str, valid_from: str, valid_to: str) -> dict[str, Any]:
+    """The portal's view of an approved subscription OMIS consumes."""
+    return {"id": sub_id, "consumerOrgId": OMIS_ORG, "providerOrgId": PEC_ORG, "consumerName": "OMIS",
+            "providerName": "PEC", "assetId": "asset-1", "assetType": "sales-order", "mode": mode,
+            "validFrom": valid_from, "validTo": valid_to, "state": "approved"}
