@@ -47,10 +47,10 @@ lock: | $(UV)
 services:
 	bash scripts/ensure-system-packages.sh
 
-# Three workers on two cores: many tests wait on servers they started. A module's tests stay on one worker
-# (loadscope), so a module's servers are started once.
+# Three workers on two cores: many tests wait on servers they started. A module's tests stay on one worker, so a
+# module's servers are started once; modules that share the demo chain share a worker (tests/conftest.py).
 test: install services
-	$(PY) -m pytest -n 3 --dist loadscope
+	$(PY) -m pytest -n 3 --dist loadgroup
 
 demo: install
 	$(PY) -m valuechain $(ARGS)

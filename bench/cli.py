@@ -1,6 +1,6 @@
 """CLI start-up benchmark: how long each operator command takes, from its start to its exit, on this machine.
 
-The goal (DESIGN §8): a command that talks to one server answers in under a second. The script builds a small
+The goal: a command that talks to one server answers in under a second. The script builds a small
 chain on loopback: an ABM Portal (running) and two members, PEC and OMIS, made with ``aadsys init`` and run once
 with ``aadsys serve`` until their connectors registered and published, with one real-time subscription, one
 completed historical transfer (two Sales Orders) and one rejected request. Then it stops the two members, so

@@ -7,6 +7,7 @@
 #   nginx (tests start their own on loopback ports as the reverse proxy of deploy/nginx; never the system service)
 #   poppler-utils (pdftotext/pdftoppm read the PDF reports in their tests)
 #   Pango, HarfBuzz's subsetter and DejaVu fonts (WeasyPrint renders the PDF reports through them)
+#   curl and jq (tests/test_readme_examples.py runs the README's examples, which use both)
 set -euo pipefail
 need=()
 command -v pg_ctl >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || need+=(postgresql)
@@ -15,6 +16,8 @@ command -v pg_ctl >/dev/null 2>&1 || [ -x /usr/lib/postgresql/15/bin/pg_ctl ] ||
 [ -x /usr/bin/prometheus ] && [ -x /usr/bin/promtool ] || need+=(prometheus)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ -x /usr/bin/pdftotext ] && [ -x /usr/bin/pdftoppm ] || need+=(poppler-utils)
+[ -x /usr/bin/curl ] || need+=(curl)
+[ -x /usr/bin/jq ] || need+=(jq)
 for lib in libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core; do
   dpkg-query -W -f='${Status}' "$lib" 2>/dev/null | grep -q "ok installed" || need+=("$lib")
 done

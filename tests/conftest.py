@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -14,6 +15,9 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.e2e.harness import AadsysFactory, PreparedPortal, member_factory, running_portal
 from tests.support.databases import AadsysTemplates
 from tests.support.postgres import PostgresServer, start_postgres
+
+if TYPE_CHECKING:
+    from valuechain.scenario import Chain
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -70,3 +74,49 @@ def module_aadsys_factory(tmp_path_factory: pytest.TempPathFactory, request: pyt
     module could trip over), members of the session's ``portal``; stopped at the module's end."""
     with ExitStack() as cleanup:
         yield member_factory(tmp_path_factory.mktemp("members"), request, aadsys_templates, cleanup)
+
+
+FAST_LINE = {"OMIS_LINE_STATION_SECONDS": "0.05,0.15", "OMIS_LINE_FAILURE_PROBABILITY": "0"}
+VALUE_CHAIN = pytest.StashKey["Chain"]()
+
+
+@pytest.fixture(scope="session")
+def value_chain(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Chain]:
+    """The demo's value chain as ``make demo`` builds and bootstraps it (``valuechain.scenario``: the portal, PEC's
+    and OMIS's AAdSys, the shop and the line as processes on free loopback ports, data in ``<tmp>/demo-data``),
+    with a line that is fast and never fails a bottle. One for the session: ``tests/e2e/test_value_chain.py`` and
+    ``tests/test_readme_examples.py`` share it. It stops after the last test that uses it
+    (``pytest_runtest_teardown`` below), not at the end of the session."""
+    from aadsys.processes import free_port
+    from valuechain.scenario import Ports, bootstrap, build
+
+    made = build(tmp_path_factory.mktemp("chain") / "demo-data", Ports(*(free_port() for _ in range(5))), FAST_LINE)
+    request.config.stash[VALUE_CHAIN] = made
+    try:
+        bootstrap(made)
+        yield made
+    finally:
+        made.stop()
+
+
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Stops the value chain once no test left to run uses it: its five idle processes hold some 600 MB and a tenth
+    of a core. Stopping again at the end of the session is harmless. Not under xdist, whose workers take tests in an
+    order of their own."""
+    chain = item.config.stash.get(VALUE_CHAIN, None)
+    if chain is None or nextitem is None or "value_chain" not in item.fixturenames \
+            or hasattr(item.config, "workerinput"):
+        return
+    items = item.session.items
+    if not any("value_chain" in later.fixturenames for later in items[items.index(nextitem):]):
+        chain.stop()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (``make test``: ``--dist loadgroup``) the tests of one module run on one worker, so that what the
+    module's fixtures start is started once; a test marked ``xdist_group`` runs with its group instead (the modules
+    that share the one demo chain)."""
+    for item in items:
+        if not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))

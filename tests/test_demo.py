@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aadsys.processes import Organisation
 from tests.support.postgres import free_port
-from valuechain.scenario import Ports, build, examples, goodbye
+from tests.support.readme import runnable_examples
+from valuechain.scenario import Ports, build, examples, goodbye, key_file
 
 
 def _processes_using(data_dir: Path) -> list[int]:
@@ -92,14 +92,26 @@ def test_the_closing_summary_gives_the_readmes_examples_for_this_chain_with_data
         tmp_path: Path) -> None:
     root = tmp_path / "demo-data"
     chain = build(root, Ports(8700, 8080, 8081, 8090, 8091))
-    pec = Organisation("PEC", "o-1", "abmc_pec", "s3cr3t-not-shown", "admin@pec.example", "token")
-    lines = examples(chain, {"PEC": pec, "OMIS": pec})
+    lines = examples(chain)
     commands = [line for line in lines if not line.startswith("#")]
-    assert f".venv/bin/aadsys keys create --data-dir {root}/pec --name readme --scope read" in commands[0]
+    assert commands[0] == f"KEY=$(cat {root}/pec-api-key)" and key_file(chain.pec) == root / "pec-api-key"
     assert f".venv/bin/aadsys connector status --data-dir {root}/omis" in commands
-    assert f"CLIENT_ID=abmc_pec CLIENT_SECRET=$(cat {root}/pec/client-secret)" in commands
+    assert any(f"{root}/pec/aadsys.toml" in line for line in commands)
+    assert any(f'"$CLIENT_ID:$(cat {root}/pec/client-secret)"' in line for line in commands)
     assert any("http://127.0.0.1:8700/oauth/token" in line for line in commands)
-    assert any(f"client id in {root}/pec/aadsys.toml, secret in {root}/pec/client-secret" in line for line in lines)
-    assert "s3cr3t-not-shown" not in " ".join(lines)  # where the secret is, not the secret
+
+    # on the demo's defaults (`make demo`: these ports, data in demo-data/) they are the README's own lines
+    readme = {line for example in runnable_examples() for line in example.text.splitlines()}
+    defaults = [line.replace(str(root), "demo-data") for line in commands]
+    assert [line for line in defaults if line not in readme] == [], "README.md and the demo's summary disagree"
+
     farewell = goodbye(root)
     assert farewell.endswith("Goodbye.") and str(root) in farewell
+
+
+def test_the_summarys_examples_trust_the_runs_ca_under_tls(tmp_path: Path) -> None:
+    chain = build(tmp_path / "demo-data", Ports(), tls=True)  # `aadsys certs` makes the CA in demo-data/tls
+    ca = tmp_path / "demo-data" / "tls" / "ca.pem"
+    commands = [line for line in examples(chain) if not line.startswith("#")]
+    assert ca.is_file() and all(f"--cacert {ca}" in line for line in commands if "curl " in line)
+    assert all(line.startswith(f"AADSYS_TLS_CA_FILE={ca} ") for line in commands if "aadsys " in line)

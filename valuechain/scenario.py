@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def bootstrap(chain: Chain) -> dict[str, Organisation]:
                   "connector client")
     for member, name in ((chain.pec, "PEC"), (chain.omis, "OMIS")):
         member.init(portal=chain.portal, organisation=orgs[name])
-        member.create_key("erp", "write")
+        _keep(key_file(member), member.create_key("erp", "write"))
         member.start()
         console.print(f"   {name}'s AAdSys on {member.url}: its connector made its keys, registered them and "
                       "published its asset type")
@@ -117,6 +118,18 @@ def bootstrap(chain: Chain) -> dict[str, Organisation]:
     console.print(f"   shop on {chain.shop.url} (API key 'e-shop' of PEC's AAdSys); line on {chain.line.url} "
                   "(API key 'line' of OMIS's AAdSys)")
     return orgs
+
+
+def key_file(member: AadsysProcess) -> Path:
+    """Where the demo keeps the write key 'erp' of ``member``'s AAdSys for the reader's own calls (the README's
+    examples read it from there): beside the member's data dir, e.g. ``demo-data/pec-api-key``."""
+    return member.data_dir.parent / f"{member.data_dir.name}-api-key"
+
+
+def _keep(path: Path, secret: str) -> None:
+    """``secret`` in ``path``, readable by its owner only from the start."""
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+        out.write(secret + "\n")
 
 
 def _write_key(member: AadsysProcess, name: str) -> str:
@@ -243,7 +256,7 @@ def summary(outcomes: list[Outcome]) -> Table:
     return table
 
 
-def closing(chain: Chain, orgs: dict[str, Organisation], outcomes: list[Outcome], interactive: bool) -> None:
+def closing(chain: Chain, outcomes: list[Outcome], interactive: bool) -> None:
     since = min((o.shop["placedAt"] for o in outcomes), default=None)
     oee = chain.line.oee(since)
     console.print(f"   the line since the first order: OEE {oee['oee']:.0%} (availability {oee['availability']:.0%}, "
@@ -254,38 +267,44 @@ def closing(chain: Chain, orgs: dict[str, Organisation], outcomes: list[Outcome]
         f"  {chain.line.url}/                    OMIS's line: user 'operator', password '{PASSWORD}'\n"
         f"  {chain.portal.url}/                    ABM Portal: admin@pec.example or admin@omis.example,\n"
         f"                                             password '{PASSWORD}'\n"
-        f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys (an API key: see below)\n"
+        f"  {chain.pec.url}/docs, {chain.omis.url}/docs   OpenAPI of each AAdSys, with the API key in\n"
+        f"                                             {key_file(chain.pec)} or {key_file(chain.omis)}\n"
         f"  logs and data: {chain.portal.data_dir.parent}/"
         + (f"\n  TLS: let your browser trust {chain.portal.tls.ca_file} to open the pages without a warning"
            if chain.portal.tls else ""),
         title="shop ↔ PEC AAdSys ↔ ABM Portal ↔ OMIS AAdSys ↔ line are running" if interactive
         else "value chain demo complete"))
-    console.print("The README's examples, for this chain (run them in this folder, while it runs):")
-    for line in examples(chain, orgs):
+    console.print("Some of the README's examples, for this chain: run them in this folder while it runs "
+                  "(README.md, 'The API by example', has more)")
+    for line in examples(chain):
         console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)  # whole lines, to copy
 
 
-def examples(chain: Chain, orgs: dict[str, Organisation]) -> list[str]:
-    """The README's examples as commands for this chain: its URLs, each company's data dir, and where PEC's
-    connector credentials are for the portal's REST API (the client id in aadsys.toml, the secret in the file
-    ``aadsys init`` keeps beside it)."""
+def examples(chain: Chain) -> list[str]:
+    """Lines of the README's examples ("The API by example") as commands for this chain: its URLs and data dirs.
+    With the default ports and data dir they are the README's own lines, word for word (tests/test_demo.py checks
+    it). Credentials come from files the demo wrote: the API key from :func:`key_file`, the connector's client id
+    from its ``aadsys.toml`` and its secret from the copy ``aadsys init`` keeps beside it. On ``--tls``, curl and
+    the connector's commands trust the run's CA."""
     pec, omis, portal = chain.pec, chain.omis, chain.portal
-    aadsys, secret = ".venv/bin/aadsys", pec.data_dir / "client-secret"
+    aadsys = (f"AADSYS_TLS_CA_FILE={portal.tls.ca_file} " if portal.tls else "") + ".venv/bin/aadsys"
+    curl = "curl -sS --fail-with-body" + (f" --cacert {portal.tls.ca_file}" if portal.tls else "")
     return [
-        "# an API key of PEC's AAdSys (printed once, as the last line), and reads with it",
-        f"KEY=$({aadsys} keys create --data-dir {pec.data_dir} --name readme --scope read | tail -n1)",
-        f'curl -s -H "X-API-Key: $KEY" "{pec.url}/api/v1/asset-types/sales-order/instances?limit=5"',
-        f'curl -s -H "X-API-Key: $KEY" "{pec.url}/api/v3.0/shells?limit=5"',
-        "# OMIS's connector: what it can subscribe to, its subscriptions, channels and transfers",
-        f'{aadsys} connector catalog "sales order" --data-dir {omis.data_dir}',
+        "# PEC's AAdSys, with the write key the demo made for you: the Sales Orders, then their shells",
+        f"KEY=$(cat {key_file(pec)})",
+        f"{curl} -H \"X-API-Key: $KEY\" '{pec.url}/api/v1/asset-types/sales-order/instances?limit=5' "
+        "| jq '.items[] | {key, createdAt}'",
+        f"{curl} -H \"X-API-Key: $KEY\" '{pec.url}/api/v3.0/shells?limit=5' | jq '.result[].id'",
+        "# OMIS's connector: its subscriptions at the portal, its channels, its historical transfers",
         f"{aadsys} connector subscriptions --data-dir {omis.data_dir}",
         f"{aadsys} connector status --data-dir {omis.data_dir}",
         f"{aadsys} connector transfers --data-dir {omis.data_dir}",
-        f"# the portal's REST API as PEC's connector: client id in {pec.data_dir / 'aadsys.toml'}, secret in {secret}",
-        f"CLIENT_ID={orgs['PEC'].client_id} CLIENT_SECRET=$(cat {secret})",
-        f'TOKEN=$(curl -s -u "$CLIENT_ID:$CLIENT_SECRET" -d grant_type=client_credentials {portal.url}/oauth/token '
-        "| jq -r .access_token)",
-        f'curl -s -H "Authorization: Bearer $TOKEN" "{portal.url}/api/v1/assets?q=sales+order"',
+        "# The portal's REST API as PEC's connector: its client id and secret, where `aadsys init` keeps them",
+        f"CLIENT_ID=$(sed -n 's/^client_id = \"\\(.*\\)\"$/\\1/p' {pec.data_dir / 'aadsys.toml'})",
+        f"TOKEN=$({curl} -u \"$CLIENT_ID:$(cat {pec.data_dir / 'client-secret'})\" -d grant_type=client_credentials "
+        f"{portal.url}/oauth/token | jq -r .access_token)",
+        f"{curl} -H \"Authorization: Bearer $TOKEN\" '{portal.url}/api/v1/assets?q=sales+order' "
+        "| jq '.items[] | {name, orgName, assetType}'",
     ]
 
 
@@ -299,13 +318,13 @@ def run(root: Path, ports: Ports, *, once: bool, line_env: dict[str, str] | None
     """The whole scenario; 0 when every order went there and back. Without ``once``, serves until Ctrl-C."""
     chain = build(root, ports, line_env, tls=tls)
     try:
-        orgs = bootstrap(chain)
+        bootstrap(chain)
         outcomes = order_juices(chain)
         console.print(summary(outcomes))
         problems = [f"{o.order_id}: {p}" for o in outcomes for p in o.problems()]
         for problem in problems:
             console.print(f"[red]✗ {problem}")
-        closing(chain, orgs, outcomes, interactive=not once)
+        closing(chain, outcomes, interactive=not once)
         if not once:
             console.print("Serving until Ctrl-C …")
             while chain.running():

@@ -1,16 +1,15 @@
 """The juice value chain end to end, as ``make demo`` starts it: the portal, PEC's and OMIS's AAdSys, PEC's shop and
 OMIS's line as five processes on loopback, bootstrapped through their command lines and HTTP APIs.
 
-One chain serves the module, and the one full journey through a browser runs on it; the other tests check their own
-part of it: the demo's sample orders and summary, the line's bill of materials, label and status revisions, the
-shop's status stream across a restart, an order placed while PEC's AAdSys is down, the operator's and the
-administrator's pages."""
+One chain serves the session (``value_chain`` in ``tests/conftest.py``; the README's examples run on it too), and
+the one full journey through a browser runs on it; the other tests check their own part of it: the demo's sample
+orders and summary, the line's bill of materials, label and status revisions, the shop's status stream across a
+restart, an order placed while PEC's AAdSys is down, the operator's and the administrator's pages."""
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,26 +18,19 @@ import pytest
 from playwright.sync_api import Browser, FilePayload, expect
 from rich.console import Console
 
-from aadsys.processes import free_port, http_client, wait_for
+from aadsys.processes import http_client, wait_for
 from valuechain import scenario
 from valuechain.orders import SAMPLES, CustomerOrder, label_image
-from valuechain.scenario import PASSWORD, Chain, Ports, bootstrap, build, order_juices, summary
+from valuechain.scenario import PASSWORD, Chain, order_juices, summary
 
 STATIONS = ["loading", "mixing", "filling", "capping", "printing", "packaging"]
-pytestmark = pytest.mark.timeout(300)  # the first test pays for the chain's bootstrap: some 15 command lines
+pytestmark = [pytest.mark.timeout(300),  # the first test pays for the chain's bootstrap: some 15 command lines
+              pytest.mark.xdist_group("value_chain")]  # on the worker that runs the one chain
 
-FAST_LINE = {"OMIS_LINE_STATION_SECONDS": "0.05,0.15", "OMIS_LINE_FAILURE_PROBABILITY": "0"}
-
-
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
-    ports = Ports(*(free_port() for _ in range(5)))
-    made = build(tmp_path_factory.mktemp("chain") / "demo-data", ports, FAST_LINE)
-    try:
-        bootstrap(made)
-        yield made
-    finally:
-        made.stop()
+@pytest.fixture
+def chain(value_chain: Chain) -> Chain:
+    """The session's value chain (``tests/conftest.py``), which the README's examples run against too."""
+    return value_chain
 
 
 def finished(chain: Chain, page: str, timeout: float = 90.0) -> dict[str, Any]:
