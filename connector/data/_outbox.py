@@ -4,6 +4,10 @@ subscription, moved only along ``DELIVERY_TRANSITIONS``. Blocking database work:
 Which instances a subscription gets: this AAdSys's own records (never ones it received) of the subscription's
 asset type, created inside its window, every revision. Real-time deliveries are made in storage order as
 records commit; a historical range is made in createdAt order, in batches, resumable where it stopped.
+
+Nothing is handed out to send (``claim``, ``again``) for a subscription the connector's ledger holds ended: from
+the commit that ends it (a revocation taken from the portal, or ``aadsys connector revoke`` in another process),
+no record leaves, even before the flow itself has been ended.
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from connector._rows import EngineRows
 from connector.data import _figures
 from connector.data._figures import ProviderFigures
 from connector.data._states import DELIVERY_TRANSITIONS, DeliveryState, origins
-from connector.tables import DeliveryRow
+from connector.spi import FINAL_STATES
+from connector.tables import DeliveryRow, SubscriptionRow
 
 _OUT = table_of(DeliveryRow)
+_SUB = table_of(SubscriptionRow)
 # PostgreSQL advisory locks (namespace, hashtext(subscription id)) that make one maker per subscription at a time.
 _PG_MAKE_LOCKS = 0x0A0D
 _INS = table_of(InstanceRow)
@@ -81,6 +87,10 @@ _MARK_SENT = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscripti
                                  _OUT.c.seq.in_(bindparam("seqs", expanding=True)),
                                  _OUT.c.state.in_(_may_become(D.SENT)))
               .values(state=D.SENT.value, attempts=_OUT.c.attempts + 1, sent_at=bindparam("now")))
+
+# The subscription ended here: its state in the ledger is final (a primary-key lookup in the claiming transaction).
+_ENDED = select(_SUB.c.id).where(_SUB.c.id == bindparam("subscription_id"),
+                                 _SUB.c.state.in_(sorted(FINAL_STATES)))
 
 _CONFIRM = (update(_OUT).where(_OUT.c.subscription_id == bindparam("subscription"),
                                _OUT.c.seq.in_(bindparam("seqs", expanding=True)),
@@ -166,6 +176,8 @@ class Outbox:
         and, beyond the first, at most ``max_bytes`` of records."""
         with self.db.write_session() as session:
             _check(fence, session)
+            if _ended(session, subscription_id):
+                return []
             rows = session.execute(_NEXT_PENDING, {"subscription_id": subscription_id, "after_seq": after_seq,
                                                    "limit": limit}).all()
             if max_bytes is not None:
@@ -180,6 +192,8 @@ class Outbox:
         """Deliveries to send once more (no confirmation in time, or the consumer asked): still sent, not stored."""
         with self.db.write_session() as session:
             _check(fence, session)
+            if _ended(session, subscription_id):
+                return []
             rows = session.execute(_OUTGOING.where(_OUT.c.subscription_id == subscription_id,
                                                    _OUT.c.seq.in_(list(seqs)), _OUT.c.state == D.SENT.value)
                                    .order_by(_OUT.c.seq)).all()
@@ -240,6 +254,10 @@ def _check(fence: Fence | None, session: Session) -> None:
     """A leased write: the lease must still be this worker's at its epoch (``connector._leases``)."""
     if fence is not None:
         fence.check(session)
+
+
+def _ended(session: Session, subscription_id: str) -> bool:
+    return session.execute(_ENDED, {"subscription_id": subscription_id}).first() is not None
 
 
 def _within(rows: Sequence[Row[Any]], max_bytes: int) -> list[Row[Any]]:
