@@ -16,7 +16,7 @@ process and each of its transactions holds the write lock.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"  # shipped in the wheel with the package
 POOL_SIZE, POOL_OVERFLOW = 10, 20
 CONNECT_TIMEOUT_SECONDS = 5
+# ``Session.info`` key: what runs after a commit that wrote a revocation (``services.revocations.written``)
+AFTER_REVOCATION = "after_revocation"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -116,11 +118,14 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # run after a commit that wrote a revocation (``services.revocations.written``): the streams wake
+        self.after_revocation: list[Callable[[], None]] = []
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """One unit of work; the services commit what they change, anything left open is rolled back."""
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(self.engine, expire_on_commit=False,
+                     info={AFTER_REVOCATION: self.after_revocation}) as session:
             yield session
 
     def dispose(self) -> None:

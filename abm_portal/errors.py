@@ -35,6 +35,15 @@ class TooManyAttempts(PortalError):
         self.retry_after = retry_after
 
 
+class TooManyStreams(PortalError):
+    """An organisation holds as many open streams as it may (``abm_portal.services.revocation_stream``); try
+    again after ``retry_after`` seconds, or poll the feed instead."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unauthorized(PortalError):
     """A REST call came without valid credentials: missing, malformed, expired or revoked bearer token.
 

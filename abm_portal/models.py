@@ -222,6 +222,23 @@ class Revocation(PortalTable, table=True):
     reason: str | None = Field(default=None, sa_type=Text)
 
 
+class RevocationStream(PortalTable, table=True):
+    """One open ``GET /api/v1/revocations/stream`` (``abm_portal.services.revocation_stream``): counted per
+    organisation across every worker, so that one organisation cannot hold more than its share of them.
+
+    The worker serving the stream renews ``seen_at`` while it runs and deletes the row when it ends; a row whose
+    worker was killed stops counting once ``seen_at`` is older than the stale limit.
+    """
+
+    __tablename__ = "revocation_streams"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    org_id: str = Field(index=True, max_length=36)
+    worker: str = Field(max_length=128, description="The portal worker serving it (host:pid:random)")
+    opened_at: datetime = _when(default_factory=utcnow)
+    seen_at: datetime = _when(default_factory=utcnow)
+
+
 class AuthThrottle(PortalTable, table=True):
     """Recent failed authentications of one account, client or client address (``abm_portal.services.throttle``).
 

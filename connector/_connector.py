@@ -14,8 +14,9 @@ Figures (``connector._metrics``): one ``ConnectorMetrics`` in the AAdSys's regis
 an event, and ``SubscriptionFigures``, read from the database at each scrape.
 
 Tasks: ``start`` runs one ``asyncio.TaskGroup`` for the whole connector; its children are the control plane's
-loop, housekeeping, and the two data planes, which own a child per flow and per reception. ``stop`` closes the
-channels, then cancels the group and waits until every task has ended.
+loop and its follower of the portal's revocation stream, housekeeping, and the two data planes, which own a child
+per flow and per reception. ``stop`` closes the channels, then cancels the group and waits until every task has
+ended.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from connector._identity import load_or_create
 from connector._leases import CONTROL, LeaseKeeper, Leases
 from connector._metrics import ConnectorMetrics
 from connector._refusals import Refusals
+from connector._revoking import ENDED
 from connector._rows import EngineRows
 from connector._settings import ConnectorSettings, load_connector_settings
 from connector._status import collect_status
@@ -90,7 +92,7 @@ class Connector:
         self.trust = TrustStore(connector_dir(aadsys.data_dir) / "trust.json")
         self.metrics = metrics = ConnectorMetrics(context.metrics)
         context.metrics.add_collector(SubscriptionFigures(EngineRows(db.engine), self.clock.now))
-        self.ledger, self.jobs = Ledger(db), HistoryJobs(db)
+        self.ledger, self.jobs = Ledger(db, context.notifications), HistoryJobs(db)
         self.refusals = Refusals(db, metrics, self.clock.monotonic)
         self.leases = Leases(db, context.worker, self.settings.lease_ttl_seconds, self.clock, metrics)
         self.keeper = LeaseKeeper(self.leases, self.clock, context.notifications)
@@ -112,6 +114,8 @@ class Connector:
         self.keeper.serve(CONTROL, taken=_nothing, lost=_nothing)
         self.keeper.want(CONTROL, {CONTROL})
         self.housekept_at: float | None = None
+        self.ended = asyncio.Event()  # a subscription ended in another worker or process (NOTIFY on PostgreSQL)
+        context.notifications.listen(ENDED, lambda _: self.ended.set())
         readiness = context.metrics.readiness
         readiness.add_check("connector leases", self.keeper.keeping)
         readiness.add_check("connector rounds", self.control.making_rounds)
@@ -137,6 +141,7 @@ class Connector:
             group.create_task(guarded(self.consumer.run(), "consumer plane"))
             group.create_task(restarting(self.keeper.run, "leases", self.clock))
             group.create_task(restarting(self.control.run, "control plane", self.clock))
+            group.create_task(restarting(self.control.follow_revocations, "revocation stream", self.clock))
             group.create_task(restarting(self._housekeeping, "housekeeping", self.clock))
 
     async def stop(self) -> None:
@@ -152,12 +157,17 @@ class Connector:
         await self.portal.aclose()
 
     async def _housekeeping(self) -> None:
-        """Close channels whose window or grant ended; expire deliveries past their TTL."""
+        """Close channels whose window or grant ended, or whose subscription another worker or process ended (on
+        SQLite a look at the ledger every second while anything is live, since ``aadsys connector revoke`` writes
+        from another process; on PostgreSQL when a notice says so); expire deliveries past their TTL."""
         swept: float | None = None
         while True:
-            await self.clock.sleep(HOUSEKEEPING_SECONDS)
+            told = await self.clock.wait(self.ended, HOUSEKEEPING_SECONDS)
+            self.ended.clear()
             try:
                 await anyio.to_thread.run_sync(self.refusals.flush)
+                if told or not self.context.db.is_postgres:
+                    await self.control.end_ended()
                 await self.provider.close_due()
                 now = self.clock.monotonic()
                 in_charge = self.keeper.fence(CONTROL, CONTROL) is not None

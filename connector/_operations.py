@@ -43,6 +43,8 @@ err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-comm
 T = TypeVar("T")
 
 DEFAULT_DAYS = 30  # a request's window when --from or --to is left out
+FLOW_END_SECONDS = 3.0  # how long `revoke` waits for the running AAdSys to close the channel (it takes ≤ 1 s)
+MAX_REASON = 500  # the portal's limit on a reason
 HISTORICAL_SKEW = timedelta(minutes=2)  # the portal's leeway for a historical range's end (clocks differ)
 FINAL_TRANSFER = ("completed", "failed")  # the portal's transfer states that end a transfer
 CONNECTOR_STATES = {"running": "running", "finished": "finished, not yet reported",
@@ -189,7 +191,9 @@ def status(data_dir: Path | None, as_json: bool) -> None:
                    "stored", "lag", "expired", _reason_column(), title="subscriptions")
     for sub in report["subscriptions"]:
         history = sub.get("history") or {}
-        reasons = [sub["reason"], history.get("reason") and f"transfer {history['state']}: {history['reason']}"]
+        here = sub.get("revokedHere") or {}
+        reasons = [sub["reason"], history.get("reason") and f"transfer {history['state']}: {history['reason']}",
+                   here and ("revoked here" if here["portalToldAt"] else "revoked here, not yet told to the portal")]
         table.add_row(sub["id"], sub["role"], sub["peer"], sub["assetType"], sub["mode"], sub["state"],
                       f"{_when(sub['validFrom'])}\n{_when(sub['validTo'])}", _when(sub["grantExpiresAt"]),
                       _number(sub.get("lastSeqSent")), _number(sub["lastSeqStored"]), _number(sub.get("lag")),
@@ -415,3 +419,69 @@ async def _follow(member: _Member, timeout: float) -> None:
                 await asyncio.sleep(1)
     finally:
         await portal.aclose()
+
+
+# -- revoke -----------------------------------------------------------------------------------------------------
+
+def revoke(subscription_id: str, reason: str | None, data_dir: Path | None, as_json: bool) -> None:
+    from sqlalchemy.exc import OperationalError, ProgrammingError
+    from sqlalchemy.pool import NullPool
+
+    from aadsys.core.db import make_engine
+    from connector import _revoking
+
+    why = (reason or "").strip() or None
+    if why is not None and len(why) > MAX_REASON:
+        _fail(f"--reason has {len(why)} characters; the portal keeps at most {MAX_REASON}: shorten it", 2)
+    with _member(data_dir) as member:
+        where = member.settings.data_dir
+        engine = make_engine(member.settings.resolved_database_url, immediate=True, poolclass=NullPool)
+        try:
+            try:
+                local = _revoking.revoke_here(engine, subscription_id, why, datetime.now(UTC))
+                closed = _flow_ended(engine, subscription_id)
+            except _revoking.RevocationRefused as exc:
+                _fail(str(exc), exc.status)
+            except (OperationalError, ProgrammingError) as exc:
+                _fail(f"the database of {where} cannot record a revocation ({str(exc.orig).splitlines()[0]}): "
+                      f"bring its schema up to date with `aadsys init --data-dir {where}` or `aadsys serve` once", 2)
+            portal: dict[str, Any] = {"told": local.told, "state": "revoked" if local.told else None, "error": None}
+            if not local.told:
+                try:
+                    portal["state"] = _with_portal(member, lambda client: _revoking.tell_portal(
+                        client, subscription_id, local.reason))
+                    portal["told"] = True
+                    _revoking.told(engine, subscription_id, datetime.now(UTC))
+                except (PortalUnavailable, PortalRefused) as exc:
+                    portal["error"] = str(exc)
+        finally:
+            engine.dispose()
+    done = {"id": subscription_id, "state": "revoked", "revokedAt": iso(local.revoked_at) if local.revoked_at else None,
+            "reason": local.reason, "consumer": local.peer, "revokedBefore": local.already, "channelClosed": closed,
+            "portal": portal}
+    if as_json:
+        _json(done)
+        return
+    when = "was revoked here already" if local.already else "is revoked here"
+    err.print(f"subscription {subscription_id} of {local.peer} {when}: "
+              + ("its channel is closed, nothing more is sent" if closed else
+                 "nothing more is sent; the running AAdSys has not closed its channel yet (it does within seconds)"),
+              highlight=False)
+    if portal["told"]:
+        err.print(f"the portal has it too: {portal['state']}", highlight=False)
+    else:
+        err.print(f"[yellow]the portal does not have it yet: {portal['error']}; the running connector tells it "
+                  "each round until it accepts[/yellow]", highlight=False)
+    typer.echo(subscription_id)
+
+
+def _flow_ended(engine: Any, subscription_id: str) -> bool:
+    """Whether the running AAdSys has ended the subscription's channel, waiting ``FLOW_END_SECONDS`` at most."""
+    from connector import _revoking
+
+    deadline = time.monotonic() + FLOW_END_SECONDS
+    while not _revoking.flow_ended(engine, subscription_id, datetime.now(UTC)):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -27,6 +27,8 @@ _SUBSCRIPTIONS = ("SELECT id, role, mode, asset_type, state, valid_from, valid_t
 _JOBS = ("SELECT subscription_id, role, state, total, count, digest, reason FROM history_jobs "
          "ORDER BY started_at")
 _REFUSALS = "SELECT detail FROM audit_log WHERE action = :action"
+_REVOKED_HERE = ("SELECT id, revoked_here_at, revocation_told_at FROM subscriptions "
+                 "WHERE revoked_here_at IS NOT NULL")
 
 
 class Trusted(Protocol):
@@ -44,6 +46,7 @@ def collect_status(settings: Settings, rows: Rows, trust: Trusted, identity: Ide
     and writes at the minute's end (``connector._refusals``)."""
     now = datetime.now(UTC)
     jobs = history_jobs(rows)
+    revoked_here = {sub_id: (moment(at), moment(told)) for sub_id, at, told in rows.all(_REVOKED_HERE)}
     subscriptions = []
     for view, peer, reason in subscription_views(rows):
         entry: dict[str, Any] = {
@@ -60,6 +63,9 @@ def collect_status(settings: Settings, rows: Rows, trust: Trusted, identity: Ide
         else:
             r = _figures.consumer(rows, view.id)
             entry.update(lastSeqStored=r.last_seq, stored=r.stored)
+        if view.id in revoked_here:  # by `aadsys connector revoke`; told to the portal, or not yet
+            at, told = revoked_here[view.id]
+            entry["revokedHere"] = {"at": iso(at) if at else None, "portalToldAt": iso(told) if told else None}
         job = jobs.get(view.id)
         if job is not None:
             entry["history"] = {k: job[k] for k in ("state", "total", "count", "digest", "reason")}

@@ -98,3 +98,17 @@ def transfers(data_dir: DataDir = None, watch: Annotated[bool, typer.Option(
     from connector import _operations
 
     _operations.transfers(data_dir, watch, timeout, as_json)
+
+
+@app.command()
+def revoke(subscription_id: Annotated[str, typer.Argument(
+               help="the subscription's id, as `aadsys connector subscriptions` prints it")],
+           reason: Annotated[str | None, typer.Option(help="why, in a sentence: the consumer and the portal's audit "
+                                                          "trail show it", show_default="none")] = None,
+           data_dir: DataDir = None, as_json: AsJson = False) -> None:
+    """As its provider, end a subscription now: here first (its channel closes and nothing more is sent to the
+    consumer, whatever the portal says later), then at the portal; while the portal cannot be reached, the running
+    connector tells it every round until it accepts. Prints the id as the last line (--json: what was done)."""
+    from connector import _operations
+
+    _operations.revoke(subscription_id, reason, data_dir, as_json)

@@ -45,7 +45,9 @@ class SubscriptionRow(SQLModel, table=True):
     """This AAdSys's own record of a subscription it is a party of, as the portal last showed it.
 
     The connector keeps it so that it works through a portal outage: the grant to present (consumer) or the
-    window to enforce (provider), and the partner's endpoint and public keys.
+    window to enforce (provider), and the partner's endpoint and public keys. A final state is final here too:
+    once this row holds one (from the portal, or revoked here by the provider's operator), nothing the portal shows
+    later brings it back (``control._ledger``).
     """
 
     __tablename__ = "subscriptions"
@@ -71,6 +73,10 @@ class SubscriptionRow(SQLModel, table=True):
     transfer_id: str | None = Field(default=None, max_length=64)
     reported: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False),
                            description="The figures last accepted by the portal")
+    revoked_here_at: datetime | None = Field(default=None, description="When this connector's operator revoked it "
+                                                                        "(``aadsys connector revoke``)")
+    revocation_told_at: datetime | None = Field(default=None, description="When the portal accepted that revocation; "
+                                                                           "until then every round tells it again")
     updated_at: datetime = Field(default_factory=utcnow)
 
 

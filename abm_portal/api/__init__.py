@@ -16,7 +16,8 @@ OPENAPI_TAGS = [
     {"name": "subscriptions",
      "description": "Date-ranged subscriptions, decisions, grants and real-time progress (DESIGN §4–§6)"},
     {"name": "transfers", "description": "Historical transfer jobs and the connectors' reports"},
-    {"name": "revocations", "description": "The feed connectors poll for revoked grants"},
+    {"name": "revocations", "description": "Revoked grants: the feed connectors poll, and the same as a stream of "
+                                           "Server-Sent Events that pushes each one as it is written"},
     {"name": "audit", "description": "The organisation's append-only audit trail"},
     {"name": "health", "description": "Liveness, readiness and metrics"},
 ]

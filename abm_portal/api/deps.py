@@ -49,3 +49,14 @@ def get_actor(db: DbSession, settings: SettingsDep,
 
 
 CurrentActor = Annotated[Actor, Depends(get_actor)]
+
+
+def get_actor_briefly(ctx: Context, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+                      ) -> Actor:
+    """``get_actor`` in a session of its own that ends at once: for a response that outlives the request's
+    handling (a stream), which must hold no database connection (on SQLite, the write lock) while it runs."""
+    with ctx.database.session() as db:
+        return get_actor(db, ctx.settings, credentials)
+
+
+BriefActor = Annotated[Actor, Depends(get_actor_briefly)]

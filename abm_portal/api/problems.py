@@ -27,6 +27,7 @@ from abm_portal.errors import (
     NotFound,
     PortalError,
     TooManyAttempts,
+    TooManyStreams,
     Unauthorized,
     ValidationFailed,
 )
@@ -47,6 +48,7 @@ _STATUS: list[tuple[type[PortalError], int, str, str]] = [
     (InvalidTransition, 409, "invalid-transition", "The state does not allow this"),
     (Conflict, 409, "conflict", "Conflict with the current state"),
     (TooManyAttempts, 429, "too-many-attempts", "Too many failed attempts"),
+    (TooManyStreams, 429, "too-many-streams", "Too many open streams"),
 ]
 
 
@@ -65,6 +67,7 @@ _MEANINGS = {
     404: "No such resource among those you may see",
     409: "The current state does not allow this",
     422: "The input breaks a rule; `errors` names each field",
+    429: "Too many at once; `Retry-After` says when to try again",
 }
 
 
@@ -104,7 +107,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         if isinstance(exc, InvalidTransition):
             extensions.update(currentState=exc.current, requestedState=exc.target)
         headers = {"WWW-Authenticate": bearer_challenge(exc)} if status == 401 else None
-        if isinstance(exc, TooManyAttempts):
+        if isinstance(exc, TooManyAttempts | TooManyStreams):  # RFC 9110 §10.2.3
             headers = {"Retry-After": str(exc.retry_after)}
         return problem(request, status, slug, title, exc.message, headers, **extensions)
 

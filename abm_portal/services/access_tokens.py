@@ -7,7 +7,7 @@ organisation's id), ``aud`` (this portal's API), ``iat``, ``nbf``, ``exp``, ``jt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -50,4 +50,4 @@ def actor_for_access_token(db: Session, settings: Settings, value: str) -> Actor
     if org is None or org.client_id != claims.get("sub"):
         raise Unauthorized("The token's organisation or client no longer exists; get a new token.")
     return Actor(user_id=None, org_id=org.id, org_name=org.name, role=CONNECTOR, kind="connector",
-                 name=org.client_id)
+                 name=org.client_id, expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from abm_portal.errors import Forbidden
@@ -20,7 +21,8 @@ class Actor:
 
     ``kind`` says how they proved who they are: ``user`` (password, web session), ``token`` (a personal
     access token) or ``connector`` (an OAuth2 client-credentials access token). ``name`` is how the audit
-    trail names them: an email address or a client id.
+    trail names them: an email address or a client id. ``expires_at`` is when the credentials they acted with
+    end (an access token's ``exp``); None for a session or a personal token, which end when revoked.
     """
 
     user_id: str | None
@@ -29,6 +31,7 @@ class Actor:
     role: str
     kind: str
     name: str = ""
+    expires_at: datetime | None = None
 
     @property
     def label(self) -> str:

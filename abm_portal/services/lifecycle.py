@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from abm_portal.clock import as_utc, utcnow
 from abm_portal.errors import InvalidTransition
 from abm_portal.models import Revocation, Subscription, TransferJob
-from abm_portal.services import audit
+from abm_portal.services import audit, revocations
 from abm_portal.services.actors import Actor
 
 
@@ -97,8 +97,8 @@ def move_subscription(db: Session, actor: Actor | str, sub: Subscription, target
                       reason: str | None = None) -> None:
     """Change ``sub`` to ``target`` if the table allows it; the caller commits.
 
-    Leaving a grant state for a final one also publishes a revocation (connectors drop the channel) and fails
-    any transfer job still open.
+    Leaving a grant state for a final one also publishes a revocation (connectors drop the channel: the stream
+    wakes when the caller commits) and fails any transfer job still open.
     """
     check_transition(SUBSCRIPTION_TRANSITIONS, "subscription", sub.state, target)
     before, now = sub.state, utcnow()
@@ -112,6 +112,7 @@ def move_subscription(db: Session, actor: Actor | str, sub: Subscription, target
     if before in GRANT_STATES and not SUBSCRIPTION_TRANSITIONS[target]:
         db.add(Revocation(at=now, subscription_id=sub.id, provider_org_id=sub.provider_org_id,
                           consumer_org_id=sub.consumer_org_id, state=target, reason=reason))
+        revocations.written(db)
         for job in db.exec(select(TransferJob).where(TransferJob.subscription_id == sub.id,
                                                      col(TransferJob.state).in_(OPEN_TRANSFER_STATES))).all():
             move_transfer(db, actor, job, sub, T.failed, reason=f"The subscription was {target}.")

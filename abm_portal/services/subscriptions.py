@@ -2,7 +2,8 @@
 
 Rules of the request (issue 3): ``validTo`` after ``validFrom``; a historical range lies in the past (it names
 records that exist already); a real-time range does not lie wholly in the past. Nobody subscribes to their
-own organisation's asset. Only the provider's org admin approves, rejects or revokes; the consumer may cancel.
+own organisation's asset. Only the provider's org admin approves or rejects; it or the provider's connector
+revokes; the consumer may cancel.
 Parties see a subscription; anyone else gets ``NotFound``, never a hint that it exists.
 
 A decision repeated (approve an approved or active one, reject a rejected, revoke a revoked, cancel a cancelled)
@@ -161,13 +162,15 @@ def _not_found() -> NotFound:
     return NotFound("There is no such subscription among your organisation's.")
 
 
-def _decision_by_provider_admin(db: Session, actor: Actor, subscription_id: str, what: str) -> Subscription:
+def _decision_by_provider_admin(db: Session, actor: Actor, subscription_id: str, what: str, *,
+                                roles: tuple[str, ...] = (ORG_ADMIN,)) -> Subscription:
     sub = party_subscription(db, actor, subscription_id)
     if actor.org_id != sub.provider_org_id:
         raise Forbidden(f"Only the provider's administrator can {what} a subscription; your organisation is its "
                         "consumer.")
-    if actor.role != ORG_ADMIN:
-        raise Forbidden(f"Only an administrator of your organisation can {what} subscriptions.")
+    if actor.role not in roles:
+        who = "an administrator or the connector" if CONNECTOR in roles else "an administrator"
+        raise Forbidden(f"Only {who} of your organisation can {what} subscriptions.")
     return sub
 
 
@@ -202,9 +205,11 @@ def reject(db: Session, actor: Actor, subscription_id: str, *, reason: str) -> S
 
 
 def revoke(db: Session, actor: Actor, subscription_id: str, *, reason: str | None = None) -> SubscriptionView:
-    """The provider's admin ends an approved or active subscription; its grant is refused from now on."""
+    """The provider's admin, or the provider's connector, ends an approved or active subscription; its grant is
+    refused from now on. The connector may revoke (``aadsys connector revoke``: the provider ended it on its own
+    side first) but never approve or reject: revoking only takes access away."""
     reason = _checked_reason(reason, required=False)
-    sub = _decision_by_provider_admin(db, actor, subscription_id, "revoke")
+    sub = _decision_by_provider_admin(db, actor, subscription_id, "revoke", roles=(ORG_ADMIN, CONNECTOR))
     if sub.state == SubscriptionState.revoked:
         return _unchanged(db, actor, sub)
     lifecycle.move_subscription(db, actor, sub, SubscriptionState.revoked, reason=reason)

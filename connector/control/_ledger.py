@@ -1,5 +1,10 @@
 """The connector's own record of its subscriptions (table ``subscriptions``): what the portal last showed,
 plus what it needs to go on through a portal outage (grant, partner's endpoint and keys, provider identity).
+
+Final states are final here as at the portal (DESIGN §6): a row that holds one keeps it, whatever the portal
+shows later. That matters for a subscription the provider revoked on its own side (``aadsys connector revoke``,
+``revoked_here_at``): until the portal has accepted the revocation it still shows it active, and that must not
+bring it back.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from sqlmodel import col, select
 
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
+from aadsys.core.notifications import Notifications
 from aadsys.core.tables import utcnow
-from connector.spi import Mode, Role, SubscriptionState, SubscriptionView
+from connector._revoking import ENDED
+from connector.spi import FINAL_STATES, Mode, Role, SubscriptionState, SubscriptionView
 from connector.tables import SubscriptionRow
 
 
@@ -28,8 +35,8 @@ def view_of(row: SubscriptionRow) -> SubscriptionView:
 
 
 class Ledger:
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, notifications: Notifications | None = None) -> None:
+        self.db, self.notifications = db, notifications  # ``end`` tells the other workers (PostgreSQL)
 
     def rows(self) -> list[SubscriptionRow]:
         with self.db.session() as session:
@@ -59,7 +66,9 @@ class Ledger:
                                       valid_from=_time(subscription["validFrom"]),
                                       valid_to=_time(subscription["validTo"]), state=subscription["state"],
                                       peer_org_id=peer)
-            row.state, row.reason, row.peer_name = subscription["state"], subscription.get("reason"), peer_name
+            if before not in FINAL_STATES:  # final is final: what ended here stays ended
+                row.state, row.reason = subscription["state"], subscription.get("reason")
+            row.peer_name = peer_name
             transfer = subscription.get("transfer") or {}
             row.transfer_id = transfer.get("id") or row.transfer_id
             row.updated_at = utcnow()
@@ -80,19 +89,42 @@ class Ledger:
             session.commit()
 
     def end(self, subscription_ids: Iterable[str], state: SubscriptionState, reason: str | None) -> list[str]:
-        """Mark subscriptions ended (from the revocation feed); returns those that were still live."""
+        """Mark subscriptions ended (from the revocation feed or stream); returns those that were still live. A row
+        in a final state keeps it."""
         ended = []
         with self.db.write_session() as session:
             for subscription_id in subscription_ids:
                 row = session.get(SubscriptionRow, subscription_id)
-                if row is None or row.state == state.value:
+                if row is None or row.state in FINAL_STATES:
                     continue
                 if row.state in (SubscriptionState.APPROVED, SubscriptionState.ACTIVE):
                     ended.append(subscription_id)
+                    if self.notifications is not None:  # every worker ends its channels at once
+                        self.notifications.announce(session, ENDED, subscription_id)
                 row.state, row.reason, row.updated_at = state.value, reason, utcnow()
                 session.add(row)
             session.commit()
         return ended
+
+    def ended_among(self, subscription_ids: Iterable[str]) -> set[str]:
+        """Which of these subscriptions the ledger holds in a final state (one query by primary key)."""
+        wanted = list(subscription_ids)
+        if not wanted:
+            return set()
+        with self.db.session() as session:
+            return set(session.exec(select(SubscriptionRow.id).where(
+                col(SubscriptionRow.id).in_(wanted), col(SubscriptionRow.state).in_(list(FINAL_STATES)))).all())
+
+    def untold_revocations(self) -> list[SubscriptionRow]:
+        """Subscriptions revoked here (``aadsys connector revoke``) that the portal has not accepted yet."""
+        with self.db.session() as session:
+            return list(session.exec(select(SubscriptionRow).where(
+                col(SubscriptionRow.revoked_here_at).is_not(None),
+                col(SubscriptionRow.revocation_told_at).is_(None))).all())
+
+    def revocation_told(self, subscription_id: str) -> None:
+        """The portal accepted our revocation (or holds the subscription ended already): nothing more to tell."""
+        self.update(subscription_id, revocation_told_at=utcnow())
 
 
 def _time(value: str) -> datetime:

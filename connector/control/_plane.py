@@ -1,13 +1,19 @@
 """The control plane: everything the connector settles with the portal, in one loop (every ``poll_seconds``).
 
 Each round: an access token (refreshed before it expires); our organisation's id and the portal's issuer
-and JWKS (cached on disk); the connector's endpoint and public keys, registered again when they differ
-from what the portal shows; our asset types, published when missing or different (publishing twice makes
-nothing new); our subscriptions, with the partner's endpoint and keys and, as consumer, a grant fetched
-before the one we hold expires; the revocation feed; then the data plane is told which subscriptions are
-live, and progress and finished historical transfers are reported (the data plane's ``ProgressReports``).
-Any step that cannot reach the portal is retried next round; the data plane works on from the database
-meanwhile.
+and JWKS (cached on disk); revocations made here (``aadsys connector revoke``) that the portal has not accepted
+yet; the connector's endpoint and public keys, registered again when they differ from what the portal shows;
+our asset types, published when missing or different (publishing twice makes nothing new); our subscriptions,
+with the partner's endpoint and keys and, as consumer, a grant fetched before the one we hold expires; the
+revocation feed; then the data plane is told which subscriptions are live, and progress and finished
+historical transfers are reported (the data plane's ``ProgressReports``). Any step that cannot reach the portal
+is retried next round; the data plane works on from the database meanwhile.
+
+Revocations as they happen: beside the rounds, ``follow_revocations`` follows the portal's revocation stream
+(Server-Sent Events) while this worker is in charge, resuming after the last seq taken; each item is taken
+exactly as the feed's items are (``take_revocation``), and the feed in each round stays as the fallback.
+``end_ended`` ends, in every worker, the channels of subscriptions the ledger holds ended since the last round
+(revoked here by the command, or from the portal by the worker in charge).
 
 Its ``admission`` (``_admission.Admission``) answers the data plane's questions about a presented grant
 (DESIGN §5.1).
@@ -15,8 +21,10 @@ Its ``admission`` (``_admission.Admission``) answers the data plane's questions 
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+import random
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -28,7 +36,9 @@ from aas_models import Owner, base_iri_of_type_shell
 from connector._clock import Clock
 from connector._identity import Identity
 from connector._metrics import ConnectorMetrics
+from connector._revoking import tell_portal
 from connector._settings import ConnectorSettings
+from connector._tasks import cancel_and_wait
 from connector.codes import Code
 from connector.control._admission import Admission
 from connector.control._ledger import Ledger, view_of
@@ -50,6 +60,8 @@ from connector.spi import (
 log = logging.getLogger("connector.control")
 TRUST_REFRESH_SECONDS = 60.0
 PEER_REFRESH_SECONDS = 60.0
+IN_CHARGE_CHECK_SECONDS = 1.0  # how soon a worker that is no longer in charge stops following the stream
+STEADY_STREAM_SECONDS = 10.0  # a stream that lasted this long ended normally: reconnect at once
 REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIVE, SubscriptionState.EXPIRED,
                              SubscriptionState.REVOKED, SubscriptionState.CANCELLED})
 
@@ -58,6 +70,7 @@ REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIV
 class PortalStatus:
     reachable: bool | None = None
     last_error: str | None = None
+    following: bool = False  # the revocation stream is open
 
 
 class ControlPlane:
@@ -71,6 +84,7 @@ class ControlPlane:
         self.in_charge = in_charge  # this worker holds the control lease: it, and only it, talks to the portal
         self.flows: list[DataFlows] = []
         self._live_ids: set[str] = set()
+        self._ended: set[str] = set()  # ended while this process ran: final, never live again
         self.round_at: float | None = None  # monotonic time the last round ended (readiness)
         self.status = PortalStatus()
         self.admission = Admission(trust=trust, ledger=ledger, portal=portal, held_types=asset_types,
@@ -97,7 +111,8 @@ class ControlPlane:
         in_charge = self.in_charge()
         if in_charge:
             await self._settle()
-        live = await anyio.to_thread.run_sync(self.ledger.live, self.clock.now())
+        live = [view for view in await anyio.to_thread.run_sync(self.ledger.live, self.clock.now())
+                if view.id not in self._ended]  # ended while the ledger was read: stays ended
         await self._end_what_ended({view.id for view in live})
         for flows in self.flows:
             await flows.reconcile(live)
@@ -133,16 +148,37 @@ class ControlPlane:
         """Subscriptions live at the last round and ended since (whichever worker learnt it from the portal): their
         channels end with the subscription's state."""
         ended, self._live_ids = self._live_ids - live_ids, live_ids
-        for subscription_id in sorted(ended):
+        await self._end_as_recorded(ended)
+
+    async def end_ended(self) -> None:
+        """Between rounds, in every worker: the channels of live subscriptions the ledger now holds ended (revoked
+        by ``aadsys connector revoke`` in another process, or taken from the portal by the worker in charge) end
+        now. One query by primary key, and none while nothing is live."""
+        if not self._live_ids:
+            return
+        ended = await anyio.to_thread.run_sync(self.ledger.ended_among, set(self._live_ids))
+        await self._end_as_recorded(ended)
+
+    async def _end_as_recorded(self, subscription_ids: Iterable[str]) -> None:
+        for subscription_id in sorted(subscription_ids):
             row = await anyio.to_thread.run_sync(self.ledger.get, subscription_id)
             state = SubscriptionState(row.state) if row is not None else None
             code = Code(state) if state in FINAL_STATES else Code.WINDOW_ENDED
             reason = (row.reason if row is not None and row.reason else None) or f"the subscription is {code}"
-            for flows in self.flows:
-                await flows.terminate(subscription_id, code, reason)
+            await self._terminate(subscription_id, code, reason)
+
+    async def _terminate(self, subscription_id: str, code: Code, reason: str) -> None:
+        """The one way a subscription's channels end here: every data plane ends them, and this plane does not
+        start them again (a final state is final)."""
+        if code is not Code.WINDOW_ENDED:
+            self._ended.add(subscription_id)
+        self._live_ids.discard(subscription_id)
+        for flows in self.flows:
+            await flows.terminate(subscription_id, code, reason)
 
     async def _settle_with_portal(self) -> None:
         org_id = await self.portal.own_org_id()
+        await self._tell_revocations()
         if self._trust_at is None or self.clock.monotonic() - self._trust_at > TRUST_REFRESH_SECONDS \
                 or self.trust.trust.org_id != org_id:
             await self._refresh_trust(org_id)
@@ -185,8 +221,7 @@ class ControlPlane:
             row, changed = await anyio.to_thread.run_sync(self.ledger.upsert, item, role, org_id)
             view = view_of(row)
             if changed and view.state in FINAL_STATES:
-                for flows in self.flows:
-                    await flows.terminate(view.id, Code(view.state), row.reason or f"the subscription is {view.state}")
+                await self._terminate(view.id, Code(view.state), row.reason or f"the subscription is {view.state}")
             if view.state not in GRANT_STATES:
                 continue
             if role is Role.CONSUMER:
@@ -219,22 +254,96 @@ class ControlPlane:
         if changes:
             await anyio.to_thread.run_sync(partial(self.ledger.update, view.id, **changes))
 
+    # -- revocations ------------------------------------------------------------------------------------------
     async def _follow_revocations(self) -> None:
+        """The feed, page by page from the last seq taken: the fallback of the stream."""
         while True:
             feed = await self.portal.revocations(self.trust.trust.revocations_since)
             items = feed.get("items") or []
             for item in items:
-                state = SubscriptionState(item["state"])
-                ended = await anyio.to_thread.run_sync(self.ledger.end, [item["subscriptionId"]], state,
-                                                       item.get("reason"))
-                for subscription_id in ended:
-                    log.info("subscription %s ended: %s", subscription_id, state)
-                for flows in self.flows:
-                    await flows.terminate(item["subscriptionId"], Code(state), item.get("reason") or state.value)
-            since = int(feed["next"])
-            await anyio.to_thread.run_sync(partial(self.trust.update, revocations_since=since))
+                await self.take_revocation(item)
+            await self._taken_up_to(int(feed["next"]))
             if not items:
                 return
+
+    async def take_revocation(self, item: dict[str, Any]) -> None:
+        """One item of the portal's revocation feed or stream (either way the same): the ledger records the end
+        (a final state stays as it is), and every data plane ends the subscription's channels now."""
+        state = SubscriptionState(item["state"])
+        subscription_id = str(item["subscriptionId"])
+        ended = await anyio.to_thread.run_sync(self.ledger.end, [subscription_id], state, item.get("reason"))
+        for ended_id in ended:
+            log.info("subscription %s ended: %s", ended_id, state)
+        await self._terminate(subscription_id, Code(state), item.get("reason") or state.value)
+
+    async def _taken_up_to(self, seq: int) -> None:
+        """The cursor of the feed and the stream alike; it only moves forward (both may take one item)."""
+        if seq > self.trust.trust.revocations_since:
+            await anyio.to_thread.run_sync(partial(self.trust.update, revocations_since=seq))
+
+    async def follow_revocations(self) -> None:
+        """The portal's revocation stream, in a task of its own beside the rounds, while this worker is in charge:
+        each revocation ends its channels as the portal writes it, instead of at the next round. Reconnects after
+        the last seq taken (``Last-Event-ID``), at once when a stream ended after running a while (the portal ends
+        it when our access token expires), else after a doubling, jittered delay; a refusal (too many streams)
+        waits the longest. Never raises for the portal's sake."""
+        delay = self.settings.reconnect_min_seconds
+        while True:
+            if not self.in_charge():
+                await self.clock.sleep(IN_CHARGE_CHECK_SECONDS)
+                continue
+            opened_at: list[float] = []
+            try:
+                await self._while_in_charge(self._follow_stream(opened_at))
+            except PortalRefused as exc:
+                log.warning("%s; following the feed each round meanwhile", exc)
+                delay = self.settings.reconnect_max_seconds
+            except PortalUnavailable as exc:
+                if opened_at:  # an outage is logged when it starts
+                    log.warning("%s; reconnecting", exc)
+            finally:
+                self.status.following = False
+            if opened_at and self.clock.monotonic() - opened_at[0] >= STEADY_STREAM_SECONDS:
+                delay = self.settings.reconnect_min_seconds
+                continue
+            await self.clock.sleep(delay * random.uniform(0.8, 1.2))  # noqa: S311 - jitter, not a secret
+            delay = min(delay * 2, self.settings.reconnect_max_seconds)
+
+    async def _follow_stream(self, opened_at: list[float]) -> None:
+        def opened() -> None:
+            opened_at.append(self.clock.monotonic())
+            self.status.following = True
+
+        async for item in self.portal.revocation_events(self.trust.trust.revocations_since, opened):
+            await self.take_revocation(item)
+            await self._taken_up_to(int(item["seq"]))
+
+    async def _while_in_charge(self, work: Awaitable[None]) -> None:
+        """``work`` in a child task, cancelled (and awaited) as soon as this worker is no longer in charge."""
+        task = asyncio.ensure_future(work)
+        done = asyncio.Event()
+        task.add_done_callback(lambda _: done.set())
+        try:
+            while not done.is_set():
+                if not await self.clock.wait(done, IN_CHARGE_CHECK_SECONDS) and not self.in_charge():
+                    log.info("no longer in charge of the portal rounds: stopped following the revocation stream")
+                    return
+        finally:
+            await cancel_and_wait(task)
+        task.result()
+
+    async def _tell_revocations(self) -> None:
+        """Revocations made here (``aadsys connector revoke``) that the portal has not accepted: told again each
+        round until it does. An unreachable portal ends the round (``PortalUnavailable``); a refusal is logged and
+        tried again next round."""
+        for row in await anyio.to_thread.run_sync(self.ledger.untold_revocations):
+            try:
+                state = await tell_portal(self.portal, row.id, row.reason)
+            except PortalRefused as exc:
+                log.warning("subscription %s: the portal refused our revocation: %s", row.id, exc.detail)
+                continue
+            await anyio.to_thread.run_sync(self.ledger.revocation_told, row.id)
+            log.info("subscription %s: the portal has our revocation (%s)", row.id, state)
 
     # -- reports ------------------------------------------------------------------------------------------------
     async def _report(self) -> None:

@@ -4,17 +4,23 @@ Access tokens come from the client-credentials grant (RFC 6749 §4.4, client aut
 and are refreshed before they expire; a 401 from the API fetches a new one once. Errors: a network failure,
 timeout or 5xx is ``PortalUnavailable`` (try again later; the connector works on from its caches); any other
 refusal is ``PortalRefused`` carrying the problem's ``detail``.
+
+The revocation stream (``revocation_events``, Server-Sent Events through httpx-sse) is the one long response:
+its reads may wait ``STREAM_READ_SECONDS`` (the portal sends a keep-alive comment every 15 s), every other
+step keeps the request timeout.
 """
 
 from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 import orjson
+from httpx_sse import aconnect_sse
 
 from aadsys.tls import client_context, describe_failure
 from aas_models import base64url
@@ -22,6 +28,8 @@ from aas_models.serialization import Json
 from connector.errors import PortalRefused, PortalUnavailable
 
 REFRESH_MARGIN_SECONDS = 30
+STREAM_READ_SECONDS = 45.0  # three of the portal's keep-alives: a connection silent for longer is dead
+REVOCATION_STREAM = "/api/v1/revocations/stream"
 
 
 class PortalClient:
@@ -31,6 +39,7 @@ class PortalClient:
         self._credentials = (client_id, client_secret)
         self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout, transport=transport,
                                        verify=tls or client_context(None))
+        self._stream_timeout = httpx.Timeout(timeout, read=STREAM_READ_SECONDS)
         self._token: str | None = None
         self._token_expires = 0.0
         self._claims: Json = {}
@@ -110,6 +119,43 @@ class PortalClient:
 
     async def revocations(self, since: int) -> Json:
         return await self._send("revocations", "GET", "/api/v1/revocations", params={"since": since})
+
+    async def revoke(self, subscription_id: str, reason: str | None) -> Json:
+        """As the provider's connector: the portal revokes the subscription (what ``aadsys connector revoke`` did
+        here first); revoking a revoked one again changes nothing."""
+        return await self._send("the revocation", "POST", f"/api/v1/subscriptions/{subscription_id}/revoke",
+                                json={"reason": reason} if reason else None)
+
+    async def revocation_events(self, since: int, opened: Callable[[], None] | None = None
+                                ) -> AsyncIterator[Json]:
+        """The portal's revocation stream after ``since`` (sent as ``Last-Event-ID``): each item as the feed gives
+        it, until the portal ends the stream (our access token expired, or it shuts down). ``opened`` is called
+        once the portal accepted the stream."""
+        what = "the revocation stream"
+        for attempt in range(2):
+            headers = {"Authorization": f"Bearer {await self.token()}", "Last-Event-ID": str(since)}
+            try:
+                async with aconnect_sse(self._http, "GET", REVOCATION_STREAM, headers=headers,
+                                        timeout=self._stream_timeout) as source:
+                    response = source.response
+                    if response.status_code == 401 and attempt == 0:
+                        self._token = None  # as in _send: one fresh token, then give up
+                        continue
+                    if response.status_code >= 500:
+                        raise PortalUnavailable(what, f"HTTP {response.status_code}")
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise PortalRefused(what, response.status_code, _detail(response))
+                    if opened is not None:
+                        opened()
+                    async for event in source.aiter_sse():
+                        if event.event == "revocation":
+                            item = orjson.loads(event.data)
+                            since = int(item["seq"])
+                            yield item
+                    return
+            except httpx.HTTPError as exc:
+                raise PortalUnavailable(what, describe_failure(exc, self.base_url)) from None
 
     # -- reports ------------------------------------------------------------------------------------------------
     async def report_transfer(self, transfer_id: str, side: str, count: int, digest: str) -> Json:

@@ -4,6 +4,10 @@ subscription, moved only along ``DELIVERY_TRANSITIONS``. Blocking database work:
 Which instances a subscription gets: this AAdSys's own records (never ones it received) of the subscription's
 asset type, created inside its window, every revision. Real-time deliveries are made in storage order as
 records commit; a historical range is made in createdAt order, in batches, resumable where it stopped.
+
+Nothing is handed out to send (``claim``, ``again``) for a subscription the connector's ledger holds ended: from
+the commit that ends it (a revocation taken from the portal, or ``aadsys connector revoke`` in another process),
+no record leaves, even before the flow itself has been ended.
 """
 
 from __future__ import annotations

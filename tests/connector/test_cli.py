@@ -287,3 +287,73 @@ def test_help_shows_every_option_and_default_as_written(cli_app: typer.Typer) ->
     assert not lost
     helped = _words(runner.invoke(cli_app, ["keys", "rotate" if cli_app is portal_app else "list", "--help"]).stdout)
     assert ("default: (./portal-data)" if cli_app is portal_app else "default: (./data/aadsys)") in helped
+
+
+# -- revoke ----------------------------------------------------------------------------------------------------------
+
+def _provided(chain: Chain) -> str:
+    """A fresh real-time subscription OMIS asked for and PEC approved, in PEC's ledger as its last round left it."""
+    made = last_json("connector", "request", "--asset", chain.asset_id, "--data-dir", str(chain.omis.data_dir))
+    with httpx.Client(base_url=chain.portal_url, headers={"Authorization": f"Bearer {chain.pec.admin_token}"}) as admin:
+        approved = admin.post(f"/api/v1/subscriptions/{made['id']}/approve").raise_for_status().json()
+    db = Database(f"sqlite:///{chain.pec.data_dir / 'aadsys.db'}")
+    try:
+        Ledger(db).upsert(approved, Role.PROVIDER, chain.pec.org_id)
+    finally:
+        db.dispose()
+    return str(made["id"])
+
+
+def _at_portal(chain: Chain, subscription_id: str) -> dict[str, Any]:
+    with httpx.Client(base_url=chain.portal_url, headers={"Authorization": f"Bearer {chain.omis.admin_token}"}) as api:
+        return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
+
+
+def test_revoke_ends_a_subscription_here_then_at_the_portal(chain: Chain) -> None:
+    pec = str(chain.pec.data_dir)
+    sub = _provided(chain)
+    done = last_json("connector", "revoke", sub, "--reason", "the contract ended", "--data-dir", pec)
+    assert (done["id"], done["state"], done["reason"], done["revokedBefore"], done["channelClosed"]) == (
+        sub, "revoked", "the contract ended", False, True)
+    assert done["portal"] == {"told": True, "state": "revoked", "error": None}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", done["revokedAt"]) and chain.omis.name in \
+        done["consumer"]
+    seen = _at_portal(chain, sub)  # the portal's own revocation: its state machine, audit trail and feed
+    assert (seen["state"], seen["reason"]) == ("revoked", "the contract ended")
+    here = {s["id"]: s for s in last_json("connector", "status", "--data-dir", pec)["subscriptions"]}[sub]
+    assert here["state"] == "revoked" and here["revokedHere"]["portalToldAt"] is not None
+
+    again = cli("connector", "revoke", sub, "--data-dir", pec)  # twice: says so, changes nothing
+    assert again.stdout.strip().splitlines()[-1] == sub and "was revoked here already" in again.stderr
+
+
+def test_revoke_with_the_portal_away_holds_here_and_is_told_later(chain: Chain) -> None:
+    pec = str(chain.pec.data_dir)
+    sub = _provided(chain)
+    away = runner.invoke(app, ["connector", "revoke", sub, "--json", "--data-dir", pec],
+                         env={"AADSYS_PORTAL_URL": "http://127.0.0.1:9"})
+    assert away.exit_code == 0, away.output
+    done = json.loads(away.stdout.strip().splitlines()[-1])
+    assert done["state"] == "revoked" and done["portal"]["told"] is False
+    assert "the portal is unreachable" in done["portal"]["error"], done
+    assert _at_portal(chain, sub)["state"] == "approved"
+    shown = runner.invoke(app, ["connector", "status", "--data-dir", pec], env={"AADSYS_PORTAL_URL": "http://127.0.0.1:9"})
+    line = next(line for line in shown.stdout.splitlines() if line.startswith(sub))
+    assert " revoked " in line and "revoked here, not yet told to the portal" in " ".join(shown.stdout.split())
+
+    said = cli("connector", "revoke", sub, "--data-dir", pec).stderr  # what the running connector does each round
+    assert "was revoked here already" in said and "the portal has it too: revoked" in said
+    assert _at_portal(chain, sub)["state"] == "revoked"
+
+
+def test_revoke_as_consumer_or_of_an_unknown_id_is_refused_with_the_cause(chain: Chain) -> None:
+    as_consumer = cli("connector", "revoke", chain.realtime, "--data-dir", str(chain.omis.data_dir), ok=False)
+    said = " ".join(as_consumer.output.split())
+    assert as_consumer.exit_code == 1 and "this connector is its consumer, and only the provider revokes" in said, said
+    assert "cancel it at the portal" in said and "Traceback" not in as_consumer.output
+    assert _at_portal(chain, chain.realtime)["state"] != "revoked"
+
+    unknown = cli("connector", "revoke", "no-such-subscription", "--data-dir", str(chain.pec.data_dir), ok=False)
+    said = " ".join(unknown.output.split())
+    assert unknown.exit_code == 2 and "knows no subscription no-such-subscription" in said, said
+    assert "aadsys connector subscriptions" in said

@@ -292,3 +292,35 @@ def test_provider_digest_of_confirmed_deliveries_equals_the_consumers_digest_of_
     assert (count, digest) == received.digest(omis_sqlite.db, SUB)
     assert count == 3 and digest.startswith("sha256:")
     assert received.figures(omis_sqlite.db, SUB) == received.ConsumerFigures(stored=3, last_seq=3)
+
+
+# -- a subscription ended here -------------------------------------------------------------------------------------
+
+def _ledger_row(ctx: AadsysContext, state: str) -> None:
+    from connector.control._ledger import Ledger
+    from connector.spi import Role
+
+    Ledger(ctx.db).upsert({"id": SUB, "assetId": "asset-1", "assetType": "sales-order", "mode": "realtime",
+                           "validFrom": FAR_PAST.isoformat(), "validTo": FAR_FUTURE.isoformat(), "state": state,
+                           "providerOrgId": "org-pec", "consumerOrgId": "org-omis", "providerName": "PEC",
+                           "consumerName": "OMIS"}, Role.PROVIDER, "org-pec")
+
+
+def test_nothing_is_handed_out_to_send_once_the_ledger_holds_the_subscription_ended(
+        pec: AadsysContext, outbox: Outbox) -> None:
+    """From the commit that ends it (a revocation from the portal, or `aadsys connector revoke` in another process),
+    no record leaves, even while its flow still runs: new ones and ones to send again alike."""
+    _ledger_row(pec, "active")
+    create(pec, "SO-1", "SO-2")
+    make_all(outbox)
+    (first,) = outbox.claim(SUB, 0, 1)
+    with pec.db.write_session() as session:
+        from connector.tables import SubscriptionRow
+
+        row = session.get(SubscriptionRow, SUB)
+        assert row is not None
+        row.state = "revoked"
+        session.add(row)
+        session.commit()
+    assert outbox.claim(SUB, first.seq, 10) == []
+    assert outbox.again(SUB, [first.seq]) == []

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import base64
 import re
+import ssl
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from httpx_sse import EventSource, ServerSentEvent
 
 from aas_models import Owner, asset_type_metadata
 from tests.portal.conftest import Account, LivePortal
 
 PROBLEM_JSON = "application/problem+json"
+STREAM = "/api/v1/revocations/stream"
 
 
 def iso(t: datetime) -> str:
@@ -103,3 +109,36 @@ def assert_problem(r: httpx.Response, status: int, *, field: str | None = None, 
     if field is not None:
         assert field in [e["field"] for e in problem["errors"]], problem
     return problem
+
+
+class Stream:
+    """One open stream, read event by event, each read bounded in time."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._events = EventSource(response).aiter_sse()
+
+    async def next(self, timeout: float = 5.0) -> ServerSentEvent:
+        with anyio.fail_after(timeout):
+            return await self._events.__anext__()
+
+    async def ended(self, timeout: float) -> bool:
+        """Whether the server ends the stream within ``timeout`` (events before the end are skipped)."""
+        with anyio.move_on_after(timeout):
+            async for _ in self._events:
+                pass
+            return True
+        return False
+
+
+@asynccontextmanager
+async def opened(portal: LivePortal | str, token: str | None, *, verify: ssl.SSLContext | bool = True,
+                 **headers: str) -> AsyncIterator[Stream]:
+    """The revocation stream of ``portal`` (or a URL), open: it must answer 200 with an event stream."""
+    url = portal if isinstance(portal, str) else portal.url
+    sent = {**headers, **({"Authorization": f"Bearer {token}"} if token else {})}
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10, read=30), verify=verify) as client, \
+            client.stream("GET", STREAM, headers=sent) as response:
+        assert response.status_code == 200, (await response.aread()).decode()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield Stream(response)

@@ -17,6 +17,7 @@ ENDPOINTS = {("post", "/oauth/token"), ("get", "/.well-known/jwks.json"), ("put"
              ("get", "/api/v1/subscriptions/{subscription_id}/grant"),
              ("post", "/api/v1/subscriptions/{subscription_id}/verify"),
              ("post", "/api/v1/subscriptions/{subscription_id}/progress"), ("get", "/api/v1/revocations"),
+             ("get", "/api/v1/revocations/stream"),
              ("post", "/api/v1/transfers/{transfer_id}/reports"), ("get", "/api/v1/transfers/{transfer_id}"),
              ("get", "/api/v1/audit"), ("get", "/healthz"), ("get", "/readyz")}
 
@@ -30,6 +31,9 @@ def test_every_endpoint_is_documented_with_a_tag_and_a_summary(live_portal: Live
     assert not [key for key in ENDPOINTS if not (operations[key].get("tags") and operations[key].get("summary"))]
     assert all(not path.startswith(("/catalog", "/login", "/approvals")) for path in spec["paths"])  # pages hidden
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    stream = operations[("get", "/api/v1/revocations/stream")]
+    assert "text/event-stream" in stream["responses"]["200"]["content"] and "429" in stream["responses"]
+    assert {p["name"] for p in stream["parameters"]} >= {"since", "last-event-id"}
 
 
 def test_unknown_api_paths_and_methods_are_problems(live_portal: LivePortal) -> None:

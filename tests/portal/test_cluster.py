@@ -9,6 +9,7 @@ The last test kills a worker: the tests before it find both running.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -17,15 +18,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+import anyio
 import httpx
 import pytest
 from sqlmodel import col, func, select
 
 from abm_portal.models import AuditEntry, AuthThrottle, PortalSecret, Revocation, SigningKey, Subscription
 from abm_portal.services import throttle
+from abm_portal.services.revocation_stream import MAX_PER_ORG as MAX_STREAMS_PER_ORG
 from tests.portal.cluster import PROXY_ADDRESS, PortalCluster, portal_cluster
 from tests.portal.conftest import PASSWORD, Account
-from tests.portal.flows import act, connector_keys, publish, request, web_login
+from tests.portal.flows import STREAM as REVOCATION_STREAM
+from tests.portal.flows import act, connector_keys, opened, publish, request, web_login
 from tests.support.postgres import PostgresServer
 
 # The first test also waits for the cluster to start: four interpreters at once, slow on a busy 2-core machine.
@@ -106,6 +110,71 @@ def test_an_x_forwarded_for_a_client_writes_itself_is_ignored(cluster: PortalClu
 BURST_ROUNDS = 12  # each round: a login (3 requests), a token, an approval and a grant fetch
 KILL_AFTER = 16  # tasks done before worker 0 is killed
 EXPIRIES = 10
+
+
+def _connector_token(cluster: PortalCluster, account: Account) -> str:
+    with cluster.client() as anonymous:
+        response = anonymous.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                  auth=(account.client_id, account.client_secret))
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_revocation_written_by_one_worker_reaches_a_stream_served_by_another_within_a_second(
+        cluster: PortalCluster, maker: Account) -> None:
+    """The worker serving the stream did not write the revocation: it learns of it by its poll (0.5 s). A stream
+    through the proxy gets each one as soon (nginx passes events on unbuffered)."""
+    portal = cluster.portal()
+    buyer = portal.register("Follower")
+    with cluster.client(maker.admin_token) as seller, cluster.client(buyer.admin_token) as consumer:
+        asset = publish(seller)
+        subs = [request(consumer, asset["id"])["id"] for _ in range(3)]
+        for sub in subs:
+            act(seller, sub, "approve")
+    token = _connector_token(cluster, buyer)
+    stream_on, revoke_on = cluster.workers[0], cluster.workers[1]
+    delays = []
+    async with opened(stream_on.url, token) as direct, opened(cluster.url, token, verify=cluster.tls()) as proxied:
+        with httpx.Client(base_url=revoke_on.url, headers={"Authorization": f"Bearer {maker.admin_token}"},
+                          timeout=30) as provider:
+            for sub in subs:
+                await anyio.to_thread.run_sync(lambda s=sub: act(provider, s, "revoke"))
+                answered = time.monotonic()
+                for stream in (direct, proxied):
+                    event = await stream.next()
+                    assert json.loads(event.data)["subscriptionId"] == sub
+                    delays.append(time.monotonic() - answered)
+    print(f"revocation stream across workers: {', '.join(f'{d * 1000:.0f}' for d in delays)} ms")
+    assert max(delays) < 1.0, delays
+
+
+def test_an_organisations_streams_are_counted_across_every_worker(cluster: PortalCluster) -> None:
+    portal = cluster.portal()
+    org = portal.register("Greedy")
+    token = _connector_token(cluster, org)
+    clients = [httpx.Client(base_url=worker.url, timeout=10, headers={"Authorization": f"Bearer {token}"})
+               for worker in cluster.workers]
+    held: list[httpx.Response] = []
+    try:
+        for n in range(MAX_STREAMS_PER_ORG):  # spread over the workers
+            client = clients[n % len(clients)]
+            held.append(client.send(client.build_request("GET", REVOCATION_STREAM), stream=True))
+        assert [r.status_code for r in held] == [200] * MAX_STREAMS_PER_ORG
+        for client in clients:
+            refused = client.get(REVOCATION_STREAM)
+            assert refused.status_code == 429, refused.text
+            assert "close one" in refused.json()["detail"]
+    finally:
+        for response in held:
+            response.close()
+        for client in clients:
+            client.close()
 
 
 def test_a_worker_killed_in_a_burst_fails_no_request_and_each_expiry_is_recorded_once(

@@ -87,10 +87,12 @@ def reject(subscription_id: str, body: RejectionBody, db: DbSession, actor: Curr
 
 
 @router.post("/{subscription_id}/revoke", summary="Revoke an approved or active subscription (the provider's "
-                                                  "org admin)", responses=problem_responses(400, 404, 409))
+                                                  "org admin or connector)", responses=problem_responses(400, 404, 409))
 def revoke(subscription_id: str, db: DbSession, actor: CurrentActor,
            body: EndingBody | None = None) -> SubscriptionPublic:
-    """Its grant is refused from now on; the revocation feed tells both connectors."""
+    """Its grant is refused from now on; the revocation feed and stream tell both connectors. The provider's
+    connector revokes here what its operator revoked on its own side (`aadsys connector revoke`); revoking a
+    revoked subscription again changes nothing."""
     return _one(db, actor, subscriptions.revoke(db, actor, subscription_id, reason=body.reason if body else None))
 
 

@@ -1,0 +1,76 @@
+"""The connector's ledger keeps what the portal shows of each subscription, except that a final state is final
+here as at the portal: what ended here stays ended, whatever a later view of the portal says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from aadsys.gateway.context import AadsysContext
+from connector._revoking import RevocationRefused, flow_ended, revoke_here
+from connector.control._ledger import Ledger
+from connector.spi import Role, SubscriptionState
+
+SUB = "sub-1"
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def shown(state: str, sub: str = SUB) -> dict[str, str]:
+    """A subscription as the portal lists it to PEC, its provider."""
+    return {"id": sub, "assetId": "asset-1", "assetType": "sales-order", "mode": "realtime",
+            "validFrom": START.isoformat(), "validTo": (START + timedelta(days=3650)).isoformat(), "state": state,
+            "providerOrgId": "org-pec", "consumerOrgId": "org-omis", "providerName": "PEC", "consumerName": "OMIS"}
+
+
+@pytest.fixture
+def ledger(pec: AadsysContext) -> Ledger:
+    return Ledger(pec.db)
+
+
+def test_a_subscription_revoked_here_is_not_brought_back_by_a_portal_that_still_shows_it_active(
+        pec: AadsysContext, ledger: Ledger) -> None:
+    ledger.upsert(shown("active"), Role.PROVIDER, "org-pec")
+    done = revoke_here(pec.db.engine, SUB, "the contract ended", datetime.now(UTC))
+    assert (done.already, done.told, done.peer) == (False, False, "OMIS")
+
+    row, changed = ledger.upsert(shown("active"), Role.PROVIDER, "org-pec")  # the portal has not heard yet
+    assert (row.state, row.reason, changed) == ("revoked", "the contract ended", False)
+    assert ledger.end([SUB], SubscriptionState.CANCELLED, "the consumer cancelled") == []
+    assert ledger.get(SUB).state == "revoked"  # type: ignore[union-attr]
+    assert ledger.live(datetime.now(UTC)) == []
+    assert [r.id for r in ledger.untold_revocations()] == [SUB]
+
+    ledger.revocation_told(SUB)
+    assert ledger.untold_revocations() == []
+    again = revoke_here(pec.db.engine, SUB, None, datetime.now(UTC))  # twice: nothing new, the first reason kept
+    assert (again.already, again.told, again.reason) == (True, True, "the contract ended")
+
+
+def test_only_an_approved_or_active_subscription_we_provide_is_revoked_here(pec: AadsysContext,
+                                                                           ledger: Ledger) -> None:
+    ledger.upsert(shown("active", "as-consumer"), Role.CONSUMER, "org-omis")
+    ledger.upsert(shown("expired", "expired"), Role.PROVIDER, "org-pec")
+    ledger.upsert(shown("requested", "requested"), Role.PROVIDER, "org-pec")
+    now = datetime.now(UTC)
+    cases = {"as-consumer": (1, "only the provider revokes"), "expired": (1, "is expired already"),
+             "requested": (1, "reject the request"), "no-such": (2, "knows no subscription no-such")}
+    for sub, (status, says) in cases.items():
+        with pytest.raises(RevocationRefused) as refused:
+            revoke_here(pec.db.engine, sub, None, now)
+        assert refused.value.status == status and says in str(refused.value), str(refused.value)
+    assert {r.id: r.state for r in ledger.rows()} == {"as-consumer": "active", "expired": "expired",
+                                                     "requested": "requested"}
+
+
+def test_a_flow_has_ended_when_no_worker_holds_its_lease(pec: AadsysContext) -> None:
+    from connector._clock import SystemClock
+    from connector._leases import Leases
+
+    leases = Leases(pec.db, "worker-1", 10, SystemClock())
+    assert flow_ended(pec.db.engine, SUB, datetime.now(UTC))  # never taken
+    fence = leases.take(SUB, "provider")
+    assert fence is not None and not flow_ended(pec.db.engine, SUB, datetime.now(UTC))
+    leases.release(fence)
+    assert flow_ended(pec.db.engine, SUB, datetime.now(UTC))
+
