@@ -50,7 +50,7 @@ services:
 # Three workers on two cores: many tests wait on servers they started. A module's tests stay on one worker, so a
 # module's servers are started once; modules that share the demo chain share a worker (tests/conftest.py).
 test: install services
-	$(PY) -m pytest -n 3 --dist loadgroup
+	$(PY) -m pytest -n 3 --dist loadscope
 
 demo: install
 	$(PY) -m valuechain $(ARGS)

@@ -112,11 +112,20 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         chain.stop()
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (``make test``: ``--dist loadgroup``) the tests of one module run on one worker, so that what the
-    module's fixtures start is started once; a test marked ``xdist_group`` runs with its group instead (the modules
-    that share the one demo chain)."""
-    for item in items:
-        if not any(item.iter_markers("xdist_group")):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+# Modules that must share a worker under xdist: those that use the one demo chain (a session fixture per worker).
+SHARED_WORKER = {"tests/e2e/test_value_chain.py": "value_chain", "tests/test_readme_examples.py": "value_chain"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``make test`` runs ``-n 3 --dist loadscope``: the tests of one module go to one worker, so what the module's
+    fixtures start is started once; the modules of ``SHARED_WORKER`` go to one worker together."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return SHARED_WORKER.get(module, module)
+
+    return ByModule(config, log)

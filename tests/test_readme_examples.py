@@ -31,8 +31,7 @@ from aadsys.processes import child_env
 from tests.support.readme import README, Example, runnable_examples
 from valuechain.scenario import Chain, Ports
 
-pytestmark = [pytest.mark.timeout(300),  # run alone, the first example pays for the chain's bootstrap
-              pytest.mark.xdist_group("value_chain")]  # on the worker that runs the one chain
+pytestmark = pytest.mark.timeout(300)  # run alone, the first example pays for the chain's bootstrap
 BLOCK_SECONDS = 60
 
 # The demo's default address of each process → the attribute of valuechain.scenario.Chain that answers here.

@@ -24,8 +24,7 @@ from valuechain.orders import SAMPLES, CustomerOrder, label_image
 from valuechain.scenario import PASSWORD, Chain, order_juices, summary
 
 STATIONS = ["loading", "mixing", "filling", "capping", "printing", "packaging"]
-pytestmark = [pytest.mark.timeout(300),  # the first test pays for the chain's bootstrap: some 15 command lines
-              pytest.mark.xdist_group("value_chain")]  # on the worker that runs the one chain
+pytestmark = pytest.mark.timeout(300)  # the first test pays for the chain's bootstrap: some 15 command lines
 
 @pytest.fixture
 def chain(value_chain: Chain) -> Chain:
