@@ -230,9 +230,14 @@ class Connector:
 
     def status(self) -> dict[str, Any]:
         channels = {**self.consumer.channels(), **self.provider.channels()}
-        return collect_status(self.context.settings, EngineRows(self.context.db.engine), self.trust.trust,
-                              self.identity, portal_reachable=self.control.status.reachable, channels=channels,
-                              unwritten=self.refusals.unwritten())
+        found = collect_status(self.context.settings, EngineRows(self.context.db.engine), self.trust.trust,
+                               self.identity, portal_reachable=self.control.status.reachable, channels=channels,
+                               unwritten=self.refusals.unwritten())
+        # This process among the workers: its lease holder name, the writes its fence refused since it started
+        # (each one a write of a paused worker whose lease another had taken over), and the leases it took over.
+        found["worker"] = {"name": self.leases.holder, "fencedWrites": self.leases.refused,
+                           "leaseTakeovers": self.leases.takeovers}
+        return found
 
 
 async def _nothing(*_: object) -> None:

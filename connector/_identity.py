@@ -49,17 +49,22 @@ class Identity:
 
 
 def load_or_create(directory: Path) -> Identity:
-    """The key pairs kept in ``directory``; those missing are made now."""
+    """The key pairs kept in ``directory``; those missing are made now.
+
+    The workers of ``aadsys serve --workers N`` (or processes sharing one data dir) start at once on a fresh data
+    dir: the first key written is everyone's (``_save`` never replaces a key another process wrote), so they all
+    sign and decrypt as the one identity the portal knows.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     os.chmod(directory, 0o700)
-    signing = _load(directory / SIGNING_FILE, Ed25519PrivateKey)  # type: ignore[type-abstract]
+    signing_kind: type[Ed25519PrivateKey] = Ed25519PrivateKey  # type: ignore[type-abstract]
+    encryption_kind: type[X25519PrivateKey] = X25519PrivateKey  # type: ignore[type-abstract]
+    signing = _load(directory / SIGNING_FILE, signing_kind)
     if signing is None:
-        signing = Ed25519PrivateKey.generate()
-        _save(directory / SIGNING_FILE, signing)
-    encryption = _load(directory / ENCRYPTION_FILE, X25519PrivateKey)  # type: ignore[type-abstract]
+        signing = _save(directory / SIGNING_FILE, Ed25519PrivateKey.generate(), signing_kind)
+    encryption = _load(directory / ENCRYPTION_FILE, encryption_kind)
     if encryption is None:
-        encryption = X25519PrivateKey.generate()
-        _save(directory / ENCRYPTION_FILE, encryption)
+        encryption = _save(directory / ENCRYPTION_FILE, X25519PrivateKey.generate(), encryption_kind)
     return Identity(signing, encryption)
 
 
@@ -83,13 +88,23 @@ def _load(path: Path, kind: type[K]) -> K | None:
     return key
 
 
-def _save(path: Path, key: Ed25519PrivateKey | X25519PrivateKey) -> None:
+def _save(path: Path, key: K, kind: type[K]) -> K:
+    """Write ``key`` to ``path`` unless a key is there already; returns the key at ``path`` then: ``key``, or the
+    one another process wrote first. The file appears whole (linked from a file of this process's own)."""
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.unlink(missing_ok=True)  # a leftover of a crash would keep its own, perhaps looser, mode
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(pem)
+            out.flush()
+            os.fsync(out.fileno())
+        os.link(tmp, path)  # fails if another process's key is there: that one stays
+    except FileExistsError:
+        found = _load(path, kind)
+        assert found is not None  # linked whole, never removed
+        return found
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key

@@ -71,6 +71,7 @@ class Fence:
         row = session.execute(query).first()
         if row is None or row.holder != self.leases.holder or row.epoch != self.epoch:
             self.leases.metrics.write_fenced()  # a zombie's write that did not happen
+            self.leases.refused += 1  # this worker's own count, for its status
             raise LeaseLost(self.subject, self.role, self.epoch)
 
 
@@ -80,6 +81,7 @@ class Leases:
     def __init__(self, db: Database, holder: str, ttl_seconds: float, clock: Clock,
                  metrics: ConnectorMetrics) -> None:
         self.db, self.holder, self.clock, self.metrics = db, holder, clock, metrics
+        self.refused = self.takeovers = 0  # this worker's fenced writes and takeovers (its status; metrics add up)
         self.ttl = timedelta(seconds=ttl_seconds)
 
     def _key(self, subject: str, role: str) -> ColumnElement[bool]:
@@ -116,6 +118,7 @@ class Leases:
             session.commit()
         if taken_over:
             self.metrics.lease_taken_over()
+            self.takeovers += 1
         return Fence(self, subject, role, epoch)
 
     def renew(self) -> dict[tuple[str, str], int]:

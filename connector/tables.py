@@ -98,6 +98,18 @@ class HistoryJobRow(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
 
 
+class NonceRow(SQLModel, table=True):
+    """A channel challenge's server nonce while it is open (DESIGN §5.1): only its SHA-256 is kept, bound to one
+    subscription, taken once. In the database, so that whichever worker takes the connect takes the nonce that
+    another worker issued (a proxy sends the challenge and the connect where it likes, DESIGN §10)."""
+
+    __tablename__ = "channel_nonces"
+
+    nonce_sha256: str = Field(primary_key=True, max_length=64)
+    subscription_id: str = Field(max_length=64)
+    expires_at: datetime = Field(index=True)
+
+
 class LinkRow(SQLModel, table=True):
     """A one-time download link (DESIGN §4): only the token's SHA-256 is kept; consumed atomically."""
 

@@ -12,7 +12,8 @@ checks (``check``):
 
 ``admit`` then takes the nonce (single use, ``NONCE_SECONDS``, bound to the subscription), checks the proof
 (the consumer's Ed25519 signature over ("channel", nonce, sha256(grant)) by the key the grant names), and asks
-the portal online when it answers (``POST …/verify``): this is how a revocation reaches a provider.
+the portal online when it answers (``POST …/verify``): this is how a revocation reaches a provider. Nonces live
+in the database, so that the worker that takes the connect need not be the one that issued the challenge.
 """
 
 from __future__ import annotations
@@ -21,9 +22,14 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import anyio
+from sqlalchemy import delete, insert
 
+from aadsys.core.db import Database
+from aadsys.core.instances import aware
+from aadsys.core.tables import table_of
 from connector._clock import Clock
 from connector._sealing import verify_proof
 from connector._wire import PROOF_CHANNEL
@@ -33,33 +39,44 @@ from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore, check_grant
 from connector.errors import GrantRefused, PortalError, PortalRefused, PortalUnavailable
 from connector.spi import FINAL_STATES, GrantClaims, SubscriptionState
+from connector.tables import NonceRow
 
 log = logging.getLogger("connector.control")
 NONCE_SECONDS = 60
-MAX_NONCES = 10_000
 TRUST_RETRY_SECONDS = 5.0  # an unknown key makes us ask the portal for its keys at most this often
+_N = table_of(NonceRow)
 
 
 class Nonces:
-    """Fresh server nonces: single use, short-lived, bound to a subscription; at most ``MAX_NONCES`` open."""
+    """Fresh server nonces: single use, short-lived, bound to a subscription. Kept in the database (their SHA-256
+    only), shared by every worker of the AAdSys: a proxy sends a consumer's challenge to one worker and its connect
+    to another. Each issue deletes the expired ones; how many are open is bounded by the handshake budget per
+    source (``ProviderPlane``) and the grant every challenge must present. Blocking: async callers use a thread."""
 
-    def __init__(self, clock: Clock) -> None:
-        self.clock = clock
-        self._open: dict[str, tuple[str, float]] = {}
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db, self.clock = db, clock
 
     def issue(self, subscription_id: str) -> str:
-        now = self.clock.monotonic()
-        if len(self._open) >= MAX_NONCES:
-            self._open = {n: v for n, v in self._open.items() if v[1] > now}
-            while len(self._open) >= MAX_NONCES:
-                self._open.pop(next(iter(self._open)))
-        nonce = secrets.token_urlsafe(32)
-        self._open[nonce] = (subscription_id, now + NONCE_SECONDS)
+        nonce, now = secrets.token_urlsafe(32), self.clock.now()
+        with self.db.write_session() as session:
+            session.execute(delete(_N).where(_N.c.expires_at <= now))
+            session.execute(insert(_N).values(nonce_sha256=_digest(nonce), subscription_id=subscription_id,
+                                              expires_at=now + timedelta(seconds=NONCE_SECONDS)))
+            session.commit()
         return nonce
 
     def take(self, nonce: str, subscription_id: str) -> bool:
-        found = self._open.pop(nonce, None)
-        return found is not None and found[0] == subscription_id and found[1] > self.clock.monotonic()
+        """Whether ``nonce`` was open for ``subscription_id``; it is gone either way (one attempt per nonce)."""
+        with self.db.write_session() as session:
+            found = session.execute(delete(_N).where(_N.c.nonce_sha256 == _digest(nonce))
+                                    .returning(_N.c.subscription_id, _N.c.expires_at)).first()
+            session.commit()
+        return found is not None and found.subscription_id == subscription_id and \
+            aware(found.expires_at) > self.clock.now()
+
+
+def _digest(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
 
 
 class Admission:
@@ -70,16 +87,16 @@ class Admission:
                  clock: Clock, leeway_seconds: int) -> None:
         self.trust, self.ledger, self.portal, self.held_types = trust, ledger, portal, held_types
         self._refresh_trust, self.clock, self.leeway = refresh_trust, clock, leeway_seconds
-        self.nonces = Nonces(clock)
+        self.nonces = Nonces(ledger.db, clock)
         self._trust_tried_at = -TRUST_RETRY_SECONDS
 
     async def challenge(self, grant: str) -> str:
         claims = await self.check(grant)
-        return self.nonces.issue(claims.subscription_id)
+        return await anyio.to_thread.run_sync(self.nonces.issue, claims.subscription_id)
 
     async def admit(self, grant: str, nonce: str, proof: str) -> GrantClaims:
         claims = await self.check(grant)
-        if not self.nonces.take(nonce, claims.subscription_id):
+        if not await anyio.to_thread.run_sync(self.nonces.take, nonce, claims.subscription_id):
             raise GrantRefused(Code.STALE_NONCE, f"the nonce is unknown, used or older than {NONCE_SECONDS} s; ask "
                                                  "for a fresh challenge", claims.subscription_id)
         grant_digest = hashlib.sha256(grant.encode()).hexdigest()

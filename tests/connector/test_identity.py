@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import stat
 from pathlib import Path
@@ -82,10 +84,33 @@ def test_key_file_holding_the_other_kind_of_key_is_a_configuration_error_naming_
 def test_key_saved_over_a_leftover_temporary_file_is_still_owner_only(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     keys.mkdir()
-    leftover = (keys / SIGNING_FILE).with_suffix(".tmp")
+    leftover = keys / f"{SIGNING_FILE}.{os.getpid()}.tmp"
     leftover.write_bytes(b"")
     leftover.chmod(0o644)
 
     load_or_create(keys)
 
     assert mode(keys / SIGNING_FILE) == 0o600
+
+
+def _public_keys(directory: Path, start: multiprocessing.synchronize.Barrier,
+                 answers: multiprocessing.Queue[tuple[str, str]]) -> None:
+    start.wait()
+    identity = load_or_create(directory)
+    answers.put((identity.signing_key, identity.encryption_key))
+
+
+def test_workers_starting_at_once_on_a_fresh_data_dir_all_get_the_one_identity_kept_on_disk(tmp_path: Path) -> None:
+    forked = multiprocessing.get_context("fork")
+    start, answers = forked.Barrier(4), forked.Queue()
+    workers = [forked.Process(target=_public_keys, args=(tmp_path / "keys", start, answers)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    seen = {answers.get(timeout=30) for _ in workers}
+    for worker in workers:
+        worker.join(timeout=30)
+
+    on_disk = load_or_create(tmp_path / "keys")
+    assert seen == {(on_disk.signing_key, on_disk.encryption_key)}
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    assert sorted(p.name for p in (tmp_path / "keys").iterdir()) == sorted([SIGNING_FILE, ENCRYPTION_FILE])

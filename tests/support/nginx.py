@@ -98,12 +98,14 @@ def site_for_test(site: str, upstream: str, servers: list[str], port: int, certi
 
 
 def start_nginx(directory: Path, site: str, upstream: str, servers: list[str], *,
-                proxy_bind: str | None = None) -> tuple[RunningNginx, Certificate]:
+                proxy_bind: str | None = None, certificate: Certificate | None = None
+                ) -> tuple[RunningNginx, Certificate]:
     """nginx serving ``deploy/nginx/<site>`` over the workers at ``servers`` (host:port), on https at a free
-    loopback port; returns it with the certificate (its ``ca`` is what clients trust)."""
+    loopback port, with ``certificate`` (default: one of a CA of its own); returns it with the certificate (its
+    ``ca`` is what clients trust)."""
     binary = nginx_binary()
     directory.mkdir(parents=True, exist_ok=True)
-    certificate = loopback_certificate(directory / "tls")
+    certificate = certificate or loopback_certificate(directory / "tls")
     port = free_port()
     (directory / "site.conf").write_text(site_for_test(site, upstream, servers, port, certificate))
     temp = "".join(f"    {kind}_temp_path {directory / kind};\n"
