@@ -66,8 +66,9 @@ def test_only_an_approved_or_active_subscription_we_provide_is_revoked_here(pec:
 def test_a_flow_has_ended_when_no_worker_holds_its_lease(pec: AadsysContext) -> None:
     from connector._clock import SystemClock
     from connector._leases import Leases
+    from connector._metrics import ConnectorMetrics
 
-    leases = Leases(pec.db, "worker-1", 10, SystemClock())
+    leases = Leases(pec.db, "worker-1", 10, SystemClock(), ConnectorMetrics(pec.metrics))
     assert flow_ended(pec.db.engine, SUB, datetime.now(UTC))  # never taken
     fence = leases.take(SUB, "provider")
     assert fence is not None and not flow_ended(pec.db.engine, SUB, datetime.now(UTC))

@@ -15,8 +15,10 @@ from aadsys.core.instances import StoredInstance
 from aadsys.core.tables import InstanceRow
 from aadsys.gateway.context import AadsysContext
 from aas_models import Owner, render_instance
+from connector.codes import Code
 from connector.data import _received as received
 from connector.data._outbox import Outbox, Outgoing
+from connector.errors import Fallen
 from tests.aadsys.conftest import order
 from tests.aas_models.records import record
 from tests.connector.channel_pair import ManualClock
@@ -322,5 +324,7 @@ def test_nothing_is_handed_out_to_send_once_the_ledger_holds_the_subscription_en
         row.state = "revoked"
         session.add(row)
         session.commit()
-    assert outbox.claim(SUB, first.seq, 10) == []
-    assert outbox.again(SUB, [first.seq]) == []
+    for hand_out in (lambda: outbox.claim(SUB, first.seq, 10), lambda: outbox.again(SUB, [first.seq])):
+        with pytest.raises(Fallen) as ended:
+            hand_out()
+        assert ended.value.code is Code.REVOKED

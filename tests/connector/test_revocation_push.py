@@ -34,6 +34,7 @@ from abm_portal.models import RevocationStream
 from abm_portal.services import organisations, personal_tokens, users
 from connector._clock import SystemClock
 from connector._identity import load_or_create
+from connector._metrics import ConnectorMetrics
 from connector._settings import ConnectorSettings
 from connector.codes import Code
 from connector.control._ledger import Ledger
@@ -267,7 +268,7 @@ async def following(portal: Portal, member: Member, ctx: AadsysContext, tmp_path
     control = ControlPlane(settings=tuning, identity=load_or_create(tmp_path / "keys"), portal=client, trust=trust,
                            ledger=ledger, progress=NoProgress(), owner=Owner("pec", "https://pec.example"),
                            public_url="https://pec.example", asset_types=frozenset, clock=SystemClock(),
-                           in_charge=charge)
+                           metrics=ConnectorMetrics(ctx.metrics), in_charge=charge)
     control.drive(flows)
     task = asyncio.create_task(control.follow_revocations())
     try:
