@@ -539,5 +539,6 @@ def test_zombie_a_worker_stopped_past_its_lease_writes_nothing_when_it_wakes_and
 
     assert new_epoch > epoch
     assert fenced >= 1 and worker["name"] == holder
-    assert "another worker took the lease over" in zombie.log_path.read_text(errors="replace")
+    said = zombie.log_path.read_text(errors="replace")  # a fenced write or the next renewal finds it first
+    assert "another worker took the lease over" in said or "lease of" in said and "to another worker" in said, said
     assert (figures["duplicates"], figures["out of order"]) == (0, 0), figures
