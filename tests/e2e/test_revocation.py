@@ -38,7 +38,8 @@ def test_the_portals_stream_closes_a_revoked_channel_within_a_second_without_wai
         closed.append(time.monotonic() - answered)
     print(f"revocation stream, end to end (portal answer → PEC's channel closed, status polled every 10 ms): "
           f"median {statistics.median(closed) * 1000:.0f} ms, max {max(closed) * 1000:.0f} ms over {len(closed)}")
-    # The one-second bound is a figure of a quiet machine (bench/README.md); here the suite loads both cores.
+    # The one-second bound is measured apart (connector/README.md, "After a revocation"); here the suite loads both
+    # cores.
     # A round-based close would spread over the 5 s round: a median under 1 s and no close past 2.5 s tell the
     # push from the poll (with the push broken, the chance of passing both is about 1 in 100).
     assert statistics.median(closed) < 1.0 and max(closed) < 2.5, closed
