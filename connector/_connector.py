@@ -29,7 +29,6 @@ from typing import Annotated, Any
 
 import anyio
 import orjson
-import socketio
 from fastapi import APIRouter, FastAPI, Header, Request
 from starlette.responses import Response, StreamingResponse
 
@@ -63,7 +62,7 @@ from connector.data._links import Links
 from connector.data._outbox import Outbox
 from connector.data._progress import DeliveryProgress
 from connector.data._provider import ProviderPlane
-from connector.data._socketio import SocketIODialer, channel_server
+from connector.data._socketio import SocketIODialer, channel_app
 from connector.errors import ConfigurationError, GrantRefused, LinkRefused
 
 log = logging.getLogger("connector")
@@ -124,7 +123,7 @@ class Connector:
         self._main: asyncio.Task[None] | None = None
 
     def mount(self, app: FastAPI) -> None:
-        app.mount("/" + SOCKETIO_PATH, socketio.ASGIApp(channel_server(self.provider), socketio_path=SOCKETIO_PATH))
+        app.mount("/" + SOCKETIO_PATH, channel_app(self.provider))
         app.include_router(self.router())
 
     # -- life ---------------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -220,14 +221,15 @@ class Flow:
         self.inflight = {}
 
     async def close(self, code: Code, reason: str) -> None:
-        """Tell the consumer why, and disconnect it; nothing more is sent."""
+        """Tell the consumer why, and disconnect it; nothing more is sent. A flooding consumer's connection is
+        dropped: what it still sends is not read."""
         attached, self.attached = self.attached, None
         await self._stop_sending()
         if attached is not None:
             try:
                 await attached.link.send("closing", Closing(subscription_id=self.id, code=code, reason=reason).wire())
             finally:
-                await attached.link.close()
+                await attached.link.close(drop=code is Code.FLOODED)
 
     # -- making deliveries -------------------------------------------------------------------------------------
     def _make_realtime_now(self) -> int:
@@ -475,6 +477,7 @@ class ProviderPlane:
     _sealers: dict[str, Sealer] = field(default_factory=dict)
     _budgets: dict[str, Budget] = field(default_factory=dict)  # per admitted connection
     _handshakes: OrderedDict[str, Budget] = field(default_factory=OrderedDict)  # per source address
+    _cooling: dict[str, float] = field(default_factory=dict)  # subscription -> when its flooded channel may come back
 
     def __post_init__(self) -> None:
         self.keeper.serve(ROLE, taken=self._taken, lost=self._lost)
@@ -516,16 +519,29 @@ class ProviderPlane:
         if budget is None or free or budget.take():
             return None
         answer = refused(Code.FLOODED, f"more than {self.settings.events_per_second:g} events a second on this "
-                                       "channel; it is closed: connect again and send less")
+                                       f"channel; it is closed: connect again in {self._cooling_seconds:g} s and send "
+                                       "less")
         if budget.tokens >= 0:  # first time over: close the channel, count it once
             budget.tokens = -1.0
             connection = self.connections.get(conn_id)
             if connection is not None:
+                self._cool(connection.subscription_id)
                 await self.refuse(Code.FLOODED, answer["reason"], subscription_id=connection.subscription_id,
                                   peer=connection.peer)
                 if self._group is not None:
                     self._group.create_task(guarded(self._close_flooded(conn_id), f"closing flooder {conn_id}"))
         return answer
+
+    def _cool(self, subscription_id: str) -> None:
+        """A channel closed for flooding is admitted again once its budget would have filled again: coming straight
+        back, it would make the provider replay its window of unconfirmed deliveries (sealed again) each time."""
+        now = self.clock.monotonic()
+        self._cooling = {s: until for s, until in self._cooling.items() if until > now}
+        self._cooling[subscription_id] = now + self._cooling_seconds
+
+    @property
+    def _cooling_seconds(self) -> float:
+        return self.settings.events_burst / self.settings.events_per_second
 
     async def _close_flooded(self, conn_id: str) -> None:
         connection = self.connections.get(conn_id)
@@ -535,7 +551,7 @@ class ProviderPlane:
         if flow is not None and flow.attached is not None and flow.attached.conn_id == conn_id:
             await flow.close(Code.FLOODED, "this channel sent more events than its budget allows")
         else:
-            await connection.link.close()
+            await connection.link.close(drop=True)
 
     # -- flows and their leases ----------------------------------------------------------------------------------
     def _wanted(self) -> set[str]:
@@ -650,6 +666,11 @@ class ProviderPlane:
         except GrantRefused as exc:
             await self.refuse(exc.code, exc.reason, subscription_id=exc.subscription_id, peer=peer, proven=False)
             raise
+        now, until = self.clock.monotonic(), self._cooling.get(claims.subscription_id, float("-inf"))
+        if now < until:
+            reason = f"this subscription's channel was closed for flooding; connect again in {math.ceil(until - now)} s"
+            await self.refuse(Code.SLOW_DOWN, reason, subscription_id=claims.subscription_id, peer=peer, proven=False)
+            raise GrantRefused(Code.SLOW_DOWN, reason, claims.subscription_id)
         fence = await self.keeper.acquire(claims.subscription_id, ROLE, wait=ACQUIRE_SECONDS)
         if fence is None:
             raise GrantRefused(Code.BUSY, "another worker of the provider serves this subscription's channel and "

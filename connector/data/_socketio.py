@@ -2,13 +2,14 @@
 plus the two HTTP routes around it (the challenge and one-time links, served by the connector's router).
 
 ``ProviderNamespace`` is the provider's side: one ``on_<event>`` per protocol event, each handing the event to
-the ``ProviderPlane`` and returning its answer as the Socket.IO ack. ``SocketIODialer`` makes the consumer's
-``ProviderPeer`` for an endpoint: httpx for the challenge and the links, a ``socketio.AsyncClient`` for the
-channel.
+the ``ProviderPlane`` and returning its answer as the Socket.IO ack; ``channel_app`` serves it as an ASGI app.
+``SocketIODialer`` makes the consumer's ``ProviderPeer`` for an endpoint: httpx for the challenge and the links, a
+``socketio.AsyncClient`` for the channel.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import ssl
@@ -18,6 +19,7 @@ from typing import Any
 import engineio
 import httpx
 import socketio
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aadsys.tls import client_context, describe_failure, plain_http_problem
 from connector._wire import CHALLENGE_ROUTE, LINK_ROUTE, NAMESPACE, SOCKETIO_PATH, refused
@@ -29,14 +31,62 @@ from connector.errors import ChannelDown, ChannelRefused, GrantRefused, LinkRefu
 log = logging.getLogger("connector.provider")
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CONNECT_TIMEOUT = 15.0
+DROP = "aadsys.channel.drop"  # in a websocket's ASGI scope: set, the connection is dropped unread (``_Droppable``)
+DROP_GRACE_SECONDS = 2.0  # a dropped connection stays open, unread, for the partner to read why
+
+
+def channel_app(plane: ProviderPlane) -> ASGIApp:
+    """The channel as an ASGI app, to mount at ``/`` + ``SOCKETIO_PATH``."""
+    return _Droppable(socketio.ASGIApp(channel_server(plane), socketio_path=SOCKETIO_PATH))
 
 
 def channel_server(plane: ProviderPlane) -> socketio.AsyncServer:
-    """The provider's Socket.IO server, websocket only, with the channel namespace registered."""
+    """The provider's Socket.IO server, websocket only, with the channel namespace registered.
+
+    A connection's events are handled one at a time, in order (``async_handlers=False``): its transport is read
+    only as fast as its events are handled, so a partner that floods its channel makes no more work than one
+    event at a time in this process, and the other channels, the API and ``/healthz`` take their turns. With a task
+    per event, the reader ran ahead of the handlers, a flood queued thousands of tasks before its first refusal
+    took effect, and repeated ``subscribe`` events ran concurrently, each before the other had started the
+    delivery they should have joined."""
     sio = socketio.AsyncServer(async_mode="asgi", transports=["websocket"], cors_allowed_origins=[],
-                               max_http_buffer_size=1024 * 1024, logger=False, engineio_logger=False)
+                               max_http_buffer_size=1024 * 1024, logger=False, engineio_logger=False,
+                               async_handlers=False)
     sio.register_namespace(ProviderNamespace(plane))
     return sio
+
+
+class _Droppable:
+    """Lets the provider drop a flooding consumer's websocket instead of closing it in turn.
+
+    A websocket close is a handshake: uvicorn sends its close frame and then reads on, parsing and discarding what
+    the partner still sends until it answers or 10 s pass, and a flooder has megabytes waiting on the socket by
+    then. A connection whose ``DROP`` event is set has the app's ``websocket.close`` held back and nothing more
+    read from it: for ``DROP_GRACE_SECONDS`` the partner may still read what was sent before (the ``flooded``
+    answer, ``closing``, the disconnect), and then the app returns without closing, and uvicorn closes the socket
+    unread, so that the kernel drops the backlog (a reset)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await self.app(scope, receive, send)
+            return
+        dropped = asyncio.Event()
+
+        async def receiving() -> Message:
+            message = await receive()
+            if not dropped.is_set():
+                return message
+            await asyncio.sleep(DROP_GRACE_SECONDS)
+            return {"type": "websocket.disconnect", "code": 1008}
+
+        async def sending(message: Message) -> None:
+            if not (dropped.is_set() and message["type"] == "websocket.close"):
+                await send(message)
+
+        await self.app({**scope, DROP: dropped}, receiving, sending)
 
 
 def _refusal(code: Code, reason: str) -> socketio.exceptions.ConnectionRefusedError:
@@ -47,15 +97,29 @@ def _refusal(code: Code, reason: str) -> socketio.exceptions.ConnectionRefusedEr
 class _SocketIOConsumer:
     """``ConsumerLink`` of one Socket.IO connection."""
 
-    def __init__(self, namespace: ProviderNamespace, sid: str) -> None:
-        self.namespace, self.sid = namespace, sid
+    def __init__(self, namespace: ProviderNamespace, sid: str, dropped: asyncio.Event | None) -> None:
+        self.namespace, self.sid, self.dropped = namespace, sid, dropped
 
     async def send(self, event: str, data: dict[str, Any], on_ack: TierOne | None = None) -> None:
         await self.namespace.emit(event, data, to=self.sid, callback=on_ack)
 
-    async def close(self) -> None:
+    async def close(self, *, drop: bool = False) -> None:
+        """Disconnect the namespace, then end the Engine.IO connection under it and its websocket.
+
+        A namespace disconnect alone leaves the websocket open, and python-socketio goes on reading, decoding and
+        dropping whatever the partner still sends on it: a flooder told to go would go on costing us its flood.
+        ``None`` in the Engine.IO socket's queue is how python-engineio itself ends a connection's writer: it sends
+        what is queued before it (``closing``, the disconnect), then closes the websocket, and the reader ends with
+        the partner's answer. With ``drop`` the websocket is dropped unread instead (``_Droppable``)."""
+        if drop and self.dropped is not None:
+            self.dropped.set()
+        server = self.namespace.server
+        eio_sid = server.manager.eio_sid_from_sid(self.sid, NAMESPACE)
         with contextlib.suppress(Exception):  # gone already
             await self.namespace.disconnect(self.sid)
+        socket = server.eio.sockets.get(eio_sid) if eio_sid is not None else None
+        if socket is not None:
+            socket.queue.put_nowait(None)
 
 
 class ProviderNamespace(socketio.AsyncNamespace):
@@ -81,7 +145,8 @@ class ProviderNamespace(socketio.AsyncNamespace):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         peer = str(environ.get("REMOTE_ADDR") or environ.get("asgi.scope", {}).get("client", ["?"])[0])
         try:
-            await self.plane.connect(sid, _SocketIOConsumer(self, sid), auth, peer)
+            await self.plane.connect(sid, _SocketIOConsumer(self, sid, environ.get("asgi.scope", {}).get(DROP)),
+                                     auth, peer)
         except GrantRefused as exc:
             raise _refusal(exc.code, exc.reason) from None
 

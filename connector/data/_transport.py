@@ -28,8 +28,9 @@ class ConsumerLink(Protocol):
     async def send(self, event: str, data: dict[str, Any], on_ack: TierOne | None = None) -> None:
         """Send an event; ``on_ack`` is called with the consumer's answer, if and when it comes."""
 
-    async def close(self) -> None:
-        """Disconnect the consumer (it hears ``disconnected``)."""
+    async def close(self, *, drop: bool = False) -> None:
+        """Disconnect the consumer (it hears ``disconnected``); with ``drop`` (it floods), what it still sends is
+        dropped unread rather than read until it closes in turn."""
 
 
 class Receiver(Protocol):

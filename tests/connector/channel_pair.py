@@ -186,7 +186,7 @@ class _ProviderEnd:
             self.c.sent.append(Sent(event, data))
             await self.c._outbound.put((event, data, on_ack))
 
-    async def close(self) -> None:
+    async def close(self, *, drop: bool = False) -> None:
         await self.c.hang_up(flush=True)
 
 

@@ -68,6 +68,27 @@ async def test_a_subscribe_flood_joins_the_running_delivery_then_is_refused_floo
     assert pair.network.connections[0].sent[-1].data["code"] == Code.FLOODED.value  # told why, then closed
 
 
+@pytest.mark.tuning(events_burst=10, events_per_second=2)
+async def test_a_channel_closed_for_flooding_is_admitted_again_once_its_budget_has_filled(pair: Pair) -> None:
+    """Coming straight back, it would make the provider replay its window (sealed again) on every connect."""
+    channel = await handshake(pair, pair.grant(SUB))
+    for _ in range(20):
+        try:
+            await channel.call("subscribe", {"subscriptionId": SUB, "afterSeq": 0}, 5)
+        except ChannelDown:
+            break
+    await until(lambda: not pair.network.connections[0].open, what="the flooding channel to be closed")
+
+    with pytest.raises(ChannelRefused) as refused:
+        await handshake(pair, pair.grant(SUB))
+    pair.clock.advance(5)  # events_burst / events_per_second
+    again = await handshake(pair, pair.grant(SUB))
+
+    assert refused.value.code == Code.SLOW_DOWN
+    assert (await again.call("subscribe", {"subscriptionId": SUB, "afterSeq": 0}, 5))["ok"]
+    assert pair.refused("pec") == {"flooded": 1, "slow-down": 1}
+
+
 async def test_stored_notices_that_confirm_deliveries_cost_no_budget(pair: Pair) -> None:
     """A consumer that stores fast sends many notices: only useless ones count against it."""
     await pair.consume(pair.view(SUB))

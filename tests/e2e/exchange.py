@@ -18,10 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
 from aadsys.samples import sales_order
+from aas_models import base64url
 from tests.e2e.harness import (
     AadsysFactory,
     HarnessError,
@@ -36,6 +40,17 @@ POLL_SECONDS = 0.5
 # Tests wait for seconds, not minutes: quick portal rounds, quick re-sends and reconnects.
 CONNECTOR_ENV = {"AADSYS_CONNECTOR_POLL_SECONDS": str(POLL_SECONDS), "AADSYS_CONNECTOR_RESEND_AFTER_SECONDS": "2",
                  "AADSYS_CONNECTOR_RECONNECT_MAX_SECONDS": "2"}
+
+
+@dataclass(frozen=True)
+class Outsider:
+    """A third organisation with no AAdSys of its own but with what its connector would hold: keys registered at the
+    portal and a valid grant for an approved subscription, e.g. a partner that misbehaves."""
+
+    org: str
+    subscription_id: str
+    grant: str
+    signing: Ed25519PrivateKey  # signs the channel handshake's proof; its public half is in the grant
 
 
 @dataclass
@@ -118,6 +133,20 @@ class Exchange:
         self.subscriptions.append(subscription_id)
         return subscription_id
 
+    def outsider(self, org: str, asset_type: str = "sales-order") -> Outsider:
+        """Register ``org``, register connector keys for it at the portal (as an organisation administrator may),
+        have it ask for a real-time subscription to ``asset_type`` that the provider approves, and fetch its grant."""
+        self.register(org)
+        signing, encryption = Ed25519PrivateKey.generate(), X25519PrivateKey.generate()
+        with self.portal.api(self.organisation(org).admin_token) as api:
+            api.put("/api/v1/connector", json={
+                "endpointUrl": f"https://{org}.example", "signingKey": _raw(signing), "encryptionKey": _raw(encryption),
+            }).raise_for_status()
+        subscription_id = self.subscribe(asset_type, by=org)
+        with self.portal.api(self.organisation(org).admin_token) as api:
+            grant = api.get(f"/api/v1/subscriptions/{subscription_id}/grant").raise_for_status().json()["grant"]
+        return Outsider(org, subscription_id, str(grant), signing)
+
     def published(self, provider: str, asset_type: str) -> dict[str, Any] | None:
         """The provider's asset, once its connector has published it (the catalog, over the portal's API)."""
         publisher = self.organisation(provider)
@@ -139,6 +168,11 @@ class Exchange:
     def portal_view(self, subscription_id: str, org: str = "omis") -> dict[str, Any]:
         with self.portal.api(self.organisation(org).admin_token) as api:
             return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
+
+
+def _raw(key: Ed25519PrivateKey | X25519PrivateKey) -> str:
+    """A public key as the portal takes it: base64url of its 32 raw bytes."""
+    return base64url.encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
 
 
 def start_exchange(portal: PreparedPortal, make: AadsysFactory, *, postgresql: bool = False,
