@@ -70,6 +70,7 @@ from connector.spi import Admissions, GrantClaims, Mode, Role, SubscriptionView
 log = logging.getLogger("connector.provider")
 SEAL_BATCH = 64  # deliveries claimed and sealed per hop to a worker thread
 ROLE = Role.PROVIDER.value
+RESEND_PER_EVENT = 8  # seqs of a 'resend' that cost as much as one event of the channel's budget
 COALESCE_SECONDS = 1.0  # a 'subscribe' or 'history' this soon after the last joins the running delivery
 MAX_HANDSHAKE_SOURCES = 4096  # source addresses whose handshake budgets are kept
 ACQUIRE_SECONDS = 3.0  # how long a connect waits for another worker to hand the subscription's lease over
@@ -512,11 +513,12 @@ class ProviderPlane:
             await self.refuse(Code.SLOW_DOWN, reason, peer=peer, proven=False)
             raise GrantRefused(Code.SLOW_DOWN, reason)
 
-    async def _over_budget(self, conn_id: str, *, free: bool = False) -> dict[str, Any] | None:
+    async def _over_budget(self, conn_id: str, *, free: bool = False, cost: float = 1.0) -> dict[str, Any] | None:
         """None if the connection may have this event; else the refusal to answer with, the channel being closed
-        (once) and counted. ``free`` events (a 'stored' notice that confirms deliveries) cost nothing."""
+        (once) and counted. ``free`` events (a 'stored' notice that confirms deliveries) cost nothing; an event that
+        makes the provider work per item (a 'resend' of many seqs) costs more than one."""
         budget = self._budgets.get(conn_id)
-        if budget is None or free or budget.take():
+        if budget is None or free or budget.take(cost):
             return None
         answer = refused(Code.FLOODED, f"more than {self.settings.events_per_second:g} events a second on this "
                                        f"channel; it is closed: connect again in {self._cooling_seconds:g} s and send "
@@ -761,16 +763,20 @@ class ProviderPlane:
             await flow.stored(notice.seqs)
 
     async def on_resend(self, conn_id: str, data: Any) -> None:
-        if await self._over_budget(conn_id) is not None:
-            return
         try:
             request = ResendRequest.model_validate(data)
         except ValidationError as exc:
-            await self._malformed(conn_id, "resend", exc)
+            if await self._over_budget(conn_id) is None:
+                await self._malformed(conn_id, "resend", exc)
             return
         flow = self._attached_flow(conn_id, request.subscription_id)
+        wanted = [seq for seq in request.seqs if seq in flow.inflight] if flow is not None else []  # on their way
+        # Each copy is sealed again: a resend costs one event per RESEND_PER_EVENT seqs, so that asking for the
+        # whole window over and over cannot make the provider reseal it many times a second.
+        cost = min(1.0 + len(wanted) / RESEND_PER_EVENT, float(self.settings.events_burst))
+        if await self._over_budget(conn_id, cost=cost) is not None:
+            return
         if flow is not None:
-            wanted = [seq for seq in request.seqs if seq in flow.inflight]  # only what is on its way; no re-reads
             log.info("subscription %s: consumer asks again for %s: %s", request.subscription_id, wanted,
                      request.reason)
             if wanted:

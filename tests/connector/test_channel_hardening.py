@@ -13,7 +13,7 @@ from connector.codes import Code
 from connector.data._consumer import message_limit, payload_limit
 from connector.data._socketio import SocketIODialer
 from connector.errors import ChannelDown, ChannelRefused
-from tests.connector.channel_pair import ENDPOINT, SUB, Pair, connected, handshake, outbox, until
+from tests.connector.channel_pair import ENDPOINT, SUB, Pair, connected, handshake, outbox, settle, until
 
 pytestmark = pytest.mark.anyio
 
@@ -165,3 +165,24 @@ def test_a_consumer_reads_no_channel_frame_larger_than_an_inline_payload_it_woul
     assert message_limit(two_mib) == payload_limit(two_mib) * 4 // 3 + 256 * 1024 < 6 * 1024 * 1024
     assert SocketIODialer(max_message_bytes=message_limit(two_mib))("https://pec.example").max_message_bytes \
         == message_limit(two_mib)
+
+
+@pytest.mark.tuning(window=64, events_burst=100)
+async def test_asking_again_for_the_whole_window_costs_per_seq_and_soon_closes_the_channel(pair: Pair) -> None:
+    """Each copy asked for is sealed again: a 'resend' of 64 seqs costs 9 events, so 100 buy 11 of them."""
+    await pair.consume(pair.view(SUB))
+    conn = await connected(pair)
+    conn.hold_stored = True
+    await pair.post(*(f"A-{n}" for n in range(64)))
+    await until(lambda: len(pair.instances_sent()) == 64, what="a full window sent")
+
+    asked = 0
+    while conn.open and asked < 50:
+        await pair.provider.on_resend(conn.conn_id, {"subscriptionId": SUB, "seqs": list(range(1, 65)),
+                                                     "reason": "again"})
+        asked += 1
+        await settle()
+
+    assert asked == 12  # 11 paid for, the 12th over budget
+    assert len(pair.instances_sent()) <= 64 * 12
+    assert pair.refused("pec").get("flooded") == 1
