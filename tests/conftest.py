@@ -24,9 +24,12 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, through Playwright; missing Chromium fails the test and names the package."""
+    """Debian's Chromium, headless, through Playwright; missing Chromium fails the test and names the package.
+
+    One per module: Playwright's sync API keeps an asyncio loop running in the main thread while it is open, and
+    an async test after it in the same process (``asyncio.run``, anyio) would find that loop running."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium is not installed at {CHROMIUM}: install the Debian package 'chromium' "
                     "(make services does this through scripts/ensure-system-packages.sh)")
