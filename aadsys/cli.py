@@ -433,14 +433,15 @@ def bench_reads(
 def bench_ingest(
     count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Sales Orders per size")] = 400,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Concurrent HTTP clients")] = 4,
-    seconds: Annotated[float, typer.Option(min=1, max=3600, help="Time budget per size")] = 60,
+    seconds: Annotated[float, typer.Option(min=1, max=3600, help="Time budget per size and mode")] = 60,
+    batch: Annotated[int, typer.Option(min=1, max=5000, help="Sales Orders per bulk request")] = 200,
     json_path: JsonOut = None,
 ) -> None:
-    """Sales Orders per second over HTTP into one AAdSys, at 2 KB and 100 KB."""
+    """Sales Orders per second over HTTP into one AAdSys, at 2 KB and 100 KB: one a POST, then in bulk."""
     from aadsys.benchmark import ingest
 
     raise typer.Exit(ingest.run(count=count, concurrency=concurrency, seconds=seconds, json_path=json_path,
-                                console=_bench_console()))
+                                console=_bench_console(), batch=batch))
 
 
 @bench_app.command("render")

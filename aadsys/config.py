@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     port: int = 8080
     max_body_bytes: int = Field(2 * 1024 * 1024, description="Largest instance body accepted (HTTP 413 above)")
     max_file_bytes: int = Field(50 * 1024 * 1024, description="Largest file upload accepted (HTTP 413 above)")
+    # Bulk ingest (a JSON array or application/x-ndjson to POST /api/v1/asset-types/{type}/instances): each record
+    # is held to max_body_bytes on its own; the request as a whole to these.
+    bulk_max_bytes: int = Field(16 * 1024 * 1024, gt=0, description="Largest bulk body accepted (HTTP 413 above, "
+                                                                    "before anything is stored)")
+    bulk_max_items: int = Field(5_000, gt=0, description="Most records in one bulk body (HTTP 413 above, before "
+                                                          "anything is stored)")
+    bulk_chunk_items: int = Field(500, gt=0, description="Records of a bulk body stored per transaction: a failure "
+                                                         "of the database leaves whole chunks only")
     aas_anonymous_read: bool = Field(False, description="Allow the AAS Part 2 read API without an API key")
     workers: int = Field(1, ge=1, le=64, description="worker processes of 'serve'; more than one needs PostgreSQL "
                                                      "(workers share the database and lease the connector's work)")

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     retry_seconds: float = Field(1.0, gt=0, description="First wait before a delivery or stream retry")
     retry_max_seconds: float = Field(30.0, gt=0, description="Longest wait between retries")
     poll_seconds: float = Field(5.0, gt=0, description="How often an idle sender looks for orders placed elsewhere")
+    send_batch: int = Field(100, ge=1, le=1000, description="Most queued orders the sender hands the AAdSys in one "
+                                                             "bulk request when more than one waits; 1: one order a "
+                                                             "request")
     http_timeout_seconds: float = Field(10.0, gt=0, description="Connect/read timeout of calls to the AAdSys")
     metrics_token_file: Path | None = Field(None, description="File whose first line is the bearer token GET "
                                                            "/metrics requires; default <data_dir>/metrics-token; "

@@ -2,7 +2,9 @@
 
 Records are rendered and validated once, at the edge (``aas_models``), and stored as canonical
 AAS JSON bytes. Creation is idempotent per (asset type, key): the same content returns what is
-stored; other content is a conflict, or the next revision for versioned asset types.
+stored; other content is a conflict, or the next revision for versioned asset types. One record
+and many go the same way (``create_many``): each judged on its own, stored in order, a chunk per
+transaction.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlmodel import Session, col, select
 from aadsys.core.db import Database
 from aadsys.core.errors import (
     AssetTypeNotRegistered,
+    CoreError,
     InstanceConflict,
     InstanceNotFound,
     InvalidCursor,
@@ -32,6 +35,7 @@ from aadsys.core.events import InstanceEvents
 from aadsys.core.parts import Spans
 from aadsys.core.tables import AssetTypeRow, FileRow, InstanceRow, SubmodelRow, table_of, utcnow
 from aas_models import (
+    AasModelError,
     AssetTypeSpec,
     Owner,
     RenderedInstance,
@@ -46,9 +50,11 @@ _INSTANCES = table_of(InstanceRow)
 _SUBMODELS = table_of(SubmodelRow)
 _FILES = table_of(FileRow)
 # Built once: the ingest path only binds parameters (building a statement per call costs more than running it).
-_LATEST = select(_INSTANCES.c.id, _INSTANCES.c.revision, _INSTANCES.c.sha256, _INSTANCES.c.created_at).where(
+_LATEST = core_select(_INSTANCES.c.id, _INSTANCES.c.instance_key, _INSTANCES.c.revision, _INSTANCES.c.sha256,
+                      _INSTANCES.c.created_at).where(
     _INSTANCES.c.origin == bindparam("origin", ""), _INSTANCES.c.asset_type == bindparam("asset_type"),
-    _INSTANCES.c.instance_key == bindparam("key"), _INSTANCES.c.is_latest.is_(True))
+    _INSTANCES.c.instance_key.in_(bindparam("keys", expanding=True)), _INSTANCES.c.is_latest.is_(True))
+_FILES_HELD = select(_FILES.c.sha256).where(_FILES.c.sha256.in_(bindparam("digests", expanding=True)))
 _RETIRE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("row_id")).values(is_latest=False)
 _INSERT = insert(_INSTANCES).returning(_INSTANCES.c.id)
 _INSERT_SUBMODEL = insert(_SUBMODELS)
@@ -136,6 +142,30 @@ class StoredInstance(InstanceHead):
         return record
 
 
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A record a create took: stored now (``created``), or found stored with the same content (a repeat)."""
+
+    instance: StoredInstance
+    created: bool
+
+
+# What a create answers for one record: taken, or refused with the reason (a conflict, a rule of its model broken,
+# files it refers to not stored here). Nothing of a refused record is stored.
+Refusal = CoreError | AasModelError
+CreateOutcome = Accepted | Refusal
+
+
+@dataclass(slots=True)
+class _Latest:
+    """The latest stored revision of a key, as one chunk's transaction sees it (its own inserts included)."""
+
+    id: int
+    revision: int
+    sha256: str
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[ListedInstance]
@@ -173,18 +203,37 @@ class InstanceService:
     def create(self, slug: str, payload: bytes | dict[str, Any], *, aas: bool = False) -> tuple[StoredInstance, bool]:
         """Store a record given as business JSON (or AAS JSON with ``aas=True``).
 
-        Returns the stored instance and whether it was newly created (False: idempotent repeat).
+        Returns the stored instance and whether it was newly created (False: idempotent repeat); raises the
+        refusal (``InstanceConflict``, ``RecordInvalid``, ``MissingFiles`` …) otherwise.
+        """
+        (outcome,) = self.create_many(slug, [payload], aas=aas)
+        if not isinstance(outcome, Accepted):
+            raise outcome
+        return outcome.instance, outcome.created
+
+    def create_many(self, slug: str, payloads: Sequence[bytes | dict[str, Any]], *, aas: bool = False,
+                    chunk_items: int = 500) -> list[CreateOutcome]:
+        """Store records in the order given, each judged on its own as ``create`` judges one; an outcome per record.
+
+        The records are stored ``chunk_items`` to a transaction, each chunk committed before the next is begun:
+        what the database refuses (it is away, a disk is full) is raised, and leaves the chunks before stored
+        whole and nothing of the rest. Sending all again is safe: a record stored already answers as a repeat.
+        A key given twice is judged in order, the second against the first (a repeat, a conflict or a revision).
         """
         spec = self._spec(slug)
-        rendered = self._render(spec, payload, aas, revision=1)
-        for attempt in range(2):
-            try:
-                return self._store(spec, payload, aas, rendered)
-            except IntegrityError:
-                # A concurrent writer stored the same key first; the second pass sees it.
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
+        outcomes: list[CreateOutcome] = []
+        for start in range(0, len(payloads), chunk_items):
+            chunk = payloads[start:start + chunk_items]
+            # Rendered outside the transaction: validation is the CPU-heavy part, and it holds no lock.
+            outcomes += self._store_chunk(spec, chunk, [self._try_render(spec, p, aas) for p in chunk], aas)
+        return outcomes
+
+    def _try_render(self, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool
+                    ) -> RenderedInstance | AasModelError:
+        try:
+            return self._render(spec, payload, aas, revision=1)
+        except AasModelError as exc:
+            return exc
 
     def _render(self, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool, revision: int
                 ) -> RenderedInstance:
@@ -192,29 +241,64 @@ class InstanceService:
             return instance_from_aas(spec.slug, payload, self.owner, revision=revision)
         return render_instance(spec.slug, payload, self.owner, revision=revision)
 
-    def _store(self, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool, rendered: RenderedInstance
-               ) -> tuple[StoredInstance, bool]:
-        # Core statements, not the ORM unit of work: this is the ingest hot path, and the latest revision
-        # is compared by digest without loading its (up to MBs of) JSON.
+    def _store_chunk(self, spec: AssetTypeSpec, payloads: Sequence[bytes | dict[str, Any]],
+                     rendered: Sequence[RenderedInstance | AasModelError], aas: bool) -> list[CreateOutcome]:
+        for attempt in range(2):
+            try:
+                outcomes = self._store(spec, payloads, rendered, aas)
+                break
+            except IntegrityError:
+                # A concurrent writer stored one of the keys first; the second pass sees it.
+                if attempt:
+                    raise
+        created = sum(1 for o in outcomes if isinstance(o, Accepted) and o.created)
+        if created:
+            self.events.notify(spec.slug)  # after the commit: streams and the connector read what it stored
+            for _ in range(created):
+                self.on_created(spec.slug)
+        return outcomes
+
+    def _store(self, spec: AssetTypeSpec, payloads: Sequence[bytes | dict[str, Any]],
+               rendered: Sequence[RenderedInstance | AasModelError], aas: bool) -> list[CreateOutcome]:
+        # Core statements, not the ORM unit of work: this is the ingest hot path, and the latest revisions are
+        # compared by digest without loading their (up to MBs of) JSON: one read for the whole chunk.
+        keys = sorted({r.key for r in rendered if isinstance(r, RenderedInstance)})
         with self.db.write_session() as session:
             take_ingest_lock(self.db, session)
-            latest = session.execute(_LATEST, {"asset_type": spec.slug, "key": rendered.key}).first()
-            if latest is not None:
-                same = rendered if latest.revision == rendered.revision else self._render(
-                    spec, payload, aas, revision=latest.revision)
-                if same.sha256 == latest.sha256:
-                    return _stored(latest.id, same, latest.created_at), False
-                if not spec.versioned:
-                    raise InstanceConflict(spec.slug, rendered.key, latest.sha256)
-                rendered = self._render(spec, payload, aas, revision=latest.revision + 1)
-                session.execute(_RETIRE, {"row_id": latest.id})
-            created_at = utcnow()
-            seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
-            self.events.announce(session, spec.slug)
+            latest = {row.instance_key: _Latest(row.id, row.revision, row.sha256, row.created_at)
+                      for row in session.execute(_LATEST, {"asset_type": spec.slug, "keys": keys})} if keys else {}
+            outcomes: list[CreateOutcome] = []
+            for payload, item in zip(payloads, rendered, strict=True):
+                if isinstance(item, AasModelError):
+                    outcomes.append(item)
+                    continue
+                try:
+                    outcomes.append(self._store_one(session, spec, payload, aas, item, latest))
+                except (InstanceConflict, MissingFiles) as refused:  # raised before it wrote anything
+                    outcomes.append(refused)
+            if any(isinstance(o, Accepted) and o.created for o in outcomes):
+                self.events.announce(session, spec.slug)
             session.commit()
-        self.events.notify(spec.slug)
-        self.on_created(spec.slug)
-        return _stored(seq, rendered, created_at), True
+        return outcomes
+
+    def _store_one(self, session: Session, spec: AssetTypeSpec, payload: bytes | dict[str, Any], aas: bool,
+                   rendered: RenderedInstance, latest: dict[str, _Latest]) -> Accepted:
+        """One record inside a chunk's transaction; ``latest`` is kept up to date. A refusal writes nothing."""
+        stored = latest.get(rendered.key)
+        if stored is not None:
+            same = rendered if stored.revision == rendered.revision else self._render(
+                spec, payload, aas, revision=stored.revision)
+            if same.sha256 == stored.sha256:
+                return Accepted(_stored(stored.id, same, stored.created_at), created=False)
+            if not spec.versioned:
+                raise InstanceConflict(spec.slug, rendered.key, stored.sha256)
+            rendered = self._render(spec, payload, aas, revision=stored.revision + 1)
+            require_files(session, rendered)  # before the retirement: a refused record leaves the latest as it was
+            session.execute(_RETIRE, {"row_id": stored.id})
+        created_at = utcnow()
+        seq = insert_instance(session, rendered, created_at=created_at, with_submodels=rendered.revision == 1)
+        latest[rendered.key] = _Latest(seq, rendered.revision, rendered.sha256, created_at)
+        return Accepted(_stored(seq, rendered, created_at), created=True)
 
     # -- read -----------------------------------------------------------------------------------
     def get(self, slug: str, key: str, revision: int | None = None, *, origin: str = OWN) -> StoredInstance:
@@ -309,6 +393,15 @@ def retire(session: Session, row_id: int) -> None:
     session.execute(_RETIRE, {"row_id": row_id})
 
 
+def require_files(session: Session, rendered: RenderedInstance) -> None:
+    """``MissingFiles`` if the record refers to files not stored here."""
+    if rendered.file_digests:
+        held = set(session.execute(_FILES_HELD, {"digests": list(rendered.file_digests)}).scalars())
+        missing = [d for d in rendered.file_digests if d not in held]
+        if missing:
+            raise MissingFiles(missing)
+
+
 def insert_instance(session: Session, rendered: RenderedInstance, *, created_at: datetime, with_submodels: bool,
                     origin: str = OWN, is_latest: bool = True, subscription_id: str | None = None,
                     received_at: datetime | None = None) -> int:
@@ -317,12 +410,7 @@ def insert_instance(session: Session, rendered: RenderedInstance, *, created_at:
     Refuses with ``MissingFiles`` a record that refers to files not stored here. ``with_submodels`` indexes
     the submodel ids for the Part 2 API: once per record, as they are stable across revisions.
     """
-    if rendered.file_digests:
-        stored = set(session.execute(select(_FILES.c.sha256).where(
-            _FILES.c.sha256.in_(rendered.file_digests))).scalars())
-        missing = [d for d in rendered.file_digests if d not in stored]
-        if missing:
-            raise MissingFiles(missing)
+    require_files(session, rendered)
     seq: int = session.execute(_INSERT, {
         "asset_type": rendered.asset_type, "instance_key": rendered.key, "revision": rendered.revision,
         "is_latest": is_latest, "created_at": created_at, "sha256": rendered.sha256, "shell_id": rendered.shell_id,

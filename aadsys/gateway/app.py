@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None, context: AadsysContext | None =
     app.include_router(metrics.router)
     app.include_router(serialization.router, prefix=AAS_API)
     _mount_aas_api(app, ctx.settings)
-    install_typed_openapi(app)
+    install_typed_openapi(app, bulk_max_items=ctx.settings.bulk_max_items)
     installed = discover() if extensions is None else tuple(extensions)
     branches = tuple(ext.migrations for ext in installed if ext.migrations is not None)
     ctx.metrics.readiness.add_check("schema", partial(schema_current, ctx.db, branches, migration_branches()))

@@ -29,7 +29,7 @@ from aadsys.core.errors import (
 )
 from aadsys.gateway.file_links import FILES_ROUTE
 from aadsys.gateway.part2 import AasApiError, result_route
-from aas_models import AasInvalid, RecordInvalid, UnknownAssetType
+from aas_models import AasInvalid, AasModelError, RecordInvalid, UnknownAssetType
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://aadsys.dev/problems/"
@@ -57,6 +57,30 @@ class ProblemError(Exception):
         super().__init__(detail)
         self.status, self.slug, self.title, self.detail, self.extra = status, slug, title, detail, extra
         self.headers = headers
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        """The RFC 9457 problem details object (§3.1 members, then this problem type's extension members)."""
+        return {"type": PROBLEM_BASE + self.slug if self.slug != "about:blank" else self.slug, "title": self.title,
+                "status": self.status, "detail": self.detail, **({"instance": instance} if instance else {}),
+                **self.extra}
+
+
+def problem_of(exc: CoreError | AasModelError) -> ProblemError:
+    """The problem a domain error is: the one mapping of the core's and the models' errors to HTTP."""
+    if isinstance(exc, RecordInvalid | AasInvalid):
+        slug, title = ("invalid-record", "Record violates its model") if isinstance(exc, RecordInvalid) else (
+            "invalid-aas", "AAS JSON violates the metamodel")
+        errors = exc.errors
+        detail = "; ".join(f"{e.get('field') or e.get('path')}: {e['message']}" for e in errors[:5]) or str(exc)
+        return ProblemError(422, slug, title, detail, errors=errors)
+    if isinstance(exc, UnknownAssetType):
+        return ProblemError(404, "unknown-asset-type", "Unknown asset type", str(exc))
+    found = next((v for k, v in _CORE.items() if isinstance(exc, k)), None)
+    if found is None:  # a domain error no route should let out: a fault of ours, answered as a server error
+        raise TypeError(f"{type(exc).__name__} has no problem type") from exc
+    status, slug, title = found
+    where = f" (POST {FILES_ROUTE})" if isinstance(exc, MissingFiles) else ""
+    return ProblemError(status, slug, title, str(exc) + where)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {
@@ -91,32 +115,22 @@ def problem_responses(*statuses: int, **meanings: str) -> dict[int | str, dict[s
 
 def problem(request: Request, status: int, slug: str, title: str, detail: str, *,
             headers: Mapping[str, str] | None = None, **extra: Any) -> Response:
-    body = {"type": PROBLEM_BASE + slug if slug != "about:blank" else slug, "title": title, "status": status,
-            "detail": detail, "instance": request.url.path, **extra}
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
-                    headers={**(CHALLENGE if status == 401 else {}), **(headers or {})})
+    return answer(request, ProblemError(status, slug, title, detail, headers=headers, **extra))
+
+
+def answer(request: Request, exc: ProblemError) -> Response:
+    return Response(orjson.dumps(exc.body(request.url.path)), status_code=exc.status, media_type=PROBLEM_JSON,
+                    headers={**(CHALLENGE if exc.status == 401 else {}), **(exc.headers or {})})
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ProblemError)
-        return problem(request, exc.status, exc.slug, exc.title, exc.detail, headers=exc.headers, **exc.extra)
+        return answer(request, exc)
 
-    async def on_core(request: Request, exc: Exception) -> Response:
-        status, slug, title = next(v for k, v in _CORE.items() if isinstance(exc, k))
-        where = f" (POST {FILES_ROUTE})" if isinstance(exc, MissingFiles) else ""
-        return problem(request, status, slug, title, str(exc) + where)
-
-    async def on_record_invalid(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RecordInvalid | AasInvalid)
-        slug, title = ("invalid-record", "Record violates its model") if isinstance(exc, RecordInvalid) else (
-            "invalid-aas", "AAS JSON violates the metamodel")
-        errors = exc.errors
-        detail = "; ".join(f"{e.get('field') or e.get('path')}: {e['message']}" for e in errors[:5]) or str(exc)
-        return problem(request, 422, slug, title, detail, errors=errors)
-
-    async def on_unknown_type(request: Request, exc: Exception) -> Response:
-        return problem(request, 404, "unknown-asset-type", "Unknown asset type", str(exc))
+    async def on_domain(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CoreError | AasModelError)
+        return answer(request, problem_of(exc))
 
     async def on_request_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -133,10 +147,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem(request, exc.status_code, "about:blank", _reason(exc.status_code), detail, headers=headers)
 
     app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(CoreError, on_core)
-    app.add_exception_handler(RecordInvalid, on_record_invalid)
-    app.add_exception_handler(AasInvalid, on_record_invalid)
-    app.add_exception_handler(UnknownAssetType, on_unknown_type)
+    app.add_exception_handler(CoreError, on_domain)
+    app.add_exception_handler(RecordInvalid, on_domain)
+    app.add_exception_handler(AasInvalid, on_domain)
+    app.add_exception_handler(UnknownAssetType, on_domain)
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(HTTPException, on_http)
 

@@ -42,6 +42,49 @@ RECEIPT: Json = {
 }
 
 
+BULK_RESULT: Json = {
+    "type": "object", "required": ["took", "errors", "items"],
+    "description": "The answer to a bulk body: what a single POST of each record would have answered, in request "
+                   "order",
+    "properties": {
+        "took": {"type": "integer", "minimum": 0, "description": "milliseconds the server spent on the request"},
+        "errors": {"type": "boolean", "description": "true when some record was not stored (a conflict or a "
+                                                     "refusal)"},
+        "items": {"type": "array", "items": {"oneOf": [{"$ref": REF.format(model="BulkItemStored")},
+                                                       {"$ref": REF.format(model="BulkItemRefused")}]}}},
+}
+_ITEM: Json = {
+    "index": {"type": "integer", "minimum": 0, "description": "the record's place in the request, from 0"},
+    "line": {"type": "integer", "minimum": 1, "description": "NDJSON: the line of the body the record was on"},
+}
+BULK_ITEM_STORED: Json = {
+    "type": "object", "required": ["index", "status", "result", *RECEIPT["required"]],
+    "properties": {**_ITEM, "status": {"type": "integer", "enum": [200, 201]},
+                   "result": {"type": "string", "enum": ["created", "repeat"],
+                              "description": "created: stored now (201); repeat: the same content is stored "
+                                             "already (200)"},
+                   **RECEIPT["properties"]},
+}
+BULK_ITEM_REFUSED: Json = {
+    "type": "object", "required": ["index", "status", "result", "problem"],
+    "properties": {**_ITEM, "key": {"type": "string", "description": "the record's key, when it names one"},
+                   "status": {"type": "integer", "enum": [400, 409, 413, 422]},
+                   "result": {"type": "string", "enum": ["conflict", "refused"],
+                              "description": "conflict: the key is stored with other content (409); refused: the "
+                                             "record is malformed, too large or breaks a rule of its model"},
+                   "problem": {"$ref": REF.format(model="ItemProblem")}},
+}
+ITEM_PROBLEM: Json = {
+    **PROBLEM_SCHEMA, "description": "RFC 9457 problem details of one record of a bulk body",
+    "properties": {**PROBLEM_SCHEMA["properties"], "errors": {"type": "array", "items": {
+        "type": "object", "required": ["message"], "properties": {
+            "field": {"type": "string", "description": "the field as the model names it, e.g. items[0].quantity"},
+            "pointer": {"type": "string", "description": "RFC 6901 JSON Pointer into the request body, e.g. "
+                                                         "/3/items/0/quantity (NDJSON: record n as element n-1)"},
+            "message": {"type": "string"}}}}},
+}
+
+
 @cache
 def _record_schemas() -> tuple[dict[tuple[str, str], Json], dict[str, Json]]:
     """Each type's record, as sent (validation) and as stored and read back (serialization): refs and definitions."""
@@ -62,8 +105,10 @@ def record_schema(slug: str) -> Json:
     return {"$schema": JSON_SCHEMA_DIALECT, **spec.record_model.model_json_schema(by_alias=True, mode="validation")}
 
 
-def install_typed_openapi(app: FastAPI) -> None:
-    """Make ``app.openapi()`` document each asset type's instance operations in place of the generic ones."""
+def install_typed_openapi(app: FastAPI, *, bulk_max_items: int) -> None:
+    """Make ``app.openapi()`` document each asset type's instance operations in place of the generic ones.
+
+    ``bulk_max_items``: the most records a bulk body may hold (``maxItems``)."""
     generate: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -71,14 +116,14 @@ def install_typed_openapi(app: FastAPI) -> None:
             return app.openapi_schema
         document = generate()  # FastAPI keeps it as app.openapi_schema: changed in place, once
         document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
-        per_type(document)
+        per_type(document, bulk_max_items)
         drop_unused_validation_errors(document)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign] # FastAPI's documented way to extend its document
 
 
-def per_type(document: Json) -> None:
+def per_type(document: Json, bulk_max_items: int) -> None:
     paths: Json = document["paths"]
     generic_list, generic_one = paths.pop(GENERIC_LIST, None), paths.pop(GENERIC_ONE, None)
     if generic_list is None or generic_one is None:
@@ -87,6 +132,8 @@ def per_type(document: Json) -> None:
     schemas: Json = document.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(definitions)
     schemas["InstanceReceipt"] = RECEIPT
+    schemas.update(BulkResult=BULK_RESULT, BulkItemStored=BULK_ITEM_STORED, BulkItemRefused=BULK_ITEM_REFUSED,
+                   ItemProblem=ITEM_PROBLEM)
     for spec in ASSET_TYPES.values():
         name = spec.record_model.__name__
         written, read = refs[(spec.slug, "validation")], refs[(spec.slug, "serialization")]
@@ -94,7 +141,7 @@ def per_type(document: Json) -> None:
                                     "properties": {**_HEAD, "data": read}}
         schemas[f"{name}Page"] = _page(f"{name}Listed")
         paths[GENERIC_LIST.replace("{type}", spec.slug)] = {
-            "post": _create(generic_list["post"], spec, written),
+            "post": _create(generic_list["post"], spec, written, bulk_max_items),
             "get": _operation(generic_list["get"], f"list{name}s", f"List {spec.name} instances by createdAt range",
                               {"application/json": {"schema": {"$ref": REF.format(model=f"{name}Page")}}}),
         }
@@ -107,13 +154,26 @@ def per_type(document: Json) -> None:
                                                                   "instance's shell and submodels"}
 
 
-def _create(generic: Json, spec: AssetTypeSpec, written: Json) -> Json:
-    operation = _operation(generic, f"create{spec.record_model.__name__}", f"Create a {spec.name}",
+def _create(generic: Json, spec: AssetTypeSpec, written: Json, bulk_max_items: int) -> Json:
+    name = spec.record_model.__name__
+    operation = _operation(generic, f"create{name}", f"Create a {spec.name}, or many (bulk)",
                            {"application/json": {"schema": {"$ref": REF.format(model="InstanceReceipt")}}},
-                           ok_statuses=("200", "201"))
-    operation["requestBody"] = {"required": True, "content": {
-        "application/json": {"schema": written},
-        "application/aas+json": {"schema": {"$ref": "#/components/schemas/AasEnvironment"}}}}
+                           ok_statuses=("201",))
+    operation["responses"]["200"]["content"] = {"application/json": {"schema": {"oneOf": [
+        {"$ref": REF.format(model="InstanceReceipt")}, {"$ref": REF.format(model="BulkResult")}]}}}
+    # A bulk body is taken whatever its records are: each is judged on its own and a bad one is refused in its item
+    # of the answer, not the request. So an item is "the record, or anything" (refused then), not the record alone.
+    records = {"type": "array", "minItems": 1, "maxItems": bulk_max_items, "items": {"anyOf": [
+        written, {"description": "anything else: refused in its item of the answer (400, 413 or 422)"}]}}
+    operation["requestBody"] = {
+        "required": True,
+        "description": f"One {spec.name} (a JSON object: answered 201 or 200 with its receipt, or a problem), or up "
+                       f"to {bulk_max_items} of them in one request (bulk): a JSON array, or application/x-ndjson "
+                       "with one JSON object a line. A bulk body is answered 200 with the answer of each record in "
+                       "request order (BulkResult); records are stored a chunk per transaction.",
+        "content": {"application/json": {"schema": {"oneOf": [written, records]}},
+                    "application/x-ndjson": {"schema": records},
+                    "application/aas+json": {"schema": {"$ref": "#/components/schemas/AasEnvironment"}}}}
     return operation
 
 

@@ -34,8 +34,22 @@ def test_malformed_json_is_400(api: httpx.Client, gateway: Gateway) -> None:
     assert _nothing_stored(gateway)
 
 
-def test_json_that_is_not_an_object_is_400(api: httpx.Client) -> None:
-    _problem(api.post(BASE, json=[1, 2]), 400)
+@pytest.mark.parametrize("body", [b'"an order"', b"5", b"null"])
+def test_json_that_is_neither_an_object_nor_an_array_is_400(api: httpx.Client, body: bytes) -> None:
+    answer = api.post(BASE, content=body, headers={"Content-Type": "application/json"})
+    assert "JSON object" in _problem(answer, 400)["detail"]
+
+
+def test_an_array_is_a_bulk_body_whose_non_object_records_are_refused_one_by_one(api: httpx.Client,
+                                                                                 gateway: Gateway) -> None:
+    answer = api.post(BASE, json=[1, 2])
+    assert answer.status_code == 200, answer.text
+    assert [(i["status"], i["problem"]["status"]) for i in answer.json()["items"]] == [(400, 400)] * 2
+    assert _nothing_stored(gateway)
+
+
+def test_an_aas_environment_is_one_object_never_a_bulk_array(api: httpx.Client) -> None:
+    _problem(api.post(BASE, content=b"[{}]", headers={"Content-Type": "application/aas+json"}), 400)
 
 
 @pytest.mark.parametrize(("change", "field"), [

@@ -46,8 +46,16 @@ def test_the_document_gives_each_type_its_own_operations_and_bodies(gateway: Gat
     assert f"{TYPES}/{{type}}/instances" not in paths
     create = paths[f"{TYPES}/sales-order/instances"]["post"]
     assert create["operationId"] == "createSalesOrder"
-    assert create["requestBody"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/SalesOrder-Input"}
+    record_ref = {"$ref": "#/components/schemas/SalesOrder-Input"}
+    one, many = create["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert one == record_ref  # one record, or an array of them (bulk), or NDJSON of them
+    assert many["type"] == "array" and many["maxItems"] == gateway.ctx.settings.bulk_max_items
+    assert many["items"]["anyOf"][0] == record_ref
+    assert create["requestBody"]["content"]["application/x-ndjson"]["schema"] == many
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/InstanceReceipt"}
+    assert create["responses"]["200"]["content"]["application/json"]["schema"]["oneOf"][1] == {
+        "$ref": "#/components/schemas/BulkResult"}
     assert paths[f"{TYPES}/sales-order/instances/{{key}}"]["get"]["responses"]["200"]["content"][
         "application/json"]["schema"] == {"$ref": "#/components/schemas/SalesOrder-Output"}
     assert {"orderId", "items", "total"} <= set(document["components"]["schemas"]["SalesOrder-Input"]["required"])
@@ -99,3 +107,12 @@ def test_a_generated_client_model_validates_the_sample_sales_order(client_models
         page = api.get(f"{TYPES}/sales-order/instances").content
     listed = client_models.SalesOrderPage.model_validate(orjson.loads(page))
     assert listed.items[0].data.orderId == "SO-1001"
+
+
+def test_a_generated_client_model_reads_a_bulk_answer(client_models: ModuleType, gateway: Gateway) -> None:
+    bad = {**CANONICAL_ORDER, "orderId": "SO-1002", "total": "1.00"}
+    with gateway.client() as api:
+        answer = api.post("/api/v1/asset-types/sales-order/instances", json=[CANONICAL_ORDER, bad, CANONICAL_ORDER])
+    assert answer.status_code == 200, answer.text
+    result = client_models.BulkResult.model_validate(answer.json())
+    assert result.errors is True and [item.status for item in result.items] == [201, 422, 200]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from joserfc.jwk import ECKey
 from sqlalchemy import select
@@ -456,3 +457,18 @@ async def test_a_historical_range_delivers_exactly_its_records_and_both_sides_ag
     assert (provider_job.count, provider_job.digest) == (consumer_job.count, consumer_job.digest)
     assert provider_job.count == 3 and str(provider_job.digest).startswith("sha256:")
     assert reception.status.closed == "history complete"
+
+
+async def test_records_stored_in_bulk_at_the_provider_reach_the_consumer_like_single_ones(pair: Pair) -> None:
+    from aadsys.samples import sales_order
+
+    await pair.consume(pair.view(SUB))
+    await pair.post("SO-0")
+    bodies = [sales_order(f"SO-{n}") for n in range(6)]  # SO-0 again: a repeat, delivered once
+    outcomes = await anyio.to_thread.run_sync(lambda: pair.pec.instances.create_many("sales-order", bodies,
+                                                                                     chunk_items=2))
+    assert [getattr(o, "created", None) for o in outcomes] == [False] + [True] * 5
+
+    await until(lambda: outbox(pair).stored == 6, what="6 orders confirmed stored")
+
+    assert pair.stored_keys() == [f"SO-{n}" for n in range(6)]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from aadsys.processes import AadsysProcess, wait_for
 from tests.e2e.harness import PreparedAadsys
 from tests.pec_shop.shop_support import LiveShop, image_bytes, make_settings, running_shop
 from tests.support.databases import AadsysTemplates
+from tests.support.prometheus import bearer, write_token
 
 WAIT = 20.0
+INSTANCES = "/api/v1/asset-types/{type}/instances"
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +124,37 @@ def test_queued_orders_survive_a_shop_restart_and_a_conflicting_one_is_refused_w
     assert "Refused" in page and refused["deliveryError"].split(" (")[0] in page.replace("&#39;", "'")
     with pec.api() as aadsys:  # the AAdSys kept the first body it took under that key
         assert aadsys.get(f"/api/v1/asset-types/sales-order/instances/{conflicting_id}").json()["channel"] == "phone"
+
+
+def test_a_backlog_goes_out_as_one_bulk_request_and_each_order_is_sent_once(pec: AadsysProcess, shop_key: str,
+                                                                           tmp_path: Path) -> None:
+    image = image_bytes("PNG", (40, 30), noise=True)
+    with running_shop(make_settings(tmp_path / "shop")) as away:  # the AAdSys unreachable: the orders queue up
+        tokens = [away.place_ok(), away.place_ok(image=("label.png", image, "image/png")),
+                  away.place_ok(customer_name="Ben")]
+        wait_for(lambda: away.order(tokens[0])["attempts"] >= 1, "a failed attempt", timeout=WAIT)
+    token = write_token(pec.data_dir / "metrics-token")
+    before = _instance_posts(pec, token)
+
+    with running_shop(make_settings(tmp_path / "shop", pec.url, shop_key)) as back:
+        orders = [_delivered(back, t, "sent", "the backlog to be sent") for t in tokens]
+
+    assert _instance_posts(pec, token) - before == Counter({"200": 1})  # one bulk request, answered 200
+    for order in orders:
+        assert len(_instances_with_key(pec, order["orderId"])) == 1 and order["deliveryError"] is None
+    with pec.api() as aadsys:
+        stored = aadsys.get(f"/api/v1/asset-types/sales-order/instances/{orders[1]['orderId']}").json()
+        assert stored["items"][0]["labelImage"]["sha256"] == hashlib.sha256(image).hexdigest()
+        assert aadsys.get(f"/api/v1/files/{hashlib.sha256(image).hexdigest()}").content == image
+
+
+def _instance_posts(pec: AadsysProcess, token: str) -> Counter[str]:
+    """POSTs to the instances route the AAdSys answered, by status."""
+    with pec.http() as http:
+        exposition = http.get("/metrics", headers=bearer(token)).text
+    return Counter({found.labels["status"]: int(found.value) for family in text_string_to_metric_families(exposition)
+                    for found in family.samples if found.name == "aadsys_http_requests_total"
+                    and found.labels.get("method") == "POST" and found.labels.get("route") == INSTANCES})
 
 
 def test_status_of_our_own_aadsys_is_not_taken_for_the_partners(shop: LiveShop, pec: AadsysProcess) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import schemathesis
 from schemathesis import Case, HookContext
 
@@ -18,3 +20,12 @@ def map_case(context: HookContext, case: Case) -> Case:
         for name in SERVER_ISSUED:
             case.query.pop(name, None)
     return case
+
+
+@schemathesis.serializer("application/x-ndjson")
+def ndjson(context: schemathesis.SerializationContext, value: object) -> bytes:
+    """An array as newline-delimited JSON, an element a line (the document states an NDJSON body as the array of
+    its lines). A value that is not an array has no NDJSON form: it goes as an empty body, which holds no record."""
+    if not isinstance(value, list):
+        return b""
+    return b"".join(json.dumps(element).encode() + b"\n" for element in value)

@@ -11,7 +11,7 @@ from pydantic import WithJsonSchema
 
 from aadsys.gateway.deps import ContextDep, Instances, Reader
 from aadsys.gateway.problems import ProblemError, problem_responses
-from aadsys.gateway.routes.instances import self_url
+from aadsys.gateway.receipts import self_url
 
 MAX_SEQ = 2**63 - 1  # a 64-bit column: a larger number names no event, and the database cannot compare it
 router = APIRouter(tags=["events"], responses=problem_responses(401, 403))

@@ -1,4 +1,4 @@
-"""Business API for instances: create (business or AAS JSON), get by key, list by createdAt range."""
+"""Business API for instances: create (business or AAS JSON, one or many), get by key, list by createdAt range."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from pydantic import BeforeValidator, WithJsonSchema
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from aadsys.core.instances import InstanceHead, StoredInstance, iso
-from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, media_type_of, parse_json, read_limited
+from aadsys.core.instances import iso
+from aadsys.gateway import bulk
+from aadsys.gateway.bodies import AAS_JSON, BUSINESS_JSON, NDJSON, is_array, media_type_of, parse_json, read_limited
+from aadsys.gateway.bulk import BulkLimits
 from aadsys.gateway.deps import ContextDep, Instances, Reader, Writer
 from aadsys.gateway.file_links import linked, unlinked
-from aadsys.gateway.part2.identifiers import encode_id
 from aadsys.gateway.problems import ProblemError, problem_responses
+from aadsys.gateway.receipts import receipt
 from aas_models import KEY_PATTERN
 
 # Documented per asset type (aadsys/gateway/typed_openapi.py), with each record's schema.
@@ -49,41 +51,47 @@ Moment = Annotated[datetime, BeforeValidator(_iso_8601), WithJsonSchema(
                                                             "offset read as UTC"})]
 
 
-def self_url(instance: InstanceHead, *, revision: bool = False) -> str:
-    """The instance in the business API; with ``revision``, this revision of it."""
-    query = {"provider": instance.origin or None, "revision": instance.revision if revision else None}
-    params = "&".join(f"{name}={value}" for name, value in query.items() if value)
-    return f"/api/v1/asset-types/{instance.asset_type}/instances/{instance.key}" + (f"?{params}" if params else "")
-
-
-def receipt(instance: StoredInstance) -> dict[str, Any]:
-    """What a client gets back on create: where the instance lives, without echoing its content."""
-    return {**instance.head(), "links": {"self": self_url(instance),
-                                         "aas": f"/api/v3.0/shells/{encode_id(instance.shell_id)}"}}
-
-
-@router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance",
-             responses={200: {"description": "idempotent repeat: the same content is stored already"},
-                        **problem_responses(400, 409, 413, 415, s400="Malformed JSON, or not a JSON object",
-                                            s409="The key exists with other content (unversioned types)"),
+@router.post("/asset-types/{type}/instances", status_code=201, summary="Create an instance, or many (bulk)",
+             responses={200: {"description": "idempotent repeat: the same content is stored already; for a bulk "
+                                             "body, the answer of each record in request order"},
+                        **problem_responses(400, 409, 413, 415,
+                                            s400="Malformed JSON, not a JSON object or array, or a bulk body with "
+                                                 "no record",
+                                            s409="The key exists with other content (unversioned types)",
+                                            s413="The body is larger than this server accepts, or a bulk body "
+                                                 "holds more records than it accepts; nothing was stored"),
                         **problem_responses(422, s422="The record breaks a rule of its model; rules that span "
                                                       "fields (ratios that add up, the order total) are checked "
                                                       "here and are not in the schema")},
              openapi_extra={"requestBody": {"required": True, "content": {
-                 BUSINESS_JSON: {"schema": {"type": "object"}}, AAS_JSON: {"schema": {"type": "object"}}}}})
+                 BUSINESS_JSON: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "minItems": 1}]}},
+                 AAS_JSON: {"schema": {"type": "object"}},
+                 NDJSON: {"schema": {"type": "array", "minItems": 1}}}}})
 async def create_instance(slug: AssetTypeSlug, request: Request, ctx: ContextDep, instances: Instances,
                           _: Writer) -> Response:
-    """Business JSON (`application/json`) or an AAS environment (`application/aas+json`).
+    """Business JSON (`application/json`) or an AAS environment (`application/aas+json`); many records as a JSON
+    array or `application/x-ndjson` (bulk).
 
     201 when stored, 200 when the same content was stored already (idempotent by key). Versioned
     types (sales-order-status) store other content under the same key as the next revision.
+    A bulk body is answered 200 with the answer of each record, in request order.
     """
     media = media_type_of(request)
-    if media not in (BUSINESS_JSON, AAS_JSON):
+    if media not in (BUSINESS_JSON, AAS_JSON, NDJSON):
         raise ProblemError(415, "unsupported-media-type", "Unsupported Content-Type",
                            f"Content-Type '{media or 'none'}' is not accepted; send {BUSINESS_JSON} for business "
-                           f"JSON or {AAS_JSON} for an AAS environment")
-    body = await read_limited(request, ctx.settings.max_body_bytes)
+                           f"JSON (an object, or an array of them), {NDJSON} for business JSON one record a line, "
+                           f"or {AAS_JSON} for an AAS environment")
+    settings = ctx.settings
+    if media == NDJSON:
+        body = await read_limited(request, settings.bulk_max_bytes, bulk=True)
+    else:
+        body = await read_limited(request, settings.max_body_bytes,
+                                  array_limit=settings.bulk_max_bytes if media == BUSINESS_JSON else None)
+    if media == NDJSON or (media == BUSINESS_JSON and is_array(body)):
+        answers = await run_in_threadpool(bulk.ingest, instances, slug, body, ndjson=media == NDJSON,
+                                          limits=BulkLimits.of(settings), receipt=receipt)
+        return Response(orjson.dumps(answers), media_type=BUSINESS_JSON)
     payload = parse_json(body)
     if media == AAS_JSON:
         payload = unlinked(payload)
