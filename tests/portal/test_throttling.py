@@ -1,6 +1,6 @@
 """Failed logins and client authentications slow down, then lock for a while (audited), across processes.
 
-The portal here uses a 2-second lockout so the tests wait out the window instead of moving a clock.
+The portal here uses a 5-second lockout so the tests wait out the window instead of moving a clock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from abm_portal.services import throttle
 from tests.portal.conftest import PASSWORD, Account, LivePortal, running_portal
 from tests.portal.flows import web_login
 
-LOCKOUT_SECONDS = 2
+LOCKOUT_SECONDS = 5  # long enough that a loaded machine makes its 20 attempts inside one lockout
 LIMITS: dict[str, Any] = {"auth_free_failures": 3, "auth_lockout_failures": 6, "auth_address_free_failures": 8,
                           "auth_address_lockout_failures": 12, "auth_backoff_base_seconds": 0.5,
                           "auth_lockout_seconds": LOCKOUT_SECONDS}
