@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,46 +28,46 @@ BULK_BYTES = 12 * 1024 * 1024  # a bulk body well within the default bulk_max_by
 
 async def _post_all(member: AadsysProcess, bodies: list[bytes], concurrency: int, deadline: float
                     ) -> tuple[int, float]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
-    done = 0
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=member.url, limits=limits, timeout=60, trust_env=False,
-                                 headers={"X-API-Key": member.write_key, "Content-Type": "application/json"}) as client:
-        async def worker() -> None:
-            nonlocal done
-            while not queue.empty() and time.monotonic() < deadline:
-                answer = await client.post("/api/v1/asset-types/sales-order/instances", content=queue.get_nowait())
-                if answer.status_code != 201:
-                    raise BenchError(f"the AAdSys answered {answer.status_code}: {answer.text[:300]}")
-                done += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return done, time.perf_counter() - start
+    """One record per POST, ``concurrency`` at a time: records stored, seconds."""
+    return await _post(member, [(body, 1) for body in bodies], concurrency, deadline, _created, timeout=60)
 
 
 async def _post_bulk(member: AadsysProcess, batches: list[list[bytes]], concurrency: int, deadline: float
                      ) -> tuple[int, float]:
-    queue: asyncio.Queue[list[bytes]] = asyncio.Queue()
-    for batch in batches:
-        queue.put_nowait(batch)
+    """One JSON array of records per POST: records stored, seconds."""
+    return await _post(member, [(b"[" + b",".join(batch) + b"]", len(batch)) for batch in batches], concurrency,
+                       deadline, _all_created, timeout=300)
+
+
+def _created(answer: httpx.Response) -> str | None:
+    return None if answer.status_code == 201 else f"the AAdSys answered {answer.status_code}: {answer.text[:300]}"
+
+
+def _all_created(answer: httpx.Response) -> str | None:
+    statuses = {item["status"] for item in answer.json()["items"]} if answer.status_code == 200 else set()
+    if answer.status_code == 200 and statuses == {201}:
+        return None
+    return f"the AAdSys answered {answer.status_code} (records {sorted(statuses)}): {answer.text[:300]}"
+
+
+async def _post(member: AadsysProcess, requests: list[tuple[bytes, int]], concurrency: int, deadline: float,
+                refusal: Callable[[httpx.Response], str | None], *, timeout: float) -> tuple[int, float]:
+    """POST each (body, records in it) until done or ``deadline``; ``refusal`` names an answer that is not a success."""
+    queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+    for request in requests:
+        queue.put_nowait(request)
     done = 0
     limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=member.url, limits=limits, timeout=300, trust_env=False,
+    async with httpx.AsyncClient(base_url=member.url, limits=limits, timeout=timeout, trust_env=False,
                                  headers={"X-API-Key": member.write_key, "Content-Type": "application/json"}) as client:
         async def worker() -> None:
             nonlocal done
             while not queue.empty() and time.monotonic() < deadline:
-                batch = queue.get_nowait()
-                answer = await client.post("/api/v1/asset-types/sales-order/instances",
-                                           content=b"[" + b",".join(batch) + b"]")
-                statuses = {item["status"] for item in answer.json()["items"]} if answer.status_code == 200 else set()
-                if answer.status_code != 200 or statuses != {201}:
-                    raise BenchError(f"the AAdSys answered {answer.status_code} (records {sorted(statuses)}): "
-                                     f"{answer.text[:300]}")
-                done += len(batch)
+                body, records = queue.get_nowait()
+                answer = await client.post("/api/v1/asset-types/sales-order/instances", content=body)
+                if (why := refusal(answer)) is not None:
+                    raise BenchError(why)
+                done += records
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
