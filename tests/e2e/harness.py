@@ -23,6 +23,7 @@ from aadsys.processes import (
     Organisation,
     PortalProcess,
     ProcessError,
+    RunTls,
     ServerProcess,
     http_client,
     proc_status_bytes,
@@ -130,9 +131,9 @@ def member_factory(root: Path, request: pytest.FixtureRequest, templates: Aadsys
 
 
 @contextmanager
-def running_portal(data_dir: Path) -> Iterator[PreparedPortal]:
-    """A serving portal, stopped on exit, always."""
-    portal = PreparedPortal(data_dir)
+def running_portal(data_dir: Path, tls: RunTls | None = None) -> Iterator[PreparedPortal]:
+    """A serving portal (https with ``tls``), stopped on exit, always."""
+    portal = PreparedPortal(data_dir, tls=tls)
     try:
         portal.init()
         portal.start()

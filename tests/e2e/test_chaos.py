@@ -51,7 +51,15 @@ from aadsys.config import load_settings
 from aadsys.processes import AadsysProcess, RunTls, http_client
 from aadsys.samples import sales_order
 from tests.e2e.exchange import CONNECTOR_ENV, Exchange, assert_exactly_once_in_order
-from tests.e2e.harness import HarnessError, Organisation, PreparedAadsys, PreparedPortal, received, wait_for
+from tests.e2e.harness import (
+    HarnessError,
+    Organisation,
+    PreparedAadsys,
+    PreparedPortal,
+    received,
+    running_portal,
+    wait_for,
+)
 from tests.support.databases import AadsysTemplates
 from tests.support.nginx import Certificate, RunningNginx, start_nginx
 from tests.support.pki import Pki
@@ -223,14 +231,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 def tls_portal(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[PreparedPortal]:
     """A portal of these tests, serving https with a certificate of the test CA."""
     server = pki.server("portal")
-    portal = PreparedPortal(tmp_path_factory.mktemp("chaos-portal") / "portal",
-                            tls=RunTls(server.cert_file, server.key_file, pki.ca().cert_file))
-    try:
-        portal.init()
-        portal.start()
+    with running_portal(tmp_path_factory.mktemp("chaos-portal") / "portal",
+                        RunTls(server.cert_file, server.key_file, pki.ca().cert_file)) as portal:
         yield portal
-    finally:
-        portal.stop()
 
 
 @pytest.fixture
