@@ -43,6 +43,7 @@ class Refusals:
         self.db, self.metrics, self.monotonic = db, metrics, monotonic
         self._minute_from = monotonic()
         self._aggregate: Tally[tuple[str, str]] = Tally()  # (source, code) -> refusals this minute
+        self._sources: set[str] = set()  # the sources told apart this minute
         self._rows: Tally[str] = Tally()  # subscription -> own rows written this minute
         self._logged: set[tuple[str, str]] = set()
 
@@ -65,8 +66,9 @@ class Refusals:
                 session.commit()
             return
         source = (subscription_id if proven else None) or peer or "-"
-        if (source, code) not in self._aggregate and len({s for s, _ in self._aggregate}) >= MAX_SOURCES:
+        if source not in self._sources and len(self._sources) >= MAX_SOURCES:
             source = OTHERS
+        self._sources.add(source)
         if (source, code) not in self._logged:  # one log line per source and code and minute
             self._logged.add((source, code))
             log.warning("refused %s from %s: %s (further ones this minute are counted, not logged)", code, source,
@@ -78,7 +80,7 @@ class Refusals:
         returns how many rows were written."""
         if not everything and self.monotonic() - self._minute_from < MINUTE:
             return 0
-        aggregate, self._aggregate = self._aggregate, Tally()
+        aggregate, self._aggregate, self._sources = self._aggregate, Tally(), set()
         self._rows, self._logged, self._minute_from = Tally(), set(), self.monotonic()
         if not aggregate:
             return 0
