@@ -8,7 +8,9 @@ there is no switch that turns that off; plain ``http://`` is accepted on loopbac
 
 from __future__ import annotations
 
+import functools
 import ipaddress
+import os
 import ssl
 from pathlib import Path
 from typing import TypeVar
@@ -21,9 +23,24 @@ E = TypeVar("E", bound=BaseException)
 def client_context(ca_file: Path | None) -> ssl.SSLContext:
     """What every client of this package verifies servers with: hostname and chain checked (TLS 1.2 at least),
     against the CAs in ``ca_file`` when given (a private CA, such as ``aadsys certs`` makes), else the system's
-    trust store. A ``ca_file`` that cannot be read is a ``ValueError`` naming it."""
+    trust store. A ``ca_file`` that cannot be read is a ``ValueError`` naming it.
+
+    One context per trust, shared: reading a trust store costs some 60 ms of CPU, and a client made per call (a
+    readiness poll, a CLI's portal call) paid it each time. A ``ca_file`` that changes on disk is read again."""
+    if ca_file is None:
+        return _read_context(None)
     try:
-        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+        found = os.stat(ca_file)
+    except OSError:
+        return _read_context.__wrapped__((str(ca_file), -1, -1))  # raises the ValueError that names it
+    return _read_context((str(ca_file), found.st_mtime_ns, found.st_size))
+
+
+@functools.lru_cache(maxsize=32)
+def _read_context(version: tuple[str, int, int] | None) -> ssl.SSLContext:
+    ca_file = None if version is None else version[0]
+    try:
+        return ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:  # ssl.SSLError is an OSError with a reason
         raise ValueError(f"tls_ca_file {ca_file} is not a readable PEM file of CA certificates "
                          f"({getattr(exc, 'reason', None) or exc.strerror or exc})") from None

@@ -19,7 +19,7 @@ from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from tests.aadsys.conftest import order
-from tests.support.live_server import live_server
+from tests.support.live_server import LOOPBACK_TLS, live_server
 from tests.support.prometheus import bearer, sample, write_token
 
 INSTANCES = "/api/v1/asset-types/{type}/instances"
@@ -48,7 +48,7 @@ def test_requests_are_counted_by_route_template_and_instances_by_type(served: tu
                                                                       ) -> None:
     url, ctx, key = served
     token = write_token(ctx.settings.resolved_metrics_token_file)
-    with httpx.Client(base_url=url, headers={"X-API-Key": key}, trust_env=False) as api:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=url, headers={"X-API-Key": key}, trust_env=False) as api:
         for order_id in ("SO-1", "SO-2", "SO-1"):  # the third is an idempotent repeat: 200, nothing new stored
             api.post("/api/v1/asset-types/sales-order/instances", json=order(order_id)).raise_for_status()
         shell = api.get("/api/v1/asset-types/sales-order/instances/SO-1").json()
@@ -68,7 +68,7 @@ def test_reads_answered_before_routing_count_under_their_route_template(served: 
                                                                         ) -> None:
     url, ctx, key = served
     token = write_token(ctx.settings.resolved_metrics_token_file)
-    with httpx.Client(base_url=url, headers={"X-API-Key": key}, trust_env=False) as api:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=url, headers={"X-API-Key": key}, trust_env=False) as api:
         api.post("/api/v1/asset-types/sales-order/instances", json=order("SO-7")).raise_for_status()
         shells = api.get("/api/v3.0/shells").json()["result"]
         encoded = base64.urlsafe_b64encode(shells[0]["id"].encode()).decode().rstrip("=")

@@ -12,6 +12,7 @@ import pytest
 from aadsys.processes import wait_for
 from tests.portal.conftest import PASSWORD, LivePortal, running_portal
 from tests.portal.flows import act, publish, register_connector, request
+from tests.support.live_server import LOOPBACK_TLS
 from tests.support.prometheus import bearer, sample, write_token
 
 
@@ -31,7 +32,7 @@ def scrape(portal: LivePortal) -> str:
 
 
 def web_login(portal: LivePortal, email: str, password: str) -> int:
-    with httpx.Client(base_url=portal.url, trust_env=False) as browser:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=portal.url, trust_env=False) as browser:
         token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
         assert token
         return browser.post("/login", data={"csrf_token": token.group(1), "email": email, "password": password,

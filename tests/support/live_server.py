@@ -12,6 +12,12 @@ from typing import Any
 
 import uvicorn
 
+from aadsys.tls import client_context
+
+# What a test's httpx client verifies with: httpx otherwise reads the system's trust store for every client it makes
+# (60-100 ms of CPU each, even for plain http), and the suite makes thousands. Shared, as the product shares it.
+LOOPBACK_TLS = client_context(None)
+
 
 def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A socket bound to a loopback port (``port`` 0: a free one): for an app that must know its own URL before it

@@ -21,13 +21,14 @@ from tests.portal.browser.steps import (
     subscription_progress,
     subscription_state,
 )
+from tests.support.live_server import LOOPBACK_TLS
 
 pytestmark = pytest.mark.browser
 
 
 def _report(portal_url: str, connector: Credentials, subscription_id: str, **figures: int | str) -> None:
     """What a connector does: a client-credentials token, then a progress report."""
-    with httpx.Client(base_url=portal_url, timeout=30) as api:
+    with httpx.Client(verify=LOOPBACK_TLS, base_url=portal_url, timeout=30) as api:
         token = api.post("/oauth/token", data={"grant_type": "client_credentials"},
                          auth=(connector.client_id, connector.client_secret)).json()["access_token"]
         r = api.post(f"/api/v1/subscriptions/{subscription_id}/progress", json=figures,
