@@ -7,6 +7,7 @@ digest is safe at rest, and it lets the portal find a token by its digest in one
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -15,8 +16,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 _hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs as much time as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the email is unknown, so a wrong email costs as much time as a wrong password. Made
+    at first use, not at import: a hash is some 0.3 s of CPU, which every CLI command paid."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 CLIENT_ID_PREFIX = "abmc_"
 CLIENT_SECRET_PREFIX = "abms_"
@@ -29,7 +35,7 @@ def hash_password(password: str) -> str:
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy_hash(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
