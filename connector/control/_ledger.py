@@ -71,10 +71,11 @@ class Ledger:
             row.peer_name = peer_name
             transfer = subscription.get("transfer") or {}
             row.transfer_id = transfer.get("id") or row.transfer_id
-            row.updated_at = utcnow()
-            session.add(row)
-            session.commit()
-            session.refresh(row)
+            if before is None or session.is_modified(row):  # an idle round writes nothing
+                row.updated_at = utcnow()
+                session.add(row)
+                session.commit()
+                session.refresh(row)
         return row, before != row.state
 
     def update(self, subscription_id: str, **changes: Any) -> None:

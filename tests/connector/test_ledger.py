@@ -75,3 +75,15 @@ def test_a_flow_has_ended_when_no_worker_holds_its_lease(pec: AadsysContext) -> 
     leases.release(fence)
     assert flow_ended(pec.db.engine, SUB, datetime.now(UTC))
 
+
+
+def test_the_portal_showing_the_same_subscription_again_writes_nothing(ledger: Ledger) -> None:
+    first, _ = ledger.upsert(shown("active"), Role.PROVIDER, "org-pec")
+
+    again, changed = ledger.upsert(shown("active"), Role.PROVIDER, "org-pec")  # an idle round
+    assert (changed, again.updated_at) == (False, first.updated_at)
+    assert ledger.get(SUB).updated_at == first.updated_at  # type: ignore[union-attr]
+
+    later, changed = ledger.upsert(shown("completed"), Role.PROVIDER, "org-pec")
+    assert (changed, later.state) == (True, "completed")
+    assert ledger.get(SUB).updated_at > first.updated_at  # type: ignore[union-attr]
