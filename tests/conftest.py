@@ -104,17 +104,14 @@ def value_chain(tmp_path_factory: pytest.TempPathFactory, request: pytest.Fixtur
 
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     """Stops the value chain once no test left to run uses it: its five idle processes hold some 600 MB and a tenth
-    of a core. Stopping again at the end of the session is harmless. Under xdist the modules that use it are one
-    unit of work (``SHARED_WORKER``), run back to back on one worker: the chain stops when the next test there,
-    if any, is not one of them."""
+    of a core. Stopping again at the end of the session is harmless. Its tests run in collection order, under xdist
+    too (the modules that use it are one unit of work on one worker, ``SHARED_WORKER``): the chain stops after the
+    last of them in the collection."""
     chain = item.config.stash.get(VALUE_CHAIN, None)
     if chain is None or "value_chain" not in item.fixturenames:
         return
-    if hasattr(item.config, "workerinput"):
-        later = [] if nextitem is None else [nextitem]
-    else:
-        later = [] if nextitem is None else item.session.items[item.session.items.index(nextitem):]
-    if not any("value_chain" in test.fixturenames for test in later):
+    items = item.session.items
+    if not any("value_chain" in later.fixturenames for later in items[items.index(item) + 1:]):
         chain.stop()
 
 
