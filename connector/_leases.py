@@ -70,8 +70,7 @@ class Fence:
             query = query.with_for_update(read=True)
         row = session.execute(query).first()
         if row is None or row.holder != self.leases.holder or row.epoch != self.epoch:
-            self.leases.metrics.write_fenced()  # a zombie's write that did not happen
-            self.leases.refused += 1  # this worker's own count, for its status
+            self.leases.fenced()
             raise LeaseLost(self.subject, self.role, self.epoch)
 
 
@@ -83,6 +82,12 @@ class Leases:
         self.db, self.holder, self.clock, self.metrics = db, holder, clock, metrics
         self.refused = self.takeovers = 0  # this worker's fenced writes and takeovers (its status; metrics add up)
         self.ttl = timedelta(seconds=ttl_seconds)
+
+    def fenced(self) -> None:
+        """A write of this worker that its fence refused (a zombie's write that did not happen): counted in the
+        metrics, and in this worker's own status."""
+        self.metrics.write_fenced()
+        self.refused += 1
 
     def _key(self, subject: str, role: str) -> ColumnElement[bool]:
         return (_L.c.subject == subject) & (_L.c.role == role)
@@ -304,7 +309,8 @@ class LeaseKeeper:
             return
         self.renewed_at = self.clock.monotonic()
         for key, fence in list(self.held.items()):
-            if still.get(key) != fence.epoch:
+            if still.get(key) != fence.epoch:  # its renewal, a write, refused: another worker holds it now
+                self.leases.fenced()
                 await self._lose(key)
 
     async def _lose(self, key: tuple[str, str]) -> None:

@@ -5,6 +5,7 @@ channels up and down, refusals by code and side, link uses, leases, and what a s
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from joserfc.jwk import ECKey
 
 from aadsys.gateway.context import AadsysContext
-from connector._leases import LeaseLost, Leases
+from connector._leases import LeaseKeeper, LeaseLost, Leases
 from connector._metrics import ConnectorMetrics
 from connector.codes import Code
 from connector.control._ledger import Ledger
@@ -173,6 +174,31 @@ def test_a_lease_taken_over_and_the_old_holders_fenced_write_are_counted(pec_sql
     shown = pec_sqlite.metrics.exposition().decode()
     assert sample(shown, "aadsys_connector_lease_takeovers_total") == 1
     assert sample(shown, "aadsys_connector_fenced_writes_total") == 1
+
+
+def test_a_woken_holders_refused_renewal_is_counted_as_a_fenced_write(pec_sqlite: AadsysContext) -> None:
+    """A paused worker may learn of the take-over at its next renewal, before any other write: that renewal is the
+    write its fence refused, counted as one."""
+    clock, metrics = ManualClock(), ConnectorMetrics(pec_sqlite.metrics)
+    paused, successor = (Leases(pec_sqlite.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
+    keeper, lost = LeaseKeeper(paused, clock), []
+
+    async def took(subject: str, fence: object) -> None: ...
+
+    async def gone(subject: str) -> None:
+        lost.append(subject)
+
+    keeper.serve("provider", taken=took, lost=gone)
+    fence = paused.take(SUB, "provider")
+    assert fence is not None
+    keeper.held[(SUB, "provider")] = fence
+    clock.advance(11)  # w-1 paused past its lease
+    assert successor.take(SUB, "provider") is not None
+
+    asyncio.run(keeper._renew())  # w-1 wakes: its next renewal finds the lease gone
+
+    assert (lost, keeper.fence(SUB, "provider"), paused.refused) == ([SUB], None, 1)
+    assert sample(pec_sqlite.metrics.exposition().decode(), "aadsys_connector_fenced_writes_total") == 1
 
 
 def as_provider(pair: Pair) -> Any:
