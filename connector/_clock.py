@@ -35,5 +35,6 @@ class SystemClock:
 
     async def wait(self, event: asyncio.Event, timeout: float) -> bool:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                await event.wait()
         return event.is_set()

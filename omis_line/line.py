@@ -104,7 +104,8 @@ class Line:
                 self.locks["loading"].release()
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=1.0)
+                    async with asyncio.timeout(1.0):  # not wait_for: on 3.11 it can swallow a cancellation
+                        await self.wake.wait()
                 continue
             task = asyncio.create_task(self._flow(job), name=f"bottle {job.rfid_tag}")
             self._flows.add(task)
@@ -120,7 +121,8 @@ class Line:
         """Returns when the line changed (or after ``timeout``): for live pages."""
         event = self._changed
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await event.wait()
 
     def _touch(self) -> None:
         self._changed.set()

@@ -64,7 +64,8 @@ class StatusSender:
             if revision is None:
                 self.wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=5)
+                    async with asyncio.timeout(5):  # not wait_for: on 3.11 it can swallow a cancellation
+                        await self.wake.wait()
                 continue
             outcome = await self._post(revision)
             if outcome is None:

@@ -56,7 +56,8 @@ class Signal:
             await asyncio.sleep(timeout)
             return False
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                await self._event.wait()
             return True
         except TimeoutError:
             return False

@@ -70,7 +70,8 @@ class InstanceEvents:
     @staticmethod
     async def wait(generation: asyncio.Event, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(generation.wait(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: on 3.11 it can swallow a cancellation
+                await generation.wait()
 
     async def wait_own(self, asset_type: str, seen: int, timeout: float) -> None:
         """Until a commit of our own ``asset_type`` records after ``own_commits[asset_type]`` was ``seen``, or

@@ -166,7 +166,8 @@ class Followers:
             if left <= 0:
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(generation.wait(), min(left, REREAD_SECONDS))
+                async with asyncio.timeout(min(left, REREAD_SECONDS)):  # not wait_for: it can swallow a cancel
+                    await generation.wait()
 
     def _after(self, actor: Actor, since: int) -> Sequence[Revocation]:
         with self.database.session() as db:
