@@ -19,6 +19,7 @@ OMIS's business API.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -192,8 +193,19 @@ def _subscription(api: httpx.Client, subscription: str) -> dict[str, Any]:
 
 
 def _history_job(side: Side, subscription: str) -> dict[str, Any]:
-    with side.member.api() as api:
-        return dict(_subscription(api, subscription).get("history") or {})
+    """``side``'s history job once it is final (or as it is after 10 s): a connector marks its job reported after
+    the portal answered its report, so the portal's transfer can be seen completed a moment before."""
+    job: dict[str, Any] = {}
+
+    def final() -> bool:
+        nonlocal job
+        with side.member.api() as api:
+            job = dict(_subscription(api, subscription).get("history") or {})
+        return job.get("state") in FINAL_JOB
+
+    with contextlib.suppress(ProcessError):  # the job as it is then, named in the problems
+        wait_for(final, "the history job to be reported", timeout=10, interval=0.2)
+    return job
 
 
 def _final_transfer(team: Partners, subscription: str) -> dict[str, Any]:
