@@ -74,6 +74,12 @@ class Fence:
             raise LeaseLost(self.subject, self.role, self.epoch)
 
 
+@dataclass(frozen=True)
+class Renewal:
+    held: dict[tuple[str, str], int]  # (subject, role) -> epoch, of every lease this worker still holds
+    asked: set[tuple[str, str]]  # of those, the ones another worker asked for
+
+
 class Leases:
     """The leases of one worker (``holder``). Blocking database work: async callers run it in a thread."""
 
@@ -126,14 +132,16 @@ class Leases:
             self.takeovers += 1
         return Fence(self, subject, role, epoch)
 
-    def renew(self) -> dict[tuple[str, str], int]:
-        """Extend every lease this worker still holds; returns them with their epochs."""
+    def renew(self) -> Renewal:
+        """Extend every lease this worker still holds; returns them with their epochs, and which of them another
+        worker asked for (one statement: an idle worker's renewal is most of what it asks of the database)."""
         with self.db.write_session() as session:
             rows = session.execute(update(_L).where(_L.c.holder == self.holder)
                                    .values(expires_at=self.clock.now() + self.ttl)
-                                   .returning(_L.c.subject, _L.c.role, _L.c.epoch)).all()
+                                   .returning(_L.c.subject, _L.c.role, _L.c.epoch, _L.c.wanted_by)).all()
             session.commit()
-        return {(r.subject, r.role): r.epoch for r in rows}
+        return Renewal({(r.subject, r.role): r.epoch for r in rows},
+                       {(r.subject, r.role) for r in rows if r.wanted_by is not None and r.wanted_by != self.holder})
 
     def release(self, fence: Fence) -> None:
         with self.db.write_session() as session:
@@ -216,8 +224,14 @@ class LeaseKeeper:
         self.roles: dict[str, _Role] = {}
         self.wake = asyncio.Event()
         self.renewed_at: float | None = None  # monotonic time of the last renewal that reached the database
+        self._asked: set[tuple[str, str]] = set()  # asked of us, as the last renewal or look found
+        self._look = True  # look again at what was asked of us before the next renewal (a notice came)
         if notifications is not None:
-            notifications.listen(LEASES, lambda payload: self.wake.set())
+            notifications.listen(LEASES, self._noticed)
+
+    def _noticed(self, payload: str) -> None:
+        self._look = True
+        self.wake.set()
 
     @property
     def renew_every(self) -> float:
@@ -308,8 +322,9 @@ class LeaseKeeper:
                     await self._lose(key)
             return
         self.renewed_at = self.clock.monotonic()
+        self._asked, self._look = still.asked, False
         for key, fence in list(self.held.items()):
-            if still.get(key) != fence.epoch:  # its renewal, a write, refused: another worker holds it now
+            if still.held.get(key) != fence.epoch:  # its renewal, a write, refused: another worker holds it now
                 self.leases.fenced()
                 await self._lose(key)
 
@@ -321,12 +336,19 @@ class LeaseKeeper:
             await self.roles[role].lost(subject)
 
     async def _hand_over(self) -> None:
-        """Let go of what other workers asked for, and of what no plane here wants any more."""
-        asked = set(await anyio.to_thread.run_sync(self.leases.wanted)) if self.held else set()
+        """Let go of what other workers asked for, and of what no plane here wants any more. What was asked is
+        known from the last renewal; a worker that asks announces it (``NOTIFY``), and only then does this one look
+        again before its next renewal. Without notices (SQLite, or while the listener reconnects) it looks every
+        time."""
+        if self.held and (self._look or self.notifications is None or not self.notifications.connected):
+            self._asked = set(await anyio.to_thread.run_sync(self.leases.wanted))
+            self._look = False
+        asked = self._asked if self.held else set()
         for key in list(self.held):
             subject, role = key
             plane = self.roles.get(role)
             if key in asked or (plane is not None and subject not in plane.wanted):
+                self._asked.discard(key)  # taken again later, it is ours until someone asks again
                 if plane is not None:
                     await plane.lost(subject)
                 await self.release(subject, role)

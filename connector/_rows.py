@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine
 
 SQLITE_PREFIXES = ("sqlite:///", "sqlite+pysqlite:///")
 
@@ -106,3 +106,15 @@ def document(value: dict[str, Any] | str | None) -> dict[str, Any]:
         return {}
     found = json.loads(value) if isinstance(value, str) else value
     return found if isinstance(found, dict) else {}
+
+
+class ConnectionRows:
+    """Over one connection the caller holds open: several reads in one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def all(self, sql: str, params: Mapping[str, object] | None = None) -> list[tuple[Any, ...]]:
+        from sqlalchemy import text
+
+        return [tuple(row) for row in self.connection.execute(text(sql), dict(params or {})).all()]

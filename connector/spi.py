@@ -138,7 +138,8 @@ class ProgressReports(Protocol):
     """What the data plane delivered and stored, as the control plane reports it to the portal. Blocking
     (database reads): the control plane calls these in a worker thread."""
 
-    def progress(self, view: SubscriptionView) -> Progress: ...
+    def progress_of(self, views: Sequence[SubscriptionView]) -> dict[str, Progress]:
+        """Each view's figures, by subscription id."""
 
     def finished_transfers(self) -> list[TransferResult]:
         """Historical transfers finished here and not yet accepted by the portal."""

@@ -9,11 +9,11 @@ bring it back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
@@ -55,28 +55,25 @@ class Ledger:
 
     def upsert(self, subscription: dict[str, Any], role: Role, own_org_id: str) -> tuple[SubscriptionRow, bool]:
         """Take the portal's view of one subscription; returns the row and whether its state changed."""
-        peer = subscription["consumerOrgId"] if role is Role.PROVIDER else subscription["providerOrgId"]
-        peer_name = subscription["consumerName"] if role is Role.PROVIDER else subscription["providerName"]
+        return self.upsert_all([(subscription, role)])[0]
+
+    def upsert_all(self, shown: Sequence[tuple[dict[str, Any], Role]]) -> list[tuple[SubscriptionRow, bool]]:
+        """Take the portal's view of each subscription (with our role in it), in one transaction that writes only
+        what changed; returns each row and whether its state changed."""
+        if not shown:
+            return []
         with self.db.write_session() as session:
-            row = session.get(SubscriptionRow, subscription["id"])
-            before = row.state if row else None
-            if row is None:
-                row = SubscriptionRow(id=subscription["id"], role=role.value, asset_id=subscription["assetId"],
-                                      asset_type=subscription["assetType"], mode=subscription["mode"],
-                                      valid_from=_time(subscription["validFrom"]),
-                                      valid_to=_time(subscription["validTo"]), state=subscription["state"],
-                                      peer_org_id=peer)
-            if before not in FINAL_STATES:  # final is final: what ended here stays ended
-                row.state, row.reason = subscription["state"], subscription.get("reason")
-            row.peer_name = peer_name
-            transfer = subscription.get("transfer") or {}
-            row.transfer_id = transfer.get("id") or row.transfer_id
-            if before is None or session.is_modified(row):  # an idle round writes nothing
-                row.updated_at = utcnow()
-                session.add(row)
-                session.commit()
-                session.refresh(row)
-        return row, before != row.state
+            ids = [subscription["id"] for subscription, _ in shown]
+            held = {row.id: row for row in session.exec(select(SubscriptionRow)
+                                                        .where(col(SubscriptionRow.id).in_(ids))).all()}
+            taken = [_take(session, held.get(subscription["id"]), subscription, role) for subscription, role in shown]
+            written = [row for row, _, write in taken if write]
+            if written:  # an idle round writes nothing
+                for row in written:
+                    row.updated_at = utcnow()
+                    session.add(row)
+                session.commit()  # the rows keep their values (expire_on_commit=False): nothing to read back
+        return [(row, changed) for row, changed, _ in taken]
 
     def update(self, subscription_id: str, **changes: Any) -> None:
         with self.db.write_session() as session:
@@ -126,6 +123,25 @@ class Ledger:
     def revocation_told(self, subscription_id: str) -> None:
         """The portal accepted our revocation (or holds the subscription ended already): nothing more to tell."""
         self.update(subscription_id, revocation_told_at=utcnow())
+
+
+def _take(session: Session, row: SubscriptionRow | None, subscription: dict[str, Any],
+          role: Role) -> tuple[SubscriptionRow, bool, bool]:
+    """``row`` (None for a new one) as the portal shows it: (row, whether its state changed, whether to write)."""
+    peer = subscription["consumerOrgId"] if role is Role.PROVIDER else subscription["providerOrgId"]
+    peer_name = subscription["consumerName"] if role is Role.PROVIDER else subscription["providerName"]
+    before = row.state if row else None
+    if row is None:
+        row = SubscriptionRow(id=subscription["id"], role=role.value, asset_id=subscription["assetId"],
+                              asset_type=subscription["assetType"], mode=subscription["mode"],
+                              valid_from=_time(subscription["validFrom"]), valid_to=_time(subscription["validTo"]),
+                              state=subscription["state"], peer_org_id=peer)
+    if before not in FINAL_STATES:  # final is final: what ended here stays ended
+        row.state, row.reason = subscription["state"], subscription.get("reason")
+    row.peer_name = peer_name
+    transfer = subscription.get("transfer") or {}
+    row.transfer_id = transfer.get("id") or row.transfer_id
+    return row, before != row.state, before is None or session.is_modified(row)
 
 
 def _time(value: str) -> datetime:

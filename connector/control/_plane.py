@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -56,6 +56,7 @@ from connector.spi import (
     SubscriptionState,
     SubscriptionView,
 )
+from connector.tables import SubscriptionRow
 
 log = logging.getLogger("connector.control")
 TRUST_REFRESH_SECONDS = 60.0
@@ -111,14 +112,16 @@ class ControlPlane:
         in_charge = self.in_charge()
         if in_charge:
             await self._settle()
-        live = [view for view in await anyio.to_thread.run_sync(self.ledger.live, self.clock.now())
-                if view.id not in self._ended]  # ended while the ledger was read: stays ended
+        rows = await anyio.to_thread.run_sync(self.ledger.rows)  # the round's one read of the ledger
+        now = self.clock.now()
+        live = [view for row in rows if (view := view_of(row)).live_at(now)
+                and view.id not in self._ended]  # ended while the ledger was read: stays ended
         await self._end_what_ended({view.id for view in live})
         for flows in self.flows:
             await flows.reconcile(live)
         if in_charge:
             try:
-                await self._report()
+                await self._report(rows)
             except PortalError as exc:
                 self.status.last_error = str(exc)
         self.round_at = self.clock.monotonic()
@@ -216,9 +219,10 @@ class ControlPlane:
         self._published = slugs
 
     async def _follow_subscriptions(self, org_id: str) -> None:
-        for item in await self.portal.subscriptions():
-            role = Role.PROVIDER if item["providerOrgId"] == org_id else Role.CONSUMER
-            row, changed = await anyio.to_thread.run_sync(self.ledger.upsert, item, role, org_id)
+        items = await self.portal.subscriptions()
+        shown = [(item, Role.PROVIDER if item["providerOrgId"] == org_id else Role.CONSUMER) for item in items]
+        for (item, role), (row, changed) in zip(shown, await anyio.to_thread.run_sync(self.ledger.upsert_all, shown),
+                                                strict=True):
             view = view_of(row)
             if changed and view.state in FINAL_STATES:
                 await self._terminate(view.id, Code(view.state), row.reason or f"the subscription is {view.state}")
@@ -346,16 +350,17 @@ class ControlPlane:
             log.info("subscription %s: the portal has our revocation (%s)", row.id, state)
 
     # -- reports ------------------------------------------------------------------------------------------------
-    async def _report(self) -> None:
-        for row in await anyio.to_thread.run_sync(self.ledger.rows):
-            view = view_of(row)
-            if view.mode is Mode.REALTIME and view.state in REPORTED_STATES:
-                progress = await anyio.to_thread.run_sync(self.progress.progress, view)
-                figures = {"count": progress.count, "lastSeq": progress.last_seq, "expired": progress.expired}
-                if figures != row.reported:
-                    await self.portal.report_progress(view.id, view.role.value, count=progress.count,
-                                                      last_seq=progress.last_seq, expired=progress.expired)
-                    await anyio.to_thread.run_sync(partial(self.ledger.update, view.id, reported=figures))
+    async def _report(self, rows: Sequence[SubscriptionRow]) -> None:
+        reported = [(row, view) for row in rows
+                    if (view := view_of(row)).mode is Mode.REALTIME and view.state in REPORTED_STATES]
+        figures_of = await anyio.to_thread.run_sync(self.progress.progress_of, [view for _, view in reported])
+        for row, view in reported:
+            progress = figures_of[view.id]
+            figures = {"count": progress.count, "lastSeq": progress.last_seq, "expired": progress.expired}
+            if figures != row.reported:
+                await self.portal.report_progress(view.id, view.role.value, count=progress.count,
+                                                  last_seq=progress.last_seq, expired=progress.expired)
+                await anyio.to_thread.run_sync(partial(self.ledger.update, view.id, reported=figures))
         for result in await anyio.to_thread.run_sync(self.progress.finished_transfers):
             subscription = await anyio.to_thread.run_sync(self.ledger.get, result.subscription_id)
             transfer_id = subscription.transfer_id if subscription else None

@@ -74,6 +74,8 @@ RESEND_PER_EVENT = 8  # seqs of a 'resend' that cost as much as one event of the
 COALESCE_SECONDS = 1.0  # a 'subscribe' or 'history' this soon after the last joins the running delivery
 MAX_HANDSHAKE_SOURCES = 4096  # source addresses whose handshake budgets are kept
 ACQUIRE_SECONDS = 3.0  # how long a connect waits for another worker to hand the subscription's lease over
+IDLE_SENDER_SECONDS = 60.0  # a sender with nothing in flight looks when woken (a record made, a notice), else this
+NOTIFIED_POLL_SECONDS = 60.0  # the record maker's fallback poll while notices from other workers arrive
 _INS = table_of(InstanceRow)
 
 
@@ -257,7 +259,15 @@ class Flow:
             if made:
                 self.wake.set()
                 continue
-            await events.wait_own(self.terms.asset_type, seen, self.plane.settings.poll_seconds)
+            await events.wait_own(self.terms.asset_type, seen, self._poll_seconds())
+
+    def _poll_seconds(self) -> float:
+        """How long the maker waits for a commit it is not told of: commits in this process wake it, and those of
+        the other workers too while their notices arrive (PostgreSQL); otherwise it polls every ``poll_seconds``
+        (SQLite, where a command in another process may write)."""
+        notifications = self.plane.events.notifications
+        listening = notifications is not None and notifications.connected
+        return NOTIFIED_POLL_SECONDS if listening else self.plane.settings.poll_seconds
 
     async def _make_history(self) -> None:
         assert self.history is not None
@@ -298,7 +308,7 @@ class Flow:
                     continue
                 if self.history is not None and not self.inflight:
                     await self._complete_history()
-            timeout = settings.resend_after_seconds
+            timeout = settings.resend_after_seconds if self.inflight else IDLE_SENDER_SECONDS
             due = [d for f in self.inflight.values() if (d := self._resend_due(f)) is not None]
             if due:
                 timeout = max(0.0, min(due) - self.clock.monotonic())

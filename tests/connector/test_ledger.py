@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import Engine, event
 
 from aadsys.gateway.context import AadsysContext
 from connector._revoking import RevocationRefused, flow_ended, revoke_here
@@ -87,3 +88,25 @@ def test_the_portal_showing_the_same_subscription_again_writes_nothing(ledger: L
     later, changed = ledger.upsert(shown("completed"), Role.PROVIDER, "org-pec")
     assert (changed, later.state) == (True, "completed")
     assert ledger.get(SUB).updated_at > first.updated_at  # type: ignore[union-attr]
+
+
+def test_what_the_portal_shows_in_a_round_is_taken_in_one_read_and_only_changes_are_written(
+        ledger: Ledger, pec: AadsysContext) -> None:
+    ledger.upsert_all([(shown("active", "sub-a"), Role.PROVIDER), (shown("approved", "sub-b"), Role.PROVIDER)])
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)  # every engine: SQLite writes through one of their own
+    try:
+        taken = ledger.upsert_all([(shown("active", "sub-a"), Role.PROVIDER), (shown("active", "sub-b"), Role.PROVIDER),
+                                   (shown("approved", "sub-c"), Role.PROVIDER)])
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
+
+    assert [(row.id, row.state, changed) for row, changed in taken] == [
+        ("sub-a", "active", False), ("sub-b", "active", True), ("sub-c", "approved", True)]
+    reads = [s for s in statements if s.lstrip().startswith("SELECT")]
+    assert len(reads) == 1, statements  # all rows at once, not one read per subscription
+    assert sum(s.lstrip().startswith(("UPDATE", "INSERT")) for s in statements) == 2  # sub-b changed, sub-c is new

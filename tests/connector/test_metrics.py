@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import event as sqlalchemy_event
 
 from aadsys.gateway.context import AadsysContext
 from connector._leases import LeaseKeeper, LeaseLost, Leases
@@ -210,3 +211,63 @@ def subscription(sub_id: str, mode: str, valid_from: str, valid_to: str) -> dict
     return {"id": sub_id, "consumerOrgId": OMIS_ORG, "providerOrgId": PEC_ORG, "consumerName": "OMIS",
             "providerName": "PEC", "assetId": "asset-1", "assetType": "sales-order", "mode": mode,
             "validFrom": valid_from, "validTo": valid_to, "state": "approved"}
+
+
+class _Listening:
+    """Notices from other workers as ``LeaseKeeper`` sees them: a listener that is connected."""
+
+    connected = True
+
+    def __init__(self) -> None:
+        self.handlers: list[Any] = []
+
+    def listen(self, channel: str, handler: Any) -> None:
+        self.handlers.append(handler)
+
+
+def test_a_holder_learns_what_was_asked_of_it_at_its_renewal_or_from_a_notice_and_asks_nothing_else_meanwhile(
+        pec_sqlite: AadsysContext) -> None:
+    """An idle worker's keeper costs its renewal: it looks for leases asked of it between renewals only when a
+    notice says that one was (PostgreSQL's ``NOTIFY``), and hands them over."""
+    clock, metrics, notices = ManualClock(), ConnectorMetrics(pec_sqlite.metrics), _Listening()
+    holder, asker = (Leases(pec_sqlite.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
+    keeper = LeaseKeeper(holder, clock, notices)  # type: ignore[arg-type]
+
+    async def took(subject: str, fence: object) -> None: ...
+
+    async def gone(subject: str) -> None: ...
+
+    keeper.serve("provider", taken=took, lost=gone)
+    keeper.want("provider", [SUB, "sub-2"])
+    for subject in (SUB, "sub-2"):
+        fence = holder.take(subject, "provider")
+        assert fence is not None
+        keeper.held[(subject, "provider")] = fence
+    statements: list[str] = []
+    sqlalchemy_event.listen(pec_sqlite.db.engine, "before_cursor_execute",
+                            lambda conn, cursor, statement, *rest: statements.append(statement))
+
+    def looks() -> int:
+        """Reads of what was asked of this worker, other than its renewal."""
+        return sum(s.lstrip().startswith("SELECT") and "wanted_by IS NOT NULL" in s for s in statements)
+
+    def held() -> set[str]:
+        return {subject for subject, _ in keeper.held}
+
+    async def rounds() -> None:
+        await keeper._renew()
+        await keeper._hand_over()
+        assert (looks(), held()) == (0, {SUB, "sub-2"})  # nothing asked, nothing read but the renewal
+        asker.want(SUB, "provider")  # w-2 asks (and would announce it) ...
+        await keeper._hand_over()
+        assert (looks(), held()) == (0, {SUB, "sub-2"})  # ... no notice yet: w-1 reads nothing, keeps it
+        notices.handlers[0]("provider|" + SUB)  # the notice
+        await keeper._hand_over()
+        assert (looks(), held()) == (1, {"sub-2"})  # one look, and it is handed over
+        asker.want("sub-2", "provider")  # asked, and the notice lost: the next renewal tells
+        await keeper._renew()
+        await keeper._hand_over()
+        assert (looks(), held()) == (1, set())
+
+    asyncio.run(rounds())
+    assert asker.take(SUB, "provider") is not None and asker.take("sub-2", "provider") is not None

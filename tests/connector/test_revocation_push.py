@@ -216,8 +216,8 @@ class Recorder:
 
 
 class NoProgress:
-    def progress(self, view: SubscriptionView) -> Progress:
-        return Progress(0, 0, 0)
+    def progress_of(self, views: Sequence[SubscriptionView]) -> dict[str, Progress]:
+        return {view.id: Progress(0, 0, 0) for view in views}
 
     def finished_transfers(self) -> list[TransferResult]:
         return []
