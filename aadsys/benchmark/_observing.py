@@ -88,9 +88,32 @@ class Arrivals(threading.Thread):
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime: fields 14 and 15
+    """User plus system CPU time the process and its descendants have used so far: the running ones (the worker
+    processes of ``aadsys serve --workers N``) and those it waited for. The process itself must still run."""
+    stats = _proc_stats()
+    if pid not in stats:
+        raise ProcessLookupError(f"no process {pid}")
+    children: dict[int, list[int]] = {}
+    for other, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(other)  # ppid: field 4
+    ticks, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        ticks += sum(int(f) for f in stats[current][11:15])  # utime, stime, cutime, cstime: fields 14 to 17
+        todo += children.get(current, [])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stats() -> dict[int, list[str]]:
+    """Every process's ``/proc/<pid>/stat`` fields after the command name (the state is the first)."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stats[int(entry.name)] = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:  # ended meanwhile
+                continue
+    return stats
 
 
 class ResourceSampler(threading.Thread):
