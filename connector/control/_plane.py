@@ -63,6 +63,7 @@ TRUST_REFRESH_SECONDS = 60.0
 PEER_REFRESH_SECONDS = 60.0
 IN_CHARGE_CHECK_SECONDS = 1.0  # how soon a worker that is no longer in charge stops following the stream
 STEADY_STREAM_SECONDS = 10.0  # a stream that lasted this long ended normally: reconnect at once
+IDLE_BACKOFF = 4  # quiet rounds come at most this many poll_seconds apart
 REPORTED_STATES = frozenset({SubscriptionState.APPROVED, SubscriptionState.ACTIVE, SubscriptionState.EXPIRED,
                              SubscriptionState.REVOKED, SubscriptionState.CANCELLED})
 
@@ -95,6 +96,8 @@ class ControlPlane:
         self._published: frozenset[str] | None = None
         self._trust_at: float | None = None
         self._peers_at: dict[str, float] = {}
+        self._seen: tuple[object, ...] | None = None  # what the last round found (ledger rows' versions, live ids)
+        self._next_due = float("inf")  # seconds from the last round until one must act (a window ends …)
 
     def drive(self, *flows: DataFlows) -> None:
         """The data planes whose flows this plane starts, updates and ends."""
@@ -102,13 +105,20 @@ class ControlPlane:
 
     # -- the loop ---------------------------------------------------------------------------------------------------
     async def run(self) -> None:
+        """Rounds every ``poll_seconds`` while anything changes; after a quiet round the pause doubles, up to
+        ``IDLE_BACKOFF`` times that (as EDC's state machines back off when idle), and never past the next moment a
+        round must act on (a real-time window's end, a grant to refresh). Revocations from the portal come by its
+        stream meanwhile, and the data plane works on from the database."""
+        pause = self.settings.poll_seconds
         while True:
-            await self.round()
-            await self.clock.sleep(self.settings.poll_seconds)
+            pause = next_pause(pause, await self.round(), self.settings.poll_seconds)
+            await self.clock.sleep(min(pause, self._next_due))
 
-    async def round(self) -> None:
+    async def round(self) -> bool:
         """One round; never raises for the portal's sake. Every worker runs the flows the ledger calls for; the
-        worker in charge (the control lease) also settles with the portal and reports."""
+        worker in charge (the control lease) also settles with the portal and reports. True if it was quiet: the
+        portal answered, and the ledger, the live subscriptions and the figures reported are as the round before
+        found them."""
         in_charge = self.in_charge()
         if in_charge:
             await self._settle()
@@ -119,12 +129,18 @@ class ControlPlane:
         await self._end_what_ended({view.id for view in live})
         for flows in self.flows:
             await flows.reconcile(live)
+        reported = False
         if in_charge:
             try:
-                await self._report(rows)
+                reported = await self._report(rows)
             except PortalError as exc:
                 self.status.last_error = str(exc)
         self.round_at = self.clock.monotonic()
+        self._next_due = _seconds_until_due(rows, now)
+        seen = (tuple((row.id, row.updated_at) for row in rows), frozenset(view.id for view in live))
+        quiet = seen == self._seen and not reported and self.status.last_error is None
+        self._seen = seen
+        return quiet
 
     def making_rounds(self) -> bool:
         """Readiness: a round ended lately (the loop did not stop after an error)."""
@@ -350,18 +366,22 @@ class ControlPlane:
             log.info("subscription %s: the portal has our revocation (%s)", row.id, state)
 
     # -- reports ------------------------------------------------------------------------------------------------
-    async def _report(self, rows: Sequence[SubscriptionRow]) -> None:
-        reported = [(row, view) for row in rows
+    async def _report(self, rows: Sequence[SubscriptionRow]) -> bool:
+        """Progress that changed, and finished transfers; True if anything was reported."""
+        anything = False
+        realtime = [(row, view) for row in rows
                     if (view := view_of(row)).mode is Mode.REALTIME and view.state in REPORTED_STATES]
-        figures_of = await anyio.to_thread.run_sync(self.progress.progress_of, [view for _, view in reported])
-        for row, view in reported:
+        figures_of = await anyio.to_thread.run_sync(self.progress.progress_of, [view for _, view in realtime])
+        for row, view in realtime:
             progress = figures_of[view.id]
             figures = {"count": progress.count, "lastSeq": progress.last_seq, "expired": progress.expired}
             if figures != row.reported:
                 await self.portal.report_progress(view.id, view.role.value, count=progress.count,
                                                   last_seq=progress.last_seq, expired=progress.expired)
                 await anyio.to_thread.run_sync(partial(self.ledger.update, view.id, reported=figures))
+                anything = True
         for result in await anyio.to_thread.run_sync(self.progress.finished_transfers):
+            anything = True
             subscription = await anyio.to_thread.run_sync(self.ledger.get, result.subscription_id)
             transfer_id = subscription.transfer_id if subscription else None
             if not transfer_id:
@@ -375,6 +395,23 @@ class ControlPlane:
                 continue
             await anyio.to_thread.run_sync(self.progress.transfer_reported, result.subscription_id)
             log.info("transfer %s: reported %s side, %d instances", transfer_id, result.role, result.count)
+        return anything
+
+
+def next_pause(pause: float, quiet: bool, poll_seconds: float) -> float:
+    """The pause after a round: doubled after a quiet one, up to ``IDLE_BACKOFF`` times ``poll_seconds``; back to
+    ``poll_seconds`` after one that found a change."""
+    return min(2 * pause, IDLE_BACKOFF * poll_seconds) if quiet else poll_seconds
+
+
+def _seconds_until_due(rows: Sequence[SubscriptionRow], now: datetime) -> float:
+    """Seconds from ``now`` until a round must act on one of ``rows``: a live real-time window ends, or a grant we
+    hold is due to be fetched again (``_refresh_margin``)."""
+    views = [view_of(row) for row in rows]
+    due = [view.valid_to for view in views if view.mode is Mode.REALTIME]
+    due += [view.grant_expires_at - _refresh_margin(view) for view in views
+            if view.grant is not None and view.grant_expires_at is not None]
+    return min((ahead for moment in due if (ahead := (moment - now).total_seconds()) > 0), default=float("inf"))
 
 
 def _refresh_margin(view: SubscriptionView) -> timedelta:

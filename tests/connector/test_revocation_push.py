@@ -38,7 +38,7 @@ from connector._metrics import ConnectorMetrics
 from connector._settings import ConnectorSettings
 from connector.codes import Code
 from connector.control._ledger import Ledger
-from connector.control._plane import ControlPlane
+from connector.control._plane import IDLE_BACKOFF, ControlPlane, next_pause
 from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore
 from connector.spi import Progress, Role, SubscriptionView, TransferResult
@@ -361,3 +361,27 @@ async def test_only_the_worker_in_charge_follows_the_stream(portal: Portal, pec_
         follower.charge.held = False  # another worker took the control lease over
         await follower.until(lambda: portal.open_streams(pec) == 0, "the stream given up", timeout=3)
         assert not follower.control.status.following
+
+
+async def test_a_round_that_finds_nothing_changed_is_quiet_and_a_change_at_the_portal_is_not(
+        portal: Portal, pec_sqlite: AadsysContext, tmp_path: Path) -> None:
+    """Quiet rounds back the polling off (``ControlPlane.run``); a subscription the portal shows changed ends it."""
+    pec, omis = portal.register("PEC"), portal.register("OMIS")
+    first, _ = portal.approved(pec, omis, 2)
+    async with following(portal, pec, pec_sqlite, tmp_path) as follower:
+        rounds = [await follower.control.round() for _ in range(4)]
+        # the first takes the subscriptions in, the second sees the figures the first reported; then all is quiet
+        assert rounds == [False, False, True, True]
+        await asyncio.to_thread(portal.revoke, pec, first)
+        await follower.flows.until_ended(first)  # taken from the stream into the ledger
+        after = [await follower.control.round() for _ in range(3)]
+        assert after[0] is False and after[-1] is True, after
+
+
+def test_quiet_rounds_double_the_pause_up_to_its_bound_and_a_round_with_a_change_resets_it() -> None:
+    poll, pauses, pause = 5.0, [], 5.0
+    for quiet in (True, True, True, True, False, True):
+        pause = next_pause(pause, quiet, poll)
+        pauses.append(pause)
+    assert pauses == [10.0, 20.0, 20.0, 20.0, 5.0, 10.0]
+    assert IDLE_BACKOFF * poll == 20.0
