@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.e2e.harness import AadsysFactory, PreparedPortal, member_factory, running_portal
+from tests.e2e.harness import AadsysFactory, PreparedAadsys, PreparedPortal, member_factory, running_portal
 from tests.support.databases import AadsysTemplates
 from tests.support.postgres import PostgresServer, start_postgres
 
@@ -87,13 +88,16 @@ VALUE_CHAIN = pytest.StashKey["Chain"]()
 def value_chain(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Chain]:
     """The demo's value chain as ``make demo`` builds and bootstraps it (``valuechain.scenario``: the portal, PEC's
     and OMIS's AAdSys, the shop and the line as processes on free loopback ports, data in ``<tmp>/demo-data``),
-    with a line that is fast and never fails a bottle. One for the session: ``tests/e2e/test_value_chain.py`` and
-    ``tests/test_readme_examples.py`` share it. It stops after the last test that uses it
-    (``pytest_runtest_teardown`` below), not at the end of the session."""
+    with a line that is fast and never fails a bottle. Organisations, data dirs and API keys are prepared
+    in-process, as ``tests.e2e.harness`` prepares them (``tests/test_demo.py`` runs the demo's command lines).
+    One for the session: ``tests/e2e/test_value_chain.py`` and ``tests/test_readme_examples.py`` share it. It
+    stops after the last test that uses it (``pytest_runtest_teardown`` below), not at the end of the session."""
     from aadsys.processes import free_port
     from valuechain.scenario import Ports, bootstrap, build
 
-    made = build(tmp_path_factory.mktemp("chain") / "demo-data", Ports(*(free_port() for _ in range(5))), FAST_LINE)
+    templates: AadsysTemplates = request.getfixturevalue("aadsys_templates")
+    made = build(tmp_path_factory.mktemp("chain") / "demo-data", Ports(*(free_port() for _ in range(5))), FAST_LINE,
+                 portal_driver=PreparedPortal, member_driver=partial(PreparedAadsys, templates=templates))
     request.config.stash[VALUE_CHAIN] = made
     try:
         bootstrap(made)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -64,16 +65,19 @@ class Chain:
             process.stop()
 
 
-def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None, *, tls: bool = False) -> Chain:
+def build(root: Path, ports: Ports, line_env: dict[str, str] | None = None, *, tls: bool = False,
+          portal_driver: Callable[..., PortalProcess] = PortalProcess,
+          member_driver: Callable[..., AadsysProcess] = AadsysProcess) -> Chain:
     """The five processes' drivers over a fresh ``root`` (a second run starts clean); with ``tls``, each serves
-    https (and wss) with a certificate made by ``aadsys certs`` in ``root/tls``, and each trusts its CA."""
+    https (and wss) with a certificate made by ``aadsys certs`` in ``root/tls``, and each trusts its CA. The
+    drivers of the portal and of the two AAdSys may be subclasses that prepare them in-process (the tests')."""
     shutil.rmtree(root, ignore_errors=True)
     certificates = RunTls.make(root / "tls") if tls else None
     return Chain(
-        portal=PortalProcess(root / "portal", port=ports.portal, tls=certificates),
-        pec=AadsysProcess(root / "pec", org="pec", base_iri="https://pec.example", port=ports.pec,
+        portal=portal_driver(root / "portal", port=ports.portal, tls=certificates),
+        pec=member_driver(root / "pec", org="pec", base_iri="https://pec.example", port=ports.pec,
                           env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order"]'}, tls=certificates),
-        omis=AadsysProcess(root / "omis", org="omis", base_iri="https://omis.example", port=ports.omis,
+        omis=member_driver(root / "omis", org="omis", base_iri="https://omis.example", port=ports.omis,
                            env={**QUICK, "AADSYS_CONNECTOR_PUBLISH": '["sales-order-status"]'}, tls=certificates),
         shop=Shop(root / "shop", ports.shop, tls=certificates),
         line=Line(root / "line", PASSWORD, ports.line,

@@ -67,8 +67,8 @@ class PreparedAadsys(AadsysProcess):
     ``aadsys keys create`` make them."""
 
     def __init__(self, data_dir: Path, templates: AadsysTemplates, *, org: str, base_iri: str,
-                 env: Mapping[str, str] | None = None) -> None:
-        super().__init__(data_dir, org=org, base_iri=base_iri, env=env)
+                 env: Mapping[str, str] | None = None, port: int | None = None, tls: RunTls | None = None) -> None:
+        super().__init__(data_dir, org=org, base_iri=base_iri, env=env, port=port, tls=tls)
         self.templates = templates
 
     def init(self, *, portal: PortalProcess | None = None, organisation: Organisation | None = None,
