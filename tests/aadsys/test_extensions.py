@@ -16,9 +16,14 @@ from aadsys.core import api_keys
 from aadsys.extensions import discover
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
-from tests.support.live_server import live_server
+from tests.support.live_server import LOOPBACK_TLS, live_server
 
 runner = CliRunner()
+
+
+def _client(url: str) -> httpx.Client:
+    """httpx's default 5 s read timeout is too short for a loaded two-core machine running the whole suite."""
+    return httpx.Client(base_url=url, verify=LOOPBACK_TLS, timeout=30)
 
 
 def test_the_connector_is_found_through_its_entry_point() -> None:
@@ -26,10 +31,10 @@ def test_the_connector_is_found_through_its_entry_point() -> None:
 
 
 def test_an_aadsys_without_portal_settings_runs_without_a_connector(settings: Settings) -> None:
-    with live_server(create_app(settings)) as url:
-        assert httpx.get(f"{url}/healthz").status_code == 200
-        assert httpx.get(f"{url}/connector/v1/status").status_code == 404
-        assert httpx.post(f"{url}/connector/v1/challenges").status_code == 404
+    with live_server(create_app(settings)) as url, _client(url) as api:
+        assert api.get("/healthz").status_code == 200
+        assert api.get("/connector/v1/status").status_code == 404
+        assert api.post("/connector/v1/challenges").status_code == 404
 
 
 def test_a_portal_member_serves_the_connector_whose_status_needs_a_read_key(tmp_path: Path) -> None:
@@ -41,12 +46,12 @@ def test_a_portal_member_serves_the_connector_whose_status_needs_a_read_key(tmp_
     ctx = AadsysContext.build(member)
     key = api_keys.create_key(ctx.db, "ops", ["read"])
     try:
-        with live_server(create_app(member, context=ctx)) as url:
-            assert httpx.get(f"{url}/connector/v1/status").status_code == 401
-            status = httpx.get(f"{url}/connector/v1/status", headers={"X-API-Key": key})
+        with live_server(create_app(member, context=ctx)) as url, _client(url) as api:
+            assert api.get("/connector/v1/status").status_code == 401
+            status = api.get("/connector/v1/status", headers={"X-API-Key": key})
             assert status.status_code == 200
             assert status.json()["org"] == "omis" and status.json()["subscriptions"] == []
-            refused = httpx.post(f"{url}/connector/v1/challenges", headers={"Authorization": "Bearer not.a.grant"})
+            refused = api.post("/connector/v1/challenges", headers={"Authorization": "Bearer not.a.grant"})
             assert refused.status_code == 401
             assert refused.headers["content-type"] == "application/problem+json"
             assert refused.json()["code"] == "no-trust"  # it never reached the portal to learn its keys
