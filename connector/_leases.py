@@ -343,11 +343,10 @@ class LeaseKeeper:
         if self.held and (self._look or self.notifications is None or not self.notifications.connected):
             self._asked = set(await anyio.to_thread.run_sync(self.leases.wanted))
             self._look = False
-        asked = self._asked if self.held else set()
         for key in list(self.held):
             subject, role = key
             plane = self.roles.get(role)
-            if key in asked or (plane is not None and subject not in plane.wanted):
+            if key in self._asked or (plane is not None and subject not in plane.wanted):
                 self._asked.discard(key)  # taken again later, it is ours until someone asks again
                 if plane is not None:
                     await plane.lost(subject)

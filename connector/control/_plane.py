@@ -381,11 +381,11 @@ class ControlPlane:
                 await anyio.to_thread.run_sync(partial(self.ledger.update, view.id, reported=figures))
                 anything = True
         for result in await anyio.to_thread.run_sync(self.progress.finished_transfers):
-            anything = True
             subscription = await anyio.to_thread.run_sync(self.ledger.get, result.subscription_id)
             transfer_id = subscription.transfer_id if subscription else None
-            if not transfer_id:
+            if not transfer_id:  # not reportable yet: the ledger's row changes when the portal names it
                 continue
+            anything = True
             try:
                 await self.portal.report_transfer(transfer_id, result.role.value, result.count, result.digest)
             except PortalRefused as exc:
