@@ -18,7 +18,13 @@ from tests.aadsys.aasx_support import read_package, store_order_with_label
 from tests.aadsys.conftest import Gateway
 
 runner = CliRunner()
-TODAY = datetime.now(UTC).date().isoformat()
+TODAY = datetime.now(UTC).date().isoformat()  # only where the command refuses before it reads a record
+
+
+def _days_around_now() -> tuple[str, str]:
+    """A range that holds a record stored now even when the suite runs across midnight (UTC)."""
+    now = datetime.now(UTC)
+    return (now - timedelta(days=1)).date().isoformat(), (now + timedelta(days=1)).date().isoformat()
 
 
 def _out_dir(tmp_path: Path) -> Path:
@@ -39,7 +45,8 @@ def test_export_writes_a_package_that_passes_the_file_checks(api: httpx.Client, 
     stored = store_order_with_label(api)
     store_order_with_label(api, "SO-IMG-2")
     out = _out_dir(tmp_path) / "orders.aasx"
-    code, output = _export(settings, "--type", "sales-order", "--from", TODAY, "--to", TODAY, "--out", str(out))
+    since, until = _days_around_now()
+    code, output = _export(settings, "--type", "sales-order", "--from", since, "--to", until, "--out", str(out))
     assert code == 0, output
     assert "wrote 2 sales-order record(s)" in output
     package = read_package(out.read_bytes())
@@ -54,8 +61,8 @@ def test_export_writes_a_package_that_passes_the_file_checks(api: httpx.Client, 
 
 def test_a_range_that_ends_before_the_records_exports_nothing_and_says_so(api: httpx.Client, settings: Settings,
                                                                            tmp_path: Path) -> None:
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()  # taken before the record is
     store_order_with_label(api)
-    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
     out = _out_dir(tmp_path) / "none.aasx"
     code, output = _export(settings, "--type", "sales-order", "--from", "2020-01-01", "--to", yesterday,
                            "--out", str(out))
@@ -90,6 +97,7 @@ def test_a_record_basyx_refuses_leaves_neither_a_package_nor_a_temporary_file(ap
         session.execute(update(InstanceRow).where(col(InstanceRow.asset_type) == "sales-order").values(aas_json=broken))
         session.commit()
     out = _out_dir(tmp_path) / "broken.aasx"
-    code, output = _export(settings, "--type", "sales-order", "--from", TODAY, "--to", TODAY, "--out", str(out))
+    since, until = _days_around_now()
+    code, output = _export(settings, "--type", "sales-order", "--from", since, "--to", until, "--out", str(out))
     assert code == 2 and "not valid AAS" in output
     assert list(out.parent.iterdir()) == []
