@@ -35,7 +35,7 @@ from sqlmodel import Session
 
 from aadsys.core.db import Database
 from aadsys.core.instances import aware
-from aadsys.core.notifications import Notifications
+from aadsys.core.notifications import Notifications, listening
 from aadsys.core.tables import table_of
 from connector._clock import Clock
 from connector._metrics import ConnectorMetrics
@@ -340,7 +340,7 @@ class LeaseKeeper:
         known from the last renewal; a worker that asks announces it (``NOTIFY``), and only then does this one look
         again before its next renewal. Without notices (SQLite, or while the listener reconnects) it looks every
         time."""
-        if self.held and (self._look or self.notifications is None or not self.notifications.connected):
+        if self.held and (self._look or not listening(self.notifications)):
             self._asked = set(await anyio.to_thread.run_sync(self.leases.wanted))
             self._look = False
         for key in list(self.held):

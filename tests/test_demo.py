@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.live_server import loopback_get
 from tests.support.postgres import free_port
 from tests.support.readme import runnable_examples
 from valuechain.scenario import Ports, build, examples, goodbye, key_file
@@ -71,7 +72,7 @@ def test_a_second_run_starts_clean_and_sigterm_stops_the_whole_chain_not_only_th
 
 def _answers(port: int) -> bool:
     try:
-        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        return loopback_get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -36,6 +36,11 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def listening(notifications: Notifications | None) -> bool:
+    """Whether other workers' notices reach this one now: only then may a waiter rely on them and poll less."""
+    return notifications is not None and notifications.connected
+
+
 class Notifications:
     def __init__(self, db: Database, worker: str) -> None:
         self.db, self.worker = db, worker

@@ -32,6 +32,7 @@ from sqlalchemy import select
 from aadsys.core.errors import FileNotFound
 from aadsys.core.files import FileStore
 from aadsys.core.instances import InstanceService, iso
+from aadsys.core.notifications import listening
 from aadsys.core.tables import InstanceRow, table_of
 from aas_models import referenced_files
 from connector._budget import Budget
@@ -265,9 +266,7 @@ class Flow:
         """How long the maker waits for a commit it is not told of: commits in this process wake it, and those of
         the other workers too while their notices arrive (PostgreSQL); otherwise it polls every ``poll_seconds``
         (SQLite, where a command in another process may write)."""
-        notifications = self.plane.events.notifications
-        listening = notifications is not None and notifications.connected
-        return NOTIFIED_POLL_SECONDS if listening else self.plane.settings.poll_seconds
+        return NOTIFIED_POLL_SECONDS if listening(self.plane.events.notifications) else self.plane.settings.poll_seconds
 
     async def _make_history(self) -> None:
         assert self.history is not None

@@ -17,7 +17,7 @@ from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from tests.aas_models.records import record
 from tests.support.databases import AadsysTemplates
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 CANONICAL_ORDER = {
     "orderId": "SO-1001", "orderDate": "2026-11-22T10:15:00Z",
@@ -49,7 +49,7 @@ class Gateway:
             headers["X-API-Key"] = self.read_key
         elif key:
             headers["X-API-Key"] = key
-        return httpx.Client(verify=LOOPBACK_TLS, base_url=self.url, headers=headers, timeout=30)
+        return loopback_client(base_url=self.url, headers=headers)
 
 
 @dataclass

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import httpx
-
 from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from tests.aadsys.conftest import CANONICAL_ORDER, Gateway
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 BASE = "/api/v1/asset-types/sales-order/instances"
 
@@ -46,7 +44,7 @@ def test_aas_api_needs_a_key_unless_anonymous_read_is_enabled(gateway: Gateway) 
         assert r.json()["messages"][0]["code"] == "401"
     settings = gateway.ctx.settings.model_copy(update={"aas_anonymous_read": True})
     ctx = AadsysContext.build(settings)
-    with live_server(create_app(settings, context=ctx)) as url, httpx.Client(verify=LOOPBACK_TLS, base_url=url) as anon:
+    with live_server(create_app(settings, context=ctx)) as url, loopback_client(base_url=url) as anon:
         assert anon.get("/api/v3.0/shells").status_code == 200
         assert anon.get(BASE).status_code == 401
     ctx.db.dispose()

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from aadsys.benchmark import history
@@ -30,7 +29,7 @@ from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from connector.data._outbox import transfer_digest as connectors_digest
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 BASE = "/api/v1/asset-types/sales-order/instances"
 RANGE_TO = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -85,7 +84,7 @@ def test_loaded_records_are_what_the_business_api_would_have_stored(settings: Se
     key = api_keys.create_key(ctx.db, "erp", ["write"])
     try:
         with live_server(create_app(settings, context=ctx)) as url, \
-                httpx.Client(verify=LOOPBACK_TLS, base_url=url, headers={"X-API-Key": key}, timeout=30) as api:
+                loopback_client(base_url=url, headers={"X-API-Key": key}) as api:
             made = api.post(BASE, json=order("SO-API", random.Random(8))).raise_for_status().json()
             listed = api.get(BASE, params={"from": RANGE_FROM.isoformat(), "to": RANGE_TO.isoformat()}).json()
             everything = api.get(BASE, params={"limit": 500}).json()["items"]

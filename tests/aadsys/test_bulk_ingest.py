@@ -19,6 +19,7 @@ from aadsys.core import instances as instance_service
 from aadsys.core.tables import InstanceRow, SubmodelRow
 from aadsys.gateway.bulk import pointer
 from tests.aadsys.conftest import CANONICAL_ORDER, Gateway, order
+from tests.support.live_server import loopback_get
 from tests.support.prometheus import bearer, sample, write_token
 
 BASE = "/api/v1/asset-types/sales-order/instances"
@@ -319,7 +320,7 @@ def test_bulk_stored_records_are_counted_and_streamed_like_single_ones(api: http
     body = _bulk(api.post(BASE, json=[order(f"SO-{n}") for n in range(5)]))  # one repeat, four new over 2 chunks
     assert _outcomes(body) == [(200, "repeat")] + [(201, "created")] * 4
 
-    metrics = httpx.get(f"{gateway.url}/metrics", headers=bearer(token), trust_env=False).text
+    metrics = loopback_get(f"{gateway.url}/metrics", headers=bearer(token)).text
     assert sample(metrics, "aadsys_instances_created_total", asset_type="sales-order") == 5
     assert gateway.ctx.events.own_commits["sales-order"] >= own_commits + 3  # the single commit and each chunk's
     with gateway.client("read") as reader:

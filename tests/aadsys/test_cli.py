@@ -11,6 +11,7 @@ import httpx
 from typer.testing import CliRunner
 
 from aadsys.cli import app
+from tests.support.live_server import loopback_get
 from tests.support.postgres import free_port
 
 runner = CliRunner()
@@ -58,7 +59,7 @@ def test_serve_runs_a_gateway_that_answers_with_the_initialised_identity(tmp_pat
         deadline = time.monotonic() + 30
         while True:
             try:
-                r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                r = loopback_get(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""

@@ -16,14 +16,14 @@ from aadsys.core import api_keys
 from aadsys.extensions import discover
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 runner = CliRunner()
 
 
 def _client(url: str) -> httpx.Client:
     """httpx's default 5 s read timeout is too short for a loaded two-core machine running the whole suite."""
-    return httpx.Client(base_url=url, verify=LOOPBACK_TLS, timeout=30)
+    return loopback_client(base_url=url)
 
 
 def test_the_connector_is_found_through_its_entry_point() -> None:

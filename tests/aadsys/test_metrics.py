@@ -10,7 +10,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aadsys.cli import prepare
@@ -19,7 +18,7 @@ from aadsys.core import api_keys
 from aadsys.gateway.app import create_app
 from aadsys.gateway.context import AadsysContext
 from tests.aadsys.conftest import order
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client, loopback_get
 from tests.support.prometheus import bearer, sample, write_token
 
 INSTANCES = "/api/v1/asset-types/{type}/instances"
@@ -38,7 +37,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, AadsysContext, str]]:
 
 
 def scrape(url: str, token: str) -> str:
-    answer = httpx.get(f"{url}/metrics", headers=bearer(token), trust_env=False, timeout=30)
+    answer = loopback_get(f"{url}/metrics", headers=bearer(token))
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain")
     return answer.text
@@ -48,8 +47,7 @@ def test_requests_are_counted_by_route_template_and_instances_by_type(served: tu
                                                                       ) -> None:
     url, ctx, key = served
     token = write_token(ctx.settings.resolved_metrics_token_file)
-    with httpx.Client(verify=LOOPBACK_TLS, base_url=url, headers={"X-API-Key": key}, trust_env=False,
-                      timeout=30) as api:
+    with loopback_client(base_url=url, headers={"X-API-Key": key}) as api:
         for order_id in ("SO-1", "SO-2", "SO-1"):  # the third is an idempotent repeat: 200, nothing new stored
             api.post("/api/v1/asset-types/sales-order/instances", json=order(order_id)).raise_for_status()
         shell = api.get("/api/v1/asset-types/sales-order/instances/SO-1").json()
@@ -69,8 +67,7 @@ def test_reads_answered_before_routing_count_under_their_route_template(served: 
                                                                         ) -> None:
     url, ctx, key = served
     token = write_token(ctx.settings.resolved_metrics_token_file)
-    with httpx.Client(verify=LOOPBACK_TLS, base_url=url, headers={"X-API-Key": key}, trust_env=False,
-                      timeout=30) as api:
+    with loopback_client(base_url=url, headers={"X-API-Key": key}) as api:
         api.post("/api/v1/asset-types/sales-order/instances", json=order("SO-7")).raise_for_status()
         shells = api.get("/api/v3.0/shells").json()["result"]
         encoded = base64.urlsafe_b64encode(shells[0]["id"].encode()).decode().rstrip("=")
@@ -81,16 +78,16 @@ def test_reads_answered_before_routing_count_under_their_route_template(served: 
 
 def test_metrics_are_refused_without_the_configured_token(served: tuple[str, AadsysContext, str]) -> None:
     url, ctx, _ = served
-    closed = httpx.get(f"{url}/metrics", trust_env=False, timeout=30)
+    closed = loopback_get(f"{url}/metrics")
     assert closed.status_code == 403 and closed.headers["content-type"] == "application/problem+json"
     assert "AADSYS_METRICS_TOKEN_FILE" in closed.json()["detail"]
     token = write_token(ctx.settings.resolved_metrics_token_file)
     for headers in ({}, bearer("not-the-token"), {"Authorization": f"Basic {token}"}, {"X-API-Key": token}):
-        refused = httpx.get(f"{url}/metrics", headers=headers, trust_env=False, timeout=30)
+        refused = loopback_get(f"{url}/metrics", headers=headers)
         assert refused.status_code == 401, headers
         assert refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
         assert refused.json()["type"].endswith("/metrics-token-required")
-    assert httpx.get(f"{url}/metrics", headers=bearer(token), trust_env=False, timeout=30).status_code == 200
+    assert loopback_get(f"{url}/metrics", headers=bearer(token)).status_code == 200
 
 
 def test_readiness_is_zero_while_a_check_fails(served: tuple[str, AadsysContext, str]) -> None:

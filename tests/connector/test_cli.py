@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 import pytest
 import typer
 from rich.console import Console
@@ -45,7 +44,7 @@ from connector.data._history import HistoryJobs
 from connector.data._states import HistoryState
 from connector.spi import Role
 from tests.support.databases import AadsysTemplates
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 runner = CliRunner()
 PASSWORD = "correct horse battery staple"
@@ -126,15 +125,14 @@ def _subscribe(url: str, pec: Org, omis: Org, idle: Org) -> Chain:
     historical = cli(*ask, "--mode", "historical", "--from", (moment - timedelta(days=1)).isoformat(),
                      "--to", moment.isoformat()).stdout.strip().splitlines()[-1]
     rejected = cli(*ask).stdout.strip().splitlines()[-1]
-    with httpx.Client(verify=LOOPBACK_TLS,
-                      base_url=url, headers={"Authorization": f"Bearer {pec.admin_token}"}) as admin:
+    with loopback_client(base_url=url, headers={"Authorization": f"Bearer {pec.admin_token}"}) as admin:
         for sub_id in (realtime, historical):
             admin.post(f"/api/v1/subscriptions/{sub_id}/approve").raise_for_status()
         admin.post(f"/api/v1/subscriptions/{rejected}/reject", json={"reason": REASON}).raise_for_status()
         seen = {s["id"]: s for s in admin.get("/api/v1/subscriptions").raise_for_status().json()["items"]}
     transfer = seen[historical]["transfer"]["id"]
     for side, org in (("provider", pec), ("consumer", omis)):
-        with httpx.Client(verify=LOOPBACK_TLS, base_url=url) as client:
+        with loopback_client(base_url=url) as client:
             token = client.post("/oauth/token", data={"grant_type": "client_credentials"},
                                 auth=(org.client_id, org.client_secret)).raise_for_status().json()["access_token"]
             client.post(f"/api/v1/transfers/{transfer}/reports", json={"side": side, "count": 2, "digest": "sha256:a"},
@@ -295,8 +293,8 @@ def test_help_shows_every_option_and_default_as_written(cli_app: typer.Typer) ->
 def _provided(chain: Chain) -> str:
     """A fresh real-time subscription OMIS asked for and PEC approved, in PEC's ledger as its last round left it."""
     made = last_json("connector", "request", "--asset", chain.asset_id, "--data-dir", str(chain.omis.data_dir))
-    with httpx.Client(base_url=chain.portal_url,
-                      verify=LOOPBACK_TLS, headers={"Authorization": f"Bearer {chain.pec.admin_token}"}) as admin:
+    with loopback_client(base_url=chain.portal_url,
+                         headers={"Authorization": f"Bearer {chain.pec.admin_token}"}) as admin:
         approved = admin.post(f"/api/v1/subscriptions/{made['id']}/approve").raise_for_status().json()
     db = Database(f"sqlite:///{chain.pec.data_dir / 'aadsys.db'}")
     try:
@@ -307,8 +305,8 @@ def _provided(chain: Chain) -> str:
 
 
 def _at_portal(chain: Chain, subscription_id: str) -> dict[str, Any]:
-    with httpx.Client(base_url=chain.portal_url,
-                      verify=LOOPBACK_TLS, headers={"Authorization": f"Bearer {chain.omis.admin_token}"}) as api:
+    with loopback_client(base_url=chain.portal_url,
+                         headers={"Authorization": f"Bearer {chain.omis.admin_token}"}) as api:
         return dict(api.get(f"/api/v1/subscriptions/{subscription_id}").raise_for_status().json())
 
 

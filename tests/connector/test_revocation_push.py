@@ -42,7 +42,7 @@ from connector.control._plane import IDLE_BACKOFF, ControlPlane, next_pause
 from connector.control._portal import PortalClient
 from connector.control._trust import TrustStore
 from connector.spi import Progress, Role, SubscriptionView, TransferResult
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "correct horse battery staple"
@@ -75,8 +75,7 @@ class Portal:
         return Member(org.id, token, org.client_id, secret)
 
     def api(self, member: Member) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {member.admin_token}"},
-                            verify=LOOPBACK_TLS, timeout=30)
+        return loopback_client(base_url=self.url, headers={"Authorization": f"Bearer {member.admin_token}"})
 
     def approved(self, provider: Member, consumer: Member, n: int) -> list[str]:
         """``n`` approved real-time subscriptions of ``consumer`` to an asset ``provider`` publishes."""

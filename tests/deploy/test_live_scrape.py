@@ -14,7 +14,6 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aadsys.cli import prepare
@@ -34,7 +33,7 @@ from tests.e2e.exchange import Exchange, forged_grant, start_exchange
 from tests.e2e.harness import AadsysFactory, PreparedPortal, http_client, post_orders, received, wait_for
 from tests.pec_shop.shop_support import make_settings as shop_settings
 from tests.pec_shop.shop_support import running_shop
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 from tests.support.prometheus import PrometheusServer, Target, running_prometheus, write_token
 
 N = 5
@@ -85,8 +84,7 @@ def test_prometheus_counts_the_instances_created_and_scrapes_only_with_the_right
     prometheus = pilot.prometheus
     prometheus.wait_for('count(up{job!="wrong-token"} == 1)', 4)
     prometheus.wait_for('up{job="wrong-token"}', 0)  # another token: 401, the scrape fails
-    with httpx.Client(base_url=pilot.aadsys_url, headers={"X-API-Key": pilot.write_key},
-                      verify=LOOPBACK_TLS, trust_env=False) as api:
+    with loopback_client(base_url=pilot.aadsys_url, headers={"X-API-Key": pilot.write_key}) as api:
         for n in range(N):
             api.post("/api/v1/asset-types/sales-order/instances", json=order(f"SO-{n}")).raise_for_status()
     prometheus.wait_for('sum(aadsys_instances_created_total{job="aadsys-pec", asset_type="sales-order"})', N)

@@ -35,7 +35,7 @@ import httpx
 import socketio
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_async_client
 
 CHALLENGES = "/connector/v1/challenges"  # the channel protocol's public surface (connector/README.md)
 SOCKETIO_PATH = "connector/socket.io"
@@ -87,7 +87,7 @@ class Flooder:
 
     async def run(self) -> dict[str, Any]:
         mix = events(self.subscription_id)
-        async with httpx.AsyncClient(verify=LOOPBACK_TLS, base_url=self.url, trust_env=False, timeout=10.0) as http:
+        async with loopback_async_client(base_url=self.url, timeout=10.0) as http:
             first = await self._connect(http)
             if first is None:
                 print(f"refused: {dict(self.handshakes)}", flush=True)

@@ -26,7 +26,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_async_client, loopback_client
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -95,8 +95,7 @@ class ChannelProxy:
     def replay(self, method: str, path: str, headers: Mapping[str, str]) -> httpx.Response:
         """Send a captured request (see ``http_log``) to the upstream again, straight, not through the proxy."""
         forwarded = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
-        with httpx.Client(base_url=self.upstream, timeout=UPSTREAM_TIMEOUT,
-                          verify=LOOPBACK_TLS, trust_env=False) as client:
+        with loopback_client(base_url=self.upstream, timeout=UPSTREAM_TIMEOUT) as client:
             return client.request(method, path, headers=forwarded)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -111,8 +110,7 @@ class ChannelProxy:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self._client = httpx.AsyncClient(base_url=self.upstream, timeout=UPSTREAM_TIMEOUT,
-                                                 verify=LOOPBACK_TLS, trust_env=False)
+                self._client = loopback_async_client(base_url=self.upstream, timeout=UPSTREAM_TIMEOUT)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._client is not None:

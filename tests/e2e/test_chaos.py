@@ -61,7 +61,7 @@ from tests.e2e.harness import (
     wait_for,
 )
 from tests.support.databases import AadsysTemplates
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_client
 from tests.support.nginx import Certificate, RunningNginx, start_nginx
 from tests.support.pki import Pki
 from tests.support.postgres import PostgresServer, free_port
@@ -147,7 +147,7 @@ def holder_pid(holder: str | None) -> int | None:
 
 def _healthy(worker: AadsysProcess) -> bool:
     try:
-        with httpx.Client(verify=LOOPBACK_TLS, base_url=worker.url, timeout=1.0, trust_env=False) as client:
+        with loopback_client(base_url=worker.url, timeout=1.0) as client:
             return client.get("/healthz").status_code == 200
     except httpx.TransportError:
         return False

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, FilePayload, expect
 from rich.console import Console
 
 from aadsys.processes import http_client, wait_for
+from tests.support.live_server import loopback_get
 from valuechain import scenario
 from valuechain.orders import SAMPLES, CustomerOrder, label_image
 from valuechain.scenario import PASSWORD, Chain, order_juices, summary
@@ -87,7 +88,7 @@ def test_a_mixed_order_becomes_a_bill_of_materials_and_its_label_reaches_the_pri
     with chain.omis.api() as omis:  # the bytes OMIS's AAdSys holds, received over the connector
         held = omis.get(f"/api/v1/files/{uploaded}").raise_for_status().content
     assert hashlib.sha256(held).hexdigest() == uploaded == hashlib.sha256(
-        httpx.get(f"{chain.line.url}/api/labels/{uploaded}", auth=("operator", chain.line.password)).content
+        loopback_get(f"{chain.line.url}/api/labels/{uploaded}", auth=("operator", chain.line.password)).content
     ).hexdigest()
 
     # every status revision the line decided reached PEC, in order: received, scheduled, one per station, completed

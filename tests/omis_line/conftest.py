@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from sqlmodel import col, select
 
@@ -26,7 +25,7 @@ from omis_line.models import StatusRevision
 from omis_line.web.app import create_app
 from omis_line.web.auth import hash_password
 from omis_line.web.runtime import Runtime
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 from tests.support.postgres import free_port
 
 PASSWORD = "bottles all the way"
@@ -53,8 +52,7 @@ class RunningLine:
     def __init__(self, url: str, runtime: Runtime) -> None:
         self.url = url
         self.runtime = runtime
-        self.client = httpx.Client(base_url=url, auth=("operator", PASSWORD), timeout=10,
-                                   verify=LOOPBACK_TLS, trust_env=False)
+        self.client = loopback_client(base_url=url, auth=("operator", PASSWORD), timeout=10)
 
     def take(self, raw: str, label: bytes | None = LABEL) -> None:
         labels = {}

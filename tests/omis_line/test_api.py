@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 
 from omis_line.config import Settings
@@ -14,7 +13,7 @@ from omis_line.db import migrate
 from omis_line.web.app import create_app
 from omis_line.web.auth import hash_password
 from tests.omis_line.conftest import LABEL, PASSWORD, RunningLine, sales_order
-from tests.support.live_server import live_server
+from tests.support.live_server import live_server, loopback_get
 from tests.support.postgres import free_port
 
 PROTECTED = ["/", "/?minutes=5", "/events", "/api/orders", "/api/orders/SO-X", "/api/trace?order=SO-X",
@@ -46,7 +45,7 @@ def finished_line(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningL
 @pytest.mark.parametrize("auth", [None, ("operator", "wrong password"), ("admin", "bottles all the way")])
 def test_every_endpoint_but_healthz_needs_the_operator(finished_line: RunningLine, path: str,
                                                        auth: tuple[str, str] | None) -> None:
-    response = httpx.get(finished_line.url + path, auth=auth, trust_env=False, timeout=10)
+    response = loopback_get(finished_line.url + path, auth=auth, timeout=10)
 
     if path in ("/docs", "/openapi.json"):
         assert response.status_code in (401, 404)  # not served at all
@@ -58,7 +57,7 @@ def test_every_endpoint_but_healthz_needs_the_operator(finished_line: RunningLin
 
 
 def test_healthz_answers_without_login(finished_line: RunningLine) -> None:
-    response = httpx.get(finished_line.url + "/healthz", trust_env=False)
+    response = loopback_get(finished_line.url + "/healthz")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 

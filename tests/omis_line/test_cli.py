@@ -6,12 +6,12 @@ import stat
 import tomllib
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, inspect
 
 from aadsys.processes import ServerProcess
 from omis_line.config import load_settings
+from tests.support.live_server import loopback_get
 
 
 class LineProcess(ServerProcess):
@@ -40,8 +40,8 @@ def test_init_writes_settings_keeps_secrets_private_and_migrates_then_serve_answ
 
     line.start()
     try:
-        health = httpx.get(f"{line.url}/healthz", trust_env=False)
-        orders = httpx.get(f"{line.url}/api/orders", auth=("operator", "op pass"), trust_env=False)
+        health = loopback_get(f"{line.url}/healthz")
+        orders = loopback_get(f"{line.url}/api/orders", auth=("operator", "op pass"))
     finally:
         line.stop()
     assert health.json() == {"status": "ok"}

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import Browser
 from typer.testing import CliRunner
@@ -19,6 +18,7 @@ from omis_line.config import Settings
 from omis_line.db import Database
 from omis_line.models import OrderState, SalesOrder, TraceEvent
 from tests.omis_line.conftest import PASSWORD
+from tests.support.live_server import loopback_get
 from tests.support.reports import pdf_text, save_first_page, screenshots
 
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_the_report_is_for_the_operator_and_looks_right_in_chromium(seeded: Sett
                                                                      browser: Browser, tmp_path: Path) -> None:
     query = {"from": FRAME[0], "to": FRAME[1]}
     with running_line(seeded) as line:
-        assert httpx.get(f"{line.url}/report", params=query, trust_env=False).status_code == 401
+        assert loopback_get(f"{line.url}/report", params=query).status_code == 401
         bad = line.client.get("/report.pdf", params={"from": "2026-13-01"})
         assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"
         assert bad.json()["errors"][0]["field"] == "from"

@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from PIL import Image, ImageDraw
 from sqlmodel import select
 
@@ -46,7 +45,7 @@ from pec_shop.staff import hash_password as hash_staff_password
 from pec_shop.status_follower import StatusFollower
 from tests.omis_line.conftest import sales_order
 from tests.pec_shop.shop_support import CLOSED_URL, make_settings, post_order
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 from tests.support.postgres import free_port
 
 PASSWORD = "correct horse battery staple"
@@ -196,7 +195,7 @@ def running_shop(data_dir: Path) -> Iterator[ShopSite]:
     settings.staff_password_file.write_text(hash_staff_password(STAFF_PASSWORD))
     app = create_shop_app(settings)
     with live_server(app) as url:
-        with httpx.Client(verify=LOOPBACK_TLS, base_url=url, timeout=10, trust_env=False) as client:
+        with loopback_client(base_url=url) as client:
             placed = post_order(client, customer_name="Nur Aina binti Abdullah", bottle_size_ml="330",
                                 ingredient=["mango", "orange", "ginger"], ratio=["50", "40", "10"],
                                 label_text="Selamat hari jadi, Aina! From all of us at the office",

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, text
 from pec_shop.app import create_app
 from pec_shop.config import Settings, load_settings
 from pec_shop.db import migrate
-from tests.support.live_server import LOOPBACK_TLS, live_server
+from tests.support.live_server import live_server, loopback_client
 from tests.support.prometheus import bearer, write_token
 
 CLOSED_URL = "http://127.0.0.1:9"  # the discard port: nothing listens there, connections are refused at once
@@ -43,7 +43,7 @@ class LiveShop:
     clients: list[httpx.Client] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
-        client = httpx.Client(verify=LOOPBACK_TLS, base_url=self.url, timeout=10, trust_env=False)
+        client = loopback_client(base_url=self.url)
         self.clients.append(client)
         return client
 

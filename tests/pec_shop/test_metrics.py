@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
 from aadsys.processes import wait_for
 from tests.pec_shop.shop_support import LiveShop, make_settings, running_shop
+from tests.support.live_server import loopback_get
 from tests.support.prometheus import bearer, sample, write_token
 
 
@@ -29,7 +29,7 @@ def test_metrics_are_refused_without_the_configured_token(shop: LiveShop) -> Non
         refused = shop.client().get("/metrics", headers=headers)
         assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
         assert refused.json()["type"].endswith("/metrics-token-required")
-    assert httpx.get(f"{shop.url}/metrics", headers=bearer(token), trust_env=False).status_code == 200
+    assert loopback_get(f"{shop.url}/metrics", headers=bearer(token)).status_code == 200
 
 
 def test_orders_are_shown_by_state_and_send_attempts_by_outcome(shop: LiveShop) -> None:

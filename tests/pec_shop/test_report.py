@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser
 from typer.testing import CliRunner
@@ -18,7 +17,7 @@ from pec_shop.db import Database
 from pec_shop.models import Order, StatusRevision
 from pec_shop.staff import hash_password
 from tests.pec_shop.shop_support import make_settings, running_shop
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_client, loopback_get
 from tests.support.reports import pdf_text, save_first_page, screenshots
 
 FRAME = ("2026-11-01", "2026-11-03")  # the 3rd included
@@ -106,10 +105,10 @@ def test_the_report_is_for_staff_and_looks_right_in_chromium(seeded: Settings, b
                                                               tmp_path: Path) -> None:
     query = {"from": FRAME[0], "to": FRAME[1]}
     with running_shop(seeded) as shop:
-        anonymous = httpx.get(f"{shop.url}/staff/report", params=query, trust_env=False)
+        anonymous = loopback_get(f"{shop.url}/staff/report", params=query)
         assert anonymous.status_code == 401 and anonymous.headers["www-authenticate"].startswith("Basic")
         assert anonymous.headers["content-type"] == "application/problem+json"
-        staff = httpx.Client(verify=LOOPBACK_TLS, base_url=shop.url, auth=("staff", PASSWORD), trust_env=False)
+        staff = loopback_client(base_url=shop.url, auth=("staff", PASSWORD))
         bad = staff.get("/staff/report", params={"from": "2026-11-03", "to": "2026-11-01"})
         assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "from"
         pdf = staff.get("/staff/report.pdf", params=query, timeout=60)  # a PDF renders slowly on a busy machine

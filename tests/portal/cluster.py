@@ -27,6 +27,7 @@ import httpx
 from abm_portal.config import Settings
 from abm_portal.db import Database
 from tests.portal.conftest import LivePortal
+from tests.support.live_server import loopback_get
 from tests.support.nginx import RunningNginx, start_nginx
 from tests.support.postgres import PostgresServer, free_port
 
@@ -68,7 +69,7 @@ class Worker:
         while True:
             assert self.process is not None and self.process.poll() is None, f"worker died:\n{self.log()}"
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                if loopback_get(f"{self.url}/readyz", timeout=2).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

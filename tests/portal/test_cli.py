@@ -15,6 +15,7 @@ from abm_portal.cli import app
 from abm_portal.config import Settings
 from abm_portal.db import Database
 from abm_portal.services import clients, personal_tokens, signing_keys, users
+from tests.support.live_server import loopback_get
 from tests.support.postgres import free_port
 
 runner = CliRunner()
@@ -113,16 +114,16 @@ def test_serve_runs_the_portal_with_api_docs_and_pages(tmp_path: Path) -> None:
         deadline = time.monotonic() + 30
         while True:
             try:
-                health = httpx.get(f"{base}/healthz", timeout=2)
+                health = loopback_get(f"{base}/healthz", timeout=2)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
                 assert time.monotonic() < deadline, "abm-portal serve did not come up"
                 time.sleep(0.2)
         assert health.json() == {"status": "ok"}
-        assert httpx.get(f"{base}/docs").status_code == 200
-        assert httpx.get(f"{base}/login").status_code == 200
-        assert len(httpx.get(f"{base}/.well-known/jwks.json").json()["keys"]) == 1
+        assert loopback_get(f"{base}/docs").status_code == 200
+        assert loopback_get(f"{base}/login").status_code == 200
+        assert len(loopback_get(f"{base}/.well-known/jwks.json").json()["keys"]) == 1
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -30,7 +30,7 @@ from tests.portal.cluster import PROXY_ADDRESS, PortalCluster, portal_cluster
 from tests.portal.conftest import PASSWORD, Account
 from tests.portal.flows import STREAM as REVOCATION_STREAM
 from tests.portal.flows import act, connector_keys, opened, publish, request, web_login
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_client, loopback_get
 from tests.support.postgres import PostgresServer
 
 # The first test also waits for the cluster to start: four interpreters at once, slow on a busy 2-core machine.
@@ -63,7 +63,7 @@ def test_workers_started_together_made_one_schema_one_signing_key_and_one_sessio
     with cluster.database().session() as db:
         assert db.exec(select(func.count()).select_from(SigningKey)).one() == 1
         assert db.exec(select(func.count()).select_from(PortalSecret)).one() == 1
-    jwks = [httpx.get(f"{worker.url}/.well-known/jwks.json").json() for worker in cluster.workers]
+    jwks = [loopback_get(f"{worker.url}/.well-known/jwks.json").json() for worker in cluster.workers]
     assert jwks[0] == jwks[1] and len(jwks[0]["keys"]) == 1
 
 
@@ -73,7 +73,7 @@ def test_a_session_begun_through_either_worker_is_signed_in_on_every_worker(clus
         assert web_login(browser, maker.admin_email, PASSWORD, "/").status_code == 303
         session = browser.cookies["abm_session"]
     for worker in cluster.workers:  # the cookie is Secure (https at the proxy): sent by hand over plain http
-        page = httpx.get(f"{worker.url}/", headers={"Cookie": f"abm_session={session}"})
+        page = loopback_get(f"{worker.url}/", headers={"Cookie": f"abm_session={session}"})
         assert page.status_code == 200 and SIGNED_IN in page.text, worker.url
 
 
@@ -93,8 +93,8 @@ def test_behind_the_proxy_login_throttling_counts_the_real_client_address(cluste
 
 def test_an_x_forwarded_for_a_client_writes_itself_is_ignored(cluster: PortalCluster) -> None:
     forged = {"X-Forwarded-For": "198.51.100.7"}
-    with httpx.Client(base_url=cluster.workers[0].url,
-                      verify=LOOPBACK_TLS, headers=forged) as direct:  # from 127.0.0.1: no proxy
+    with loopback_client(base_url=cluster.workers[0].url,
+                         headers=forged) as direct:  # from 127.0.0.1: no proxy
         form = direct.get("/login")  # plain http to the worker: the Secure session cookie goes back by hand
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token
@@ -143,9 +143,8 @@ async def test_a_revocation_written_by_one_worker_reaches_a_stream_served_by_ano
     stream_on, revoke_on = cluster.workers[0], cluster.workers[1]
     delays = []
     async with opened(stream_on.url, token) as direct, opened(cluster.url, token, verify=cluster.tls()) as proxied:
-        with httpx.Client(base_url=revoke_on.url,
-                          verify=LOOPBACK_TLS, headers={"Authorization": f"Bearer {maker.admin_token}"},
-                          timeout=30) as provider:
+        with loopback_client(base_url=revoke_on.url,
+                             headers={"Authorization": f"Bearer {maker.admin_token}"}) as provider:
             for sub in subs:
                 await anyio.to_thread.run_sync(lambda s=sub: act(provider, s, "revoke"))
                 answered = time.monotonic()
@@ -161,8 +160,8 @@ def test_an_organisations_streams_are_counted_across_every_worker(cluster: Porta
     portal = cluster.portal()
     org = portal.register("Greedy")
     token = _connector_token(cluster, org)
-    clients = [httpx.Client(base_url=worker.url, timeout=10,
-                            verify=LOOPBACK_TLS, headers={"Authorization": f"Bearer {token}"})
+    clients = [loopback_client(base_url=worker.url,
+                               headers={"Authorization": f"Bearer {token}"})
                for worker in cluster.workers]
     held: list[httpx.Response] = []
     try:

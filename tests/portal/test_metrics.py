@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from aadsys.processes import wait_for
 from tests.portal.conftest import PASSWORD, LivePortal, running_portal
 from tests.portal.flows import act, publish, register_connector, request
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_client, loopback_get
 from tests.support.prometheus import bearer, sample, write_token
 
 
@@ -26,13 +25,13 @@ def portal(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 def scrape(portal: LivePortal) -> str:
     token_file = portal.settings.resolved_metrics_token_file
     token = token_file.read_text().strip() if token_file.exists() else write_token(token_file)
-    answer = httpx.get(f"{portal.url}/metrics", headers=bearer(token), trust_env=False)
+    answer = loopback_get(f"{portal.url}/metrics", headers=bearer(token))
     assert answer.status_code == 200, answer.text
     return answer.text
 
 
 def web_login(portal: LivePortal, email: str, password: str) -> int:
-    with httpx.Client(verify=LOOPBACK_TLS, base_url=portal.url, trust_env=False) as browser:
+    with loopback_client(base_url=portal.url) as browser:
         token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/login").text)
         assert token
         return browser.post("/login", data={"csrf_token": token.group(1), "email": email, "password": password,
@@ -41,16 +40,16 @@ def web_login(portal: LivePortal, email: str, password: str) -> int:
 
 def test_metrics_are_refused_without_the_configured_token(portal: LivePortal) -> None:
     portal.settings.resolved_metrics_token_file.unlink(missing_ok=True)
-    closed = httpx.get(f"{portal.url}/metrics", trust_env=False)
+    closed = loopback_get(f"{portal.url}/metrics")
     assert closed.status_code == 403 and closed.headers["content-type"] == "application/problem+json"
     assert "ABM_PORTAL_METRICS_TOKEN_FILE" in closed.json()["detail"]
     token = write_token(portal.settings.resolved_metrics_token_file)
     with portal.client(portal.register("Anyone").admin_token) as with_a_personal_token:  # a portal token is not it
         assert with_a_personal_token.get("/metrics").status_code == 401
-    refused = httpx.get(f"{portal.url}/metrics", trust_env=False)
+    refused = loopback_get(f"{portal.url}/metrics")
     assert refused.status_code == 401 and refused.headers["www-authenticate"] == 'Bearer realm="metrics"'
     assert refused.json()["type"].endswith("/metrics-token-required")
-    assert httpx.get(f"{portal.url}/metrics", headers=bearer(token), trust_env=False).status_code == 200
+    assert loopback_get(f"{portal.url}/metrics", headers=bearer(token)).status_code == 200
 
 
 def test_logins_tokens_grants_and_states_are_counted(portal: LivePortal) -> None:

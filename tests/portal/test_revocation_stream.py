@@ -23,7 +23,7 @@ from abm_portal.services.revocation_stream import MAX_PER_ORG
 from tests.e2e.harness import PreparedPortal
 from tests.portal.conftest import Account, LivePortal
 from tests.portal.flows import PROBLEM_JSON, STREAM, Stream, act, assert_problem, opened, publish, request
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_async_client, loopback_client
 
 ARRIVES_WITHIN = 1.0  # the requirement: a revocation reaches a follower within a second
 
@@ -110,7 +110,7 @@ async def test_since_resumes_as_last_event_id_does_and_the_provider_follows_its_
     since = before[-1]["seq"] if before else 0
     revoke(live_portal, omis, sub)
     token = live_portal.connector_token(omis)
-    async with httpx.AsyncClient(verify=LOOPBACK_TLS, base_url=live_portal.url, timeout=10) as client, \
+    async with loopback_async_client(base_url=live_portal.url, timeout=10) as client, \
             client.stream("GET", STREAM, params={"since": since},
                           headers={"Authorization": f"Bearer {token}"}) as response:
         event = await Stream(response).next()
@@ -135,8 +135,8 @@ async def test_a_fifth_stream_of_one_organisation_is_refused_with_what_to_do_and
         live_portal: LivePortal) -> None:
     org = live_portal.register("Greedy")
     token = live_portal.connector_token(org)
-    async with httpx.AsyncClient(verify=LOOPBACK_TLS, base_url=live_portal.url, timeout=10,
-                                 headers={"Authorization": f"Bearer {token}"}) as client:
+    async with loopback_async_client(base_url=live_portal.url, timeout=10,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
         held = [await client.send(client.build_request("GET", STREAM), stream=True) for _ in range(MAX_PER_ORG)]
         try:
             assert [r.status_code for r in held] == [200] * MAX_PER_ORG
@@ -175,7 +175,7 @@ async def test_a_stream_ends_when_the_callers_access_token_expires(live_portal: 
 
 async def test_without_credentials_or_with_a_bad_last_event_id_the_answer_is_a_problem(
         live_portal: LivePortal, pec: Account) -> None:
-    async with httpx.AsyncClient(verify=LOOPBACK_TLS, base_url=live_portal.url, timeout=10) as client:
+    async with loopback_async_client(base_url=live_portal.url, timeout=10) as client:
         anonymous = await client.get(STREAM)
         bad = await client.get(STREAM, headers={"Authorization": f"Bearer {live_portal.connector_token(pec)}",
                                                 "Last-Event-ID": "seven"})
@@ -193,7 +193,7 @@ def test_sigterm_ends_open_streams_at_once_and_the_portal_exits(tmp_path: Path) 
     try:
         org = portal.register("Follower", "admin@follower.example")
         token = portal.connector_token(org)
-        client = httpx.Client(verify=LOOPBACK_TLS, base_url=portal.url, timeout=httpx.Timeout(5, read=20))
+        client = loopback_client(base_url=portal.url, timeout=httpx.Timeout(5, read=20))
         with client, client.stream("GET", STREAM, headers={"Authorization": f"Bearer {token}"}) as response:
             assert response.status_code == 200
             assert portal.process is not None

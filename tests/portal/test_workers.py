@@ -28,7 +28,7 @@ from abm_portal.db import Database, alembic_config, migrate
 from abm_portal.models import AuthThrottle, PortalSecret, SigningKey
 from abm_portal.readiness import schema_heads
 from abm_portal.services import session_key, signing_keys, throttle
-from tests.support.live_server import live_server
+from tests.support.live_server import live_server, loopback_get
 from tests.support.postgres import PostgresServer
 
 T = TypeVar("T")
@@ -125,7 +125,7 @@ def ready_portal(tmp_path_factory: pytest.TempPathFactory, postgres_server: Post
 
 
 def _readiness(base: str) -> httpx.Response:
-    return httpx.get(f"{base}/readyz", timeout=15)
+    return loopback_get(f"{base}/readyz", timeout=15)
 
 
 def test_readyz_fails_while_the_database_refuses_connections_and_recovers_with_it(
@@ -141,7 +141,7 @@ def test_readyz_fails_while_the_database_refuses_connections_and_recovers_with_i
         problem = refused.json()
         assert problem["checks"]["database"] == "unreachable"
         assert "does not answer" in problem["detail"] and "database_url" in problem["detail"]
-        assert httpx.get(f"{base}/healthz").status_code == 200  # alive all the same: no restart wanted
+        assert loopback_get(f"{base}/healthz").status_code == 200  # alive all the same: no restart wanted
     finally:
         server.psql(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
     assert _readiness(base).status_code == 200

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from aadsys.tls import client_context
@@ -17,6 +18,29 @@ from aadsys.tls import client_context
 # What a test's httpx client verifies with: httpx otherwise reads the system's trust store for every client it makes
 # (60-100 ms of CPU each, even for plain http), and the suite makes thousands. Shared, as the product shares it.
 LOOPBACK_TLS = client_context(None)
+# httpx's default of 5 s has timed out under a full suite on two loaded cores; a hung server still fails the test.
+LOOPBACK_TIMEOUT = 30.0
+
+
+def loopback_client(base_url: str = "", **options: Any) -> httpx.Client:
+    """A test's client to a server on this machine: the shared TLS context, no proxy from the environment, and a
+    timeout that a loaded machine does not hit. ``options`` go to ``httpx.Client`` and win over these."""
+    return httpx.Client(base_url=base_url, **_loopback(options))
+
+
+def loopback_async_client(base_url: str = "", **options: Any) -> httpx.AsyncClient:
+    """``loopback_client`` for asyncio."""
+    return httpx.AsyncClient(base_url=base_url, **_loopback(options))
+
+
+def _loopback(options: dict[str, Any]) -> dict[str, Any]:
+    return {"verify": LOOPBACK_TLS, "trust_env": False, "timeout": LOOPBACK_TIMEOUT, **options}
+
+
+def loopback_get(url: str, **options: Any) -> httpx.Response:
+    """One GET through ``loopback_client`` (``options`` as ``httpx.Client.get`` takes them)."""
+    with loopback_client() as client:
+        return client.get(url, **options)
 
 
 def reserve_port(host: str = "127.0.0.1", port: int = 0) -> socket.socket:

@@ -25,6 +25,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.live_server import loopback_get
 from tests.support.postgres import free_port
 
 PROMETHEUS = Path("/usr/bin/prometheus")
@@ -55,7 +56,7 @@ class PrometheusServer:
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         """The result of an instant query (``/api/v1/query``)."""
-        answer = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10, trust_env=False)
+        answer = loopback_get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
         body = answer.json()
         assert answer.status_code == 200 and body["status"] == "success", answer.text
         result: list[dict[str, Any]] = body["data"]["result"]
@@ -72,7 +73,7 @@ class PrometheusServer:
         deadline = time.monotonic() + timeout
         while (got := self.value(promql)) != expected:
             if time.monotonic() > deadline:
-                targets = httpx.get(f"{self.url}/api/v1/targets", timeout=10, trust_env=False).json()
+                targets = loopback_get(f"{self.url}/api/v1/targets", timeout=10).json()
                 health = [(t["labels"].get("job"), t["health"], t.get("lastError"))
                           for t in targets["data"]["activeTargets"]]
                 raise AssertionError(f"{promql} gave {got} after {timeout} s, expected {expected}; targets: {health}")
@@ -125,7 +126,7 @@ def running_prometheus(work_dir: Path, targets: Sequence[Target]) -> Iterator[Pr
 
 def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/-/ready", timeout=1, trust_env=False).status_code == 200
+        return loopback_get(f"{url}/-/ready", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -23,7 +23,7 @@ from aas_models import Owner, render_instance
 from tests.aadsys.conftest import Gateway
 from tests.aadsys.part2.environment import ENVIRONMENT, FILES
 from tests.aas_models.records import record
-from tests.support.live_server import LOOPBACK_TLS, live_server, reserve_port
+from tests.support.live_server import live_server, loopback_client, reserve_port
 
 
 class Refused(Exception):
@@ -55,8 +55,7 @@ def api() -> Iterator[httpx.Client]:
     repository = InMemoryAasRepository(ENVIRONMENT, FILES)
     app = FastAPI()
     app.include_router(aas_api_router(lambda: repository, reader, translate=translate), prefix="/api/v3.0")
-    with live_server(app) as url, httpx.Client(verify=LOOPBACK_TLS,
-                                               base_url=url + "/api/v3.0", headers={"X-API-Key": "reader"}) as c:
+    with live_server(app) as url, loopback_client(base_url=url + "/api/v3.0", headers={"X-API-Key": "reader"}) as c:
         yield c
 
 

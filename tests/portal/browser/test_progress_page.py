@@ -7,7 +7,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
@@ -21,14 +20,14 @@ from tests.portal.browser.steps import (
     subscription_progress,
     subscription_state,
 )
-from tests.support.live_server import LOOPBACK_TLS
+from tests.support.live_server import loopback_client
 
 pytestmark = pytest.mark.browser
 
 
 def _report(portal_url: str, connector: Credentials, subscription_id: str, **figures: int | str) -> None:
     """What a connector does: a client-credentials token, then a progress report."""
-    with httpx.Client(verify=LOOPBACK_TLS, base_url=portal_url, timeout=30) as api:
+    with loopback_client(base_url=portal_url) as api:
         token = api.post("/oauth/token", data={"grant_type": "client_credentials"},
                          auth=(connector.client_id, connector.client_secret)).json()["access_token"]
         r = api.post(f"/api/v1/subscriptions/{subscription_id}/progress", json=figures,
