@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.portal.conftest import LivePortal
 from tests.support.contract import run_schemathesis
 
@@ -31,6 +33,7 @@ def _held(portal: LivePortal) -> tuple[str, dict[str, list[str]]]:
                                   "path.org_id": [provider.org_id, consumer.org_id]}
 
 
+@pytest.mark.timeout(300)  # ~1,100 cases: 35 s idle, past the suite's 120 s once on a loaded 2-core machine
 def test_schemathesis_finds_no_failure_in_the_portal_api(live_portal: LivePortal, tmp_path: Path) -> None:
     token, known = _held(live_portal)
     report = run_schemathesis(f"{live_portal.url}/openapi.json", {"Authorization": f"Bearer {token}"},
