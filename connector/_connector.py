@@ -66,8 +66,14 @@ from connector.data._socketio import SocketIODialer, channel_app
 from connector.errors import ConfigurationError, GrantRefused, LinkRefused
 
 log = logging.getLogger("connector")
-EXPIRY_SWEEP_SECONDS = 10.0
 HOUSEKEEPING_SECONDS = 1.0
+
+
+def expiry_sweep_seconds(delivery_ttl_seconds: float) -> float:
+    """How often the worker in charge marks the deliveries past their TTL: every hundredth of the TTL, from once a
+    second to once a minute (the default week is kept to the minute, and costs an idle worker one query a
+    minute)."""
+    return min(60.0, max(HOUSEKEEPING_SECONDS, delivery_ttl_seconds / 100))
 
 
 NONCE: dict[str, Any] = {"type": "object", "required": ["nonce", "expiresIn"], "properties": {
@@ -160,6 +166,7 @@ class Connector:
         SQLite a look at the ledger every second while anything is live, since ``aadsys connector revoke`` writes
         from another process; on PostgreSQL when a notice says so); expire deliveries past their TTL."""
         swept: float | None = None
+        sweep_every = expiry_sweep_seconds(self.settings.delivery_ttl_seconds)
         while True:
             told = await self.clock.wait(self.ended, HOUSEKEEPING_SECONDS)
             self.ended.clear()
@@ -170,7 +177,7 @@ class Connector:
                 await self.provider.close_due()
                 now = self.clock.monotonic()
                 in_charge = self.keeper.fence(CONTROL, CONTROL) is not None
-                if in_charge and (swept is None or now - swept > EXPIRY_SWEEP_SECONDS):
+                if in_charge and (swept is None or now - swept >= sweep_every):
                     swept = now
                     await self.provider.expire_due()
                 self.housekept_at = self.clock.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from functools import lru_cache
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, create_engine, event, text
+from sqlalchemy import ClauseElement, Connection, Engine, Executable, Row, create_engine, event, exc, text
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -23,6 +24,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"  # shipped in the wheel with the package
+# A pooled PostgreSQL connection unused this long is pinged before it is handed out (HikariCP's rule, not
+# SQLAlchemy's pool_pre_ping, which pings at every checkout: an idle worker's round trips doubled).
+PING_AFTER_IDLE_SECONDS = 30.0
 
 
 def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
@@ -42,7 +46,32 @@ def make_engine(url: str, *, immediate: bool = False, **kwargs: Any) -> Engine:
         return engine
     if kwargs.get("poolclass") is NullPool:
         return create_engine(url, **kwargs)
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True, **kwargs)
+    # LIFO: light work keeps reusing one connection, so it stays recent and unpinged, and the others can idle
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_use_lifo=True, **kwargs)
+    ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def ping_when_idle(engine: Engine, after_seconds: float) -> None:
+    """Ping a pooled connection at checkout only when it was returned more than ``after_seconds`` ago; when it is
+    dead, every connection pooled before it is dropped and the pool connects afresh before anyone sees it (as
+    pool_pre_ping does). A database that goes away while a connection is in recent use fails that one operation:
+    the driver's error then invalidates the whole pool, so the next checkout connects afresh, and every loop here
+    retries after an error."""
+
+    def returned(_dbapi: Any, record: Any) -> None:
+        record.info["returned_at"] = time.monotonic()
+
+    def checked_out(dbapi: Any, record: Any, _proxy: Any) -> None:
+        returned_at = record.info.get("returned_at")  # none for a new connection: it has just answered
+        if returned_at is not None and time.monotonic() - returned_at > after_seconds:
+            try:
+                engine.dialect.do_ping(dbapi)
+            except Exception as error:
+                raise exc.InvalidatePoolError(f"a pooled connection did not answer a ping: {error}") from error
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checked_out)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
