@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import anyio
 from sqlalchemy import ColumnElement, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlmodel import Session
 
 from aadsys.core.db import Database
@@ -313,7 +313,7 @@ class LeaseKeeper:
 
     async def _renew(self) -> None:
         try:
-            still = await anyio.to_thread.run_sync(self.leases.renew)
+            still = await anyio.to_thread.run_sync(self._renew_again_if_dropped)
         except Exception as exc:  # the database is away: what we hold runs out; the fence stops any late write
             log.warning("could not renew this worker's leases: %s", exc)
             since = self.renewed_at
@@ -327,6 +327,18 @@ class LeaseKeeper:
             if still.held.get(key) != fence.epoch:  # its renewal, a write, refused: another worker holds it now
                 self.leases.fenced()
                 await self._lose(key)
+
+    def _renew_again_if_dropped(self) -> Renewal:
+        """A connection the database dropped (a restart; a transaction it ended while this worker was paused) fails
+        one renewal and invalidates the pool: the next one, at once on a fresh connection, tells whether the leases
+        are still ours; giving them up for a dropped connection would leave a zombie's refusal uncounted."""
+        try:
+            return self.leases.renew()
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.info("the database dropped a connection while renewing this worker's leases; renewing again")
+            return self.leases.renew()
 
     async def _lose(self, key: tuple[str, str]) -> None:
         self.held.pop(key, None)

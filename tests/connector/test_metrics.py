@@ -8,10 +8,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from joserfc.jwk import ECKey
+from sqlalchemy import create_engine, text
 from sqlalchemy import event as sqlalchemy_event
 
 from aadsys.gateway.context import AadsysContext
@@ -33,6 +35,9 @@ from tests.connector.channel_pair import (
     settle,
     until,
 )
+from tests.connector.conftest import PEC_IRI
+from tests.support.databases import AadsysTemplates
+from tests.support.postgres import PostgresServer
 from tests.support.prometheus import sample
 
 pytestmark = pytest.mark.anyio
@@ -200,6 +205,42 @@ def test_a_woken_holders_refused_renewal_is_counted_as_a_fenced_write(pec_sqlite
 
     assert (lost, keeper.fence(SUB, "provider"), paused.refused) == ([SUB], None, 1)
     assert sample(pec_sqlite.metrics.exposition().decode(), "aadsys_connector_fenced_writes_total") == 1
+
+
+def test_a_renewal_on_a_connection_the_database_dropped_is_made_again_at_once_and_counts_the_refusal(
+        aadsys_templates: AadsysTemplates, postgres_server: PostgresServer, tmp_path: Path) -> None:
+    """PostgreSQL ended the paused worker's connection (``idle_in_transaction_session_timeout``, a restart): the
+    first renewal after it wakes fails on that connection, the next one on a fresh connection finds the lease
+    gone and counts it. Giving the lease up for the dropped connection alone would count nothing."""
+    pec = AadsysContext.build(aadsys_templates.settings(tmp_path / "pec-pg", "pec", PEC_IRI, postgresql=True))
+    try:
+        clock, metrics = ManualClock(), ConnectorMetrics(pec.metrics)
+        paused, successor = (Leases(pec.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
+        keeper, lost = LeaseKeeper(paused, clock), []
+
+        async def took(subject: str, fence: object) -> None: ...
+
+        async def gone(subject: str) -> None:
+            lost.append(subject)
+
+        keeper.serve("provider", taken=took, lost=gone)
+        fence = paused.take(SUB, "provider")
+        assert fence is not None
+        keeper.held[(SUB, "provider")] = fence
+        clock.advance(11)
+        assert successor.take(SUB, "provider") is not None
+        with pec.db.engine.connect() as connection:  # the pool's most recent connection: the renewal's next
+            backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        admin = create_engine(postgres_server.url())
+        with admin.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar_one()
+        admin.dispose()
+
+        asyncio.run(keeper._renew())
+
+        assert (lost, keeper.fence(SUB, "provider"), paused.refused) == ([SUB], None, 1)
+    finally:
+        pec.db.dispose()
 
 
 def as_provider(pair: Pair) -> Any:
