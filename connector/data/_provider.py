@@ -533,7 +533,7 @@ class ProviderPlane:
                                        f"channel; it is closed: connect again in {self._cooling_seconds:g} s and send "
                                        "less")
         if budget.tokens >= 0:  # first time over: close the channel, count it once
-            budget.tokens = -1.0
+            budget.tokens = float("-inf")  # spent for good: refused, and not counted again, until the close lands
             connection = self.connections.get(conn_id)
             if connection is not None:
                 self._cool(connection.subscription_id)

@@ -89,6 +89,26 @@ async def test_a_channel_closed_for_flooding_is_admitted_again_once_its_budget_h
     assert pair.refused("pec") == {"flooded": 1, "slow-down": 1}
 
 
+@pytest.mark.tuning(events_burst=10, events_per_second=2)
+async def test_a_flooding_channel_is_counted_once_even_when_its_budget_would_fill_before_it_is_closed(
+        pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a loaded provider the close can take a while; the channel stays refused meanwhile, and counted once."""
+    await handshake(pair, pair.grant(SUB))
+    conn_id = next(iter(pair.provider.connections))
+
+    async def slow_close(conn_id: str) -> None: ...
+
+    monkeypatch.setattr(pair.provider, "_close_flooded", slow_close)
+    first = [await pair.provider._over_budget(conn_id) for _ in range(11)]
+    pair.clock.advance(60)  # the budget would have filled again
+    later = [await pair.provider._over_budget(conn_id) for _ in range(11)]
+
+    assert first[:10] == [None] * 10 and first[10] is not None and first[10]["code"] == Code.FLOODED.value
+    assert all(answer is not None and answer["code"] == Code.FLOODED.value for answer in later)
+    await settle()
+    assert pair.refused("pec") == {"flooded": 1}
+
+
 async def test_stored_notices_that_confirm_deliveries_cost_no_budget(pair: Pair) -> None:
     """A consumer that stores fast sends many notices: only useless ones count against it."""
     await pair.consume(pair.view(SUB))
