@@ -182,11 +182,11 @@ def test_a_lease_taken_over_and_the_old_holders_fenced_write_are_counted(pec_sql
     assert sample(shown, "aadsys_connector_fenced_writes_total") == 1
 
 
-def test_a_woken_holders_refused_renewal_is_counted_as_a_fenced_write(pec_sqlite: AadsysContext) -> None:
-    """A paused worker may learn of the take-over at its next renewal, before any other write: that renewal is the
-    write its fence refused, counted as one."""
-    clock, metrics = ManualClock(), ConnectorMetrics(pec_sqlite.metrics)
-    paused, successor = (Leases(pec_sqlite.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
+def _taken_over_while_paused(pec: AadsysContext) -> tuple[Leases, LeaseKeeper, list[str]]:
+    """Worker w-1 holds the provider lease of SUB and is paused past it; w-2 has taken it over. Returns w-1's
+    leases, its keeper, and the subjects the keeper reports lost."""
+    clock, metrics = ManualClock(), ConnectorMetrics(pec.metrics)
+    paused, successor = (Leases(pec.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
     keeper, lost = LeaseKeeper(paused, clock), []
 
     async def took(subject: str, fence: object) -> None: ...
@@ -200,6 +200,13 @@ def test_a_woken_holders_refused_renewal_is_counted_as_a_fenced_write(pec_sqlite
     keeper.held[(SUB, "provider")] = fence
     clock.advance(11)  # w-1 paused past its lease
     assert successor.take(SUB, "provider") is not None
+    return paused, keeper, lost
+
+
+def test_a_woken_holders_refused_renewal_is_counted_as_a_fenced_write(pec_sqlite: AadsysContext) -> None:
+    """A paused worker may learn of the take-over at its next renewal, before any other write: that renewal is the
+    write its fence refused, counted as one."""
+    paused, keeper, lost = _taken_over_while_paused(pec_sqlite)
 
     asyncio.run(keeper._renew())  # w-1 wakes: its next renewal finds the lease gone
 
@@ -214,21 +221,7 @@ def test_a_renewal_on_a_connection_the_database_dropped_is_made_again_at_once_an
     gone and counts it. Giving the lease up for the dropped connection alone would count nothing."""
     pec = AadsysContext.build(aadsys_templates.settings(tmp_path / "pec-pg", "pec", PEC_IRI, postgresql=True))
     try:
-        clock, metrics = ManualClock(), ConnectorMetrics(pec.metrics)
-        paused, successor = (Leases(pec.db, worker, 10, clock, metrics) for worker in ("w-1", "w-2"))
-        keeper, lost = LeaseKeeper(paused, clock), []
-
-        async def took(subject: str, fence: object) -> None: ...
-
-        async def gone(subject: str) -> None:
-            lost.append(subject)
-
-        keeper.serve("provider", taken=took, lost=gone)
-        fence = paused.take(SUB, "provider")
-        assert fence is not None
-        keeper.held[(SUB, "provider")] = fence
-        clock.advance(11)
-        assert successor.take(SUB, "provider") is not None
+        paused, keeper, lost = _taken_over_while_paused(pec)
         with pec.db.engine.connect() as connection:  # the pool's most recent connection: the renewal's next
             backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
         admin = create_engine(postgres_server.url())
